@@ -1,0 +1,60 @@
+"""The ``dra-core`` command line.
+
+Subcommands live in their own modules, each with ``add_parser(subparsers)`` and
+``run(args) -> int``. Exit status: 0 success, 1 "does not fit" (allocate/explain),
+2 bad input. Bad input never prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from dra_core.errors import DraCoreError
+
+__all__ = ["main"]
+
+# Subcommand name -> module under dra_core.cli. A module that is missing is skipped,
+# so that the command line works while the project grows.
+_SUBCOMMANDS = ("validate", "allocate", "explain", "demo")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dra-core",
+        description="Kubernetes Dynamic Resource Allocation, as a library and a tool.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"dra_core.cli._{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"dra_core.cli._{name}":
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        status: int = args.run(args)
+    except DraCoreError as exc:
+        print(f"dra-core {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"dra-core {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

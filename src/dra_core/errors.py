@@ -1,0 +1,171 @@
+"""The errors dra-core raises.
+
+Every error carries its context in keyword-only attributes, so that callers never
+have to parse the message. The message reads like a path to the problem, outer to
+inner, with Kubernetes' own wording where Kubernetes has one::
+
+    DraCoreError
+    ├── InputError (ValueError)                  input that no node can satisfy or load
+    │   ├── QuantityError                        a resource quantity that does not parse
+    │   ├── ManifestError                        a document that is not a valid object
+    │   │                                        (file, document, field path, reason)
+    │   ├── CELError                             a CEL selector problem
+    │   │   ├── CELCompileError                  "CEL compile error: ..."
+    │   │   └── CELRuntimeError                  "CEL runtime error: ..."
+    │   └── AllocationInputError                 claims, classes or slices that make
+    │                                            allocation impossible on any node
+    │                                            ("could not retrieve device class", ...)
+    └── AllocationAborted                        the search was stopped, never "does not fit"
+        ├── AllocationTimeout (TimeoutError)     the deadline passed
+        └── AllocationCancelled                  the caller cancelled
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AllocationAborted",
+    "AllocationCancelled",
+    "AllocationInputError",
+    "AllocationTimeout",
+    "CELCompileError",
+    "CELError",
+    "CELRuntimeError",
+    "DraCoreError",
+    "InputError",
+    "ManifestError",
+    "QuantityError",
+]
+
+
+class DraCoreError(Exception):
+    """The root of every error that dra-core raises on purpose."""
+
+
+class InputError(DraCoreError, ValueError):
+    """Input that cannot be loaded, or that makes allocation impossible on any node."""
+
+
+class QuantityError(InputError):
+    """A Kubernetes resource quantity that does not parse.
+
+    Attributes:
+        text: the string that was given.
+    """
+
+    def __init__(self, message: str, *, text: str) -> None:
+        super().__init__(message)
+        self.text = text
+
+
+class ManifestError(InputError):
+    """A manifest document that is not a valid Kubernetes object.
+
+    Attributes:
+        source: the file (or ``"<dict>"``) the document came from.
+        document: the index of the document within the source, from 0.
+        kind: the object's kind, when known.
+        name: the object's ``namespace/name`` or name, when known.
+        field: the path of the bad field, Kubernetes style (``spec.devices[3].name``).
+        reason: what is wrong with it.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        source: str | None = None,
+        document: int | None = None,
+        kind: str | None = None,
+        name: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.source = source
+        self.document = document
+        self.kind = kind
+        self.name = name
+        self.field = field
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where: list[str] = []
+        if self.source is not None:
+            where.append(
+                self.source if self.document is None else f"{self.source}#{self.document}"
+            )
+        if self.kind is not None or self.name is not None:
+            where.append(" ".join(p for p in (self.kind, self.name) if p))
+        if self.field:
+            where.append(self.field)
+        prefix = ": ".join(where)
+        return f"{prefix}: {self.reason}" if prefix else self.reason
+
+
+class CELError(InputError):
+    """A CEL selector that cannot be compiled or evaluated.
+
+    Attributes:
+        expression: the CEL expression.
+        device: the device being evaluated (``driver/pool/device``), when evaluating.
+    """
+
+    def __init__(
+        self, message: str, *, expression: str, device: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.expression = expression
+        self.device = device
+
+
+class CELCompileError(CELError):
+    """A CEL expression that does not compile ("CEL compile error: ...")."""
+
+
+class CELRuntimeError(CELError):
+    """A CEL expression that fails while evaluating ("CEL runtime error: ...")."""
+
+
+class AllocationInputError(InputError):
+    """Claims, classes or slices that make allocation impossible on any node.
+
+    The message keeps Kubernetes' wording, e.g. ``claim default/claim-0, request req-0:
+    could not retrieve device class class-a: ...``.
+
+    Attributes:
+        claim: ``namespace/name`` of the claim, when the problem is in a claim.
+        request: the request (or ``request/subrequest``) name, when known.
+        device: ``driver/pool/device``, when a device is involved.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        claim: str | None = None,
+        request: str | None = None,
+        device: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.claim = claim
+        self.request = request
+        self.device = device
+
+
+class AllocationAborted(DraCoreError):
+    """Allocation stopped before it had an answer. Never means "does not fit"."""
+
+
+class AllocationTimeout(AllocationAborted, TimeoutError):
+    """The allocation's deadline or effort budget ran out.
+
+    Attributes:
+        timeout: the time limit in seconds, when one was set.
+    """
+
+    def __init__(self, message: str, *, timeout: float | None = None) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+
+
+class AllocationCancelled(AllocationAborted):
+    """The caller cancelled the allocation."""
