@@ -1,0 +1,1 @@
+"""The allocator: problem building, engines, results and the ``Allocator`` facade."""

@@ -1,0 +1,924 @@
+"""The allocation problem for one node, free of any engine detail.
+
+:func:`build_problem` turns (node, claims, inventory, classes, allocated state,
+features) into a :class:`Problem`. Every engine (the backtracking search, the CP-SAT
+model) reads only this; :mod:`dra_core.allocator.results` turns an engine's
+:class:`Solution` into ``AllocationResult`` objects. Building the problem does all
+the input checking Kubernetes does before its search, with Kubernetes' error texts,
+so engines never raise for bad input except through *poisoned* candidates (below).
+
+The shape
+=========
+
+``Problem``
+    ``claims``: one :class:`ClaimInfo` per claim, in claim order.
+    ``devices``: one :class:`DeviceInfo` per device of the usable pools (complete
+    and valid), in Kubernetes order: pools sorted by (driver, pool) with the pools
+    that have binding conditions last, slices by name, devices in slice order.
+    ``Problem.devices[i].index == i``.
+    ``counters``: the counters still available per pool, ``{PoolID: {(counter set,
+    counter): Quantity}}``, after subtracting what devices in use already consume
+    (may be negative: then the pool is *overdrawn*).
+    ``max_devices_per_claim``: 32 (``AllocationResultsMaxSize``).
+    ``has_invalid_pools``: when no solution exists and this is true, Kubernetes
+    reports "invalid resource pools were encountered" instead of "does not fit".
+    ``has_poison``: some candidate carries an error (see below).
+
+``ClaimInfo``
+    ``requests``: one :class:`RequestSlot` per request of the claim, in order.
+    ``constraints``: the claim's :class:`ConstraintInfo` list, in order.
+    ``min_devices``: the fewest devices the claim can get (the 32-limit was checked
+    against it).
+
+``RequestSlot``
+    One entry of ``spec.devices.requests``. ``alternatives`` is a tuple of
+    :class:`RequestInfo`: exactly one for a plain request (``exactly``), or one
+    per ``firstAvailable`` subrequest, to be tried in order (the first that can be
+    satisfied wins; a later one is only used when the earlier ones cannot be).
+
+``RequestInfo``
+    ``key``: :class:`RequestKey` (claim, request, subrequest or None).
+    ``name``: ``"req"`` or ``"req/sub"``, as in results.
+    ``all_devices``: allocation mode ``All``; then ``count == len(candidates)``
+    and *every* candidate must be taken (a candidate with ``usable=False`` means
+    the request cannot be satisfied; one that fails a constraint is an error,
+    see :attr:`RequestInfo.all_devices`). Otherwise ``count`` devices must be
+    chosen among ``candidates`` (ExactCount; ``count`` may be 0).
+    ``admin_access``: devices in use elsewhere may be chosen, but not twice
+    within one claim; admin results do not make devices busy for other claims
+    *in the same call*, except that they are "allocating" like any other choice
+    (Kubernetes marks them, so a later claim cannot take them without admin access).
+    ``candidates``: :class:`Candidate` tuple in Kubernetes order. Everything that
+    does not depend on the other choices is already filtered out: class and
+    request selectors, per-device node selection, binding conditions with the
+    feature off, devices in dedicated use (unless admin access), devices that
+    consume counters with partitionable devices off, untolerated taints, capacity
+    requests the device cannot satisfy even alone, counters the device cannot
+    get even alone.
+    ``constraints``: indices into ``ClaimInfo.constraints`` that apply to this
+    request (or subrequest).
+
+``Candidate``
+    ``device``: index into ``Problem.devices``. ``demand``: what this request
+    consumes of each capacity of the device, after request-policy rounding (only
+    binding for shareable devices, where it also becomes ``consumedCapacity``).
+    ``error``: a *poisoned* candidate. Kubernetes evaluates selectors lazily, so a
+    CEL error only surfaces when the search reaches that device while it is not
+    in use by an earlier choice. The search engine raises ``error`` at that point;
+    other engines may raise it as soon as they see it.
+
+``DeviceInfo``
+    ``id`` (:class:`~dra_core.state.DeviceID`), ``entry`` (the inventory entry:
+    model, slice, cached CEL results), ``pool`` (:class:`PoolID`), ``location``
+    (:class:`DeviceLocation`), ``shareable`` (``allowMultipleAllocations`` with
+    consumable capacity on: never busy, each choice is a new share with a share id
+    and ``consumedCapacity``), ``capacity_left`` (capacity value minus what
+    allocated shares consume; shares chosen together must fit in it),
+    ``consumes`` (counter consumption ``((set, counter), amount)``),
+    ``counters_prepaid`` (a shareable device already in shared use: its counters
+    are already used up and are not consumed again), ``binding_conditions``,
+    ``binding_failure_conditions``.
+
+The rules an engine enforces (the search engine's order)
+=========================================================
+1. A non-shareable device is chosen at most once per call, over all claims
+   (admin-access requests only check their own claim).
+2. Shares of a shareable device chosen together fit its ``capacity_left``.
+3. Counters: for each pool, the sum of ``consumes`` of the chosen devices (a
+   shareable device counts once, and not at all when ``counters_prepaid``) stays
+   within ``Problem.counters[pool]``.
+4. Constraints (per claim, over the requests they apply to): see
+   :meth:`ConstraintInfo.admits`.
+5. At most ``max_devices_per_claim`` devices per claim.
+6. Kubernetes order decides between solutions: claims in order, requests in
+   order, subrequests in order, and for each request the lexicographically
+   first combination of candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from dra_core.allocator.capacity import consumed_capacity, request_fits_capacity
+from dra_core.errors import AllocationInputError, CELError, InputError
+from dra_core.features import Features
+from dra_core.inventory import DeviceEntry, Inventory, Pool, PoolID, SliceEntry, node_matches
+from dra_core.state import AllocatedState, DeviceID
+
+if TYPE_CHECKING:
+    from dra_core.api import (
+        DeviceClass,
+        DeviceSelector,
+        DeviceTaint,
+        DeviceToleration,
+        Node,
+        ResourceClaim,
+    )
+    from dra_core.api.quantity import Quantity
+
+__all__ = [
+    "MAX_DEVICES_PER_CLAIM",
+    "AttributeValue",
+    "Candidate",
+    "Choice",
+    "ClaimInfo",
+    "ConstraintInfo",
+    "DeviceInfo",
+    "DeviceLocation",
+    "Problem",
+    "RequestInfo",
+    "RequestKey",
+    "RequestSlot",
+    "Solution",
+    "build_problem",
+    "claim_ref",
+]
+
+#: Kubernetes' ``AllocationResultsMaxSize``: devices per claim.
+MAX_DEVICES_PER_CLAIM = 32
+
+CounterKey = tuple[str, str]
+
+
+# --- small index types ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class RequestKey:
+    """A request (``subrequest is None``) or one subrequest of it, by position."""
+
+    claim: int
+    request: int
+    subrequest: int | None = None
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class DeviceLocation:
+    """Where a device sits in Kubernetes order: pool, slice within pool, device within slice."""
+
+    pool: int
+    slice: int
+    device: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeValue:
+    """An attribute as constraints compare it.
+
+    ``kind`` is ``"int"``, ``"bool"``, ``"string"`` or ``"version"``, or ``""`` for a
+    value that constraints cannot compare (no value, an empty list, or a list while
+    list-type attributes are off). ``values`` holds one element for a scalar and
+    the elements of a list.
+    """
+
+    kind: str
+    values: frozenset[Any]
+    is_list: bool = False
+
+
+# --- devices and candidates ------------------------------------------------------------
+
+
+@dataclass(eq=False, slots=True)
+class DeviceInfo:
+    """One device of a usable pool, with what engines need to decide about it."""
+
+    index: int
+    id: DeviceID
+    entry: DeviceEntry
+    pool: PoolID
+    location: DeviceLocation
+    shareable: bool
+    capacity_left: Mapping[str, Quantity]
+    consumes: tuple[tuple[CounterKey, Quantity], ...]
+    counters_prepaid: bool
+    binding_conditions: tuple[str, ...]
+    binding_failure_conditions: tuple[str, ...]
+
+    @property
+    def slice(self) -> SliceEntry:
+        """The slice that publishes the device."""
+        return self.entry.slice
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A device that a request may take.
+
+    Attributes:
+        device: index into ``Problem.devices``.
+        demand: what the request consumes of each capacity of the device.
+        error: set on a poisoned candidate: reaching it raises this error.
+        usable: for ``All`` requests only: False when the device cannot be taken
+            whatever else is chosen (then the request cannot be satisfied).
+    """
+
+    device: int
+    demand: Mapping[str, Quantity] = field(default_factory=dict)
+    error: InputError | None = None
+    usable: bool = True
+
+
+@dataclass(eq=False, slots=True)
+class RequestInfo:
+    """A request without subrequests, or one subrequest, ready for an engine."""
+
+    key: RequestKey
+    name: str
+    request_name: str
+    subrequest_name: str | None
+    class_name: str
+    device_class: DeviceClass
+    all_devices: bool
+    count: int
+    admin_access: bool
+    tolerations: tuple[DeviceToleration, ...]
+    candidates: tuple[Candidate, ...]
+    constraints: tuple[int, ...] = ()
+    has_poison: bool = False
+
+
+@dataclass(eq=False, slots=True)
+class RequestSlot:
+    """One request of a claim: one alternative, or its ``firstAvailable`` subrequests."""
+
+    claim: int
+    request: int
+    name: str
+    alternatives: tuple[RequestInfo, ...]
+    first_available: bool
+
+
+@dataclass(eq=False, slots=True)
+class ConstraintInfo:
+    """A ``matchAttribute`` or ``distinctAttribute`` constraint of a claim.
+
+    Attributes:
+        kind: ``"match"`` or ``"distinct"``.
+        attribute: the fully qualified attribute name.
+        requests: the request or ``request/subrequest`` names it applies to; empty
+            means every request of the claim.
+        list_type_attributes: the ``DRAListTypeAttributes`` switch.
+        values: per device index, the device's attribute (None when missing).
+    """
+
+    index: int
+    kind: Literal["match", "distinct"]
+    attribute: str
+    requests: frozenset[str]
+    list_type_attributes: bool
+    values: dict[int, AttributeValue | None] = field(default_factory=dict)
+
+    def applies_to(self, request_name: str, subrequest_name: str | None) -> bool:
+        """Whether the constraint covers this request (or subrequest)."""
+        if not self.requests:
+            return True
+        if request_name in self.requests:
+            return True
+        return (
+            subrequest_name is not None and f"{request_name}/{subrequest_name}" in self.requests
+        )
+
+    def admits(self, chosen: Sequence[AttributeValue], new: AttributeValue | None) -> bool:
+        """Whether a device with attribute ``new`` may join devices with ``chosen``.
+
+        ``chosen`` are the attributes of the devices already in the constraint's
+        scope, in choice order. A missing attribute never passes. The first device
+        always passes for ``distinct``; for ``match`` it must have a comparable value
+        when list-type attributes are on.
+
+        - match, list-type on: every value set shares an element with all earlier
+          ones (their running intersection stays non-empty), same kind;
+        - match, list-type off: same kind and value as the first device;
+        - distinct, list-type on: the new set is disjoint from every earlier one;
+        - distinct, list-type off: no earlier device of that kind has the value.
+        """
+        if new is None:
+            return False
+        if self.kind == "match":
+            if not chosen:
+                return bool(new.kind) or not self.list_type_attributes
+            if not new.kind:
+                return False
+            if self.list_type_attributes:
+                common: frozenset[Any] | None = None
+                for value in chosen:
+                    if value.kind != new.kind:
+                        return False
+                    common = value.values if common is None else common & value.values
+                assert common is not None
+                return bool(common & new.values)
+            first = chosen[0]
+            return first.kind == new.kind and first.values == new.values
+        # distinct
+        if not chosen:
+            return True
+        if not new.kind:
+            return False
+        for value in chosen:
+            if value.kind == new.kind and value.values & new.values:
+                return False
+        return True
+
+
+@dataclass(eq=False, slots=True)
+class ClaimInfo:
+    """One claim to allocate."""
+
+    index: int
+    claim: ResourceClaim
+    ref: str
+    requests: tuple[RequestSlot, ...]
+    constraints: tuple[ConstraintInfo, ...]
+    min_devices: int
+
+
+@dataclass(eq=False, slots=True)
+class Problem:
+    """Everything an engine needs to allocate ``claims`` on ``node``."""
+
+    node: Node | None
+    features: Features
+    claims: tuple[ClaimInfo, ...]
+    devices: tuple[DeviceInfo, ...]
+    pools: tuple[Pool, ...]
+    counters: dict[PoolID, dict[CounterKey, Quantity]]
+    has_invalid_pools: bool
+    has_poison: bool
+    max_devices_per_claim: int = MAX_DEVICES_PER_CLAIM
+
+    def request(self, key: RequestKey) -> RequestInfo:
+        """The request (or subrequest) with this key."""
+        slot = self.claims[key.claim].requests[key.request]
+        return slot.alternatives[key.subrequest or 0]
+
+
+# --- the neutral solution ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One chosen device for one request (or subrequest).
+
+    ``candidate`` is the request's :class:`Candidate` for the device (its ``demand``
+    becomes the consumed capacity of a share).
+    """
+
+    request: RequestKey
+    candidate: Candidate
+
+    @property
+    def device(self) -> int:
+        """Index into ``Problem.devices``."""
+        return self.candidate.device
+
+
+@dataclass(frozen=True, slots=True)
+class Solution:
+    """What an engine returns: the chosen devices per claim, in result order.
+
+    ``choices[c]`` lists claim ``c``'s devices in the order they appear in its
+    result (Kubernetes: request order, then candidate order). The subrequest that
+    was used for a ``firstAvailable`` request is the one named in its choices'
+    keys; ``selected`` gives it for every such request, even one with count 0.
+    """
+
+    choices: tuple[tuple[Choice, ...], ...]
+    selected: Mapping[tuple[int, int], int] = field(default_factory=dict)
+
+
+# --- building --------------------------------------------------------------------------
+
+
+def claim_ref(claim: ResourceClaim) -> str:
+    """``namespace/name`` of a claim, or ``name`` when it has no namespace (klog.KObj)."""
+    meta = claim.metadata
+    name = meta.name or ""
+    return f"{meta.namespace}/{name}" if meta.namespace else name
+
+
+def _attribute_value(
+    device: DeviceInfo, attribute: str, list_type_attributes: bool
+) -> AttributeValue | None:
+    attrs = device.entry.device.attributes or {}
+    attr = attrs.get(attribute)
+    if attr is None:
+        domain, sep, ident = attribute.partition("/")
+        if not sep or domain != device.id.driver:
+            return None
+        attr = attrs.get(ident)
+        if attr is None:
+            return None
+    if list_type_attributes:
+        for kind, values in (
+            ("int", attr.ints),
+            ("bool", attr.bools),
+            ("string", attr.strings),
+            ("version", attr.versions),
+        ):
+            if values:
+                return AttributeValue(kind, frozenset(values), True)
+    for kind, scalar in (
+        ("int", attr.int_),
+        ("bool", attr.bool_),
+        ("string", attr.string),
+        ("version", attr.version),
+    ):
+        if scalar is not None:
+            if list_type_attributes or not any(
+                (attr.ints, attr.bools, attr.strings, attr.versions)
+            ):
+                return AttributeValue(kind, frozenset((scalar,)))
+    return AttributeValue("", frozenset())
+
+
+def _tolerates(toleration: DeviceToleration, taint: DeviceTaint) -> bool:
+    if toleration.effect and toleration.effect != taint.effect:
+        return False
+    if toleration.key and toleration.key != taint.key:
+        return False
+    operator = toleration.operator or "Equal"
+    if operator == "Exists":
+        return True
+    if operator == "Equal":
+        return (toleration.value or "") == (taint.value or "")
+    return False
+
+
+def _taint_blocks(device: DeviceEntry, tolerations: Sequence[DeviceToleration]) -> bool:
+    for taint in device.device.taints or []:
+        if taint.effect not in ("NoSchedule", "NoExecute"):
+            continue  # only known effects prevent allocation; None and others do not
+        if not any(_tolerates(t, taint) for t in tolerations):
+            return True
+    return False
+
+
+class _Builder:
+    def __init__(
+        self,
+        inventory: Inventory,
+        node: Node | None,
+        claims: Sequence[ResourceClaim],
+        classes: Mapping[str, DeviceClass],
+        state: AllocatedState,
+        features: Features,
+    ) -> None:
+        self.inventory = inventory
+        self.node = node
+        self.claims = claims
+        self.classes = classes
+        self.state = state
+        self.features = features
+        self.pools = inventory.pools_for_node(node)
+        self.devices: list[DeviceInfo] = []
+        self.counters: dict[PoolID, dict[CounterKey, Quantity]] = {}
+        self.overdrawn: set[PoolID] = set()
+        self.has_poison = False
+        self._build_devices()
+
+    # devices and counters ---------------------------------------------------------
+
+    def _build_devices(self) -> None:
+        features = self.features
+        state = self.state
+        for p, pool in enumerate(self.pools):
+            if pool.incomplete or pool.invalid:
+                continue
+            if features.partitionable_devices and pool.counter_sets:
+                self._build_counters(pool)
+            for s, slice_entry in enumerate(pool.slices):
+                for entry in slice_entry.devices:
+                    device = entry.device
+                    shareable = bool(
+                        features.consumable_capacity and device.allow_multiple_allocations
+                    )
+                    capacity = device.capacity or {}
+                    used = state.consumed_capacity(entry.id) if capacity else None
+                    if used:
+                        left = {
+                            name: cap.value.sub(used[name]) if name in used else cap.value
+                            for name, cap in capacity.items()
+                        }
+                    else:
+                        left = {name: cap.value for name, cap in capacity.items()}
+                    consumes: list[tuple[CounterKey, Quantity]] = []
+                    if features.partitionable_devices:
+                        for consumption in device.consumes_counters or []:
+                            for cname, counter in (consumption.counters or {}).items():
+                                consumes.append(((consumption.counter_set, cname), counter.value))
+                    self.devices.append(
+                        DeviceInfo(
+                            index=len(self.devices),
+                            id=entry.id,
+                            entry=entry,
+                            pool=pool.id,
+                            location=DeviceLocation(p, s, entry.index),
+                            shareable=shareable,
+                            capacity_left=left,
+                            consumes=tuple(consumes),
+                            counters_prepaid=shareable
+                            and state.consumed_capacity(entry.id) is not None,
+                            binding_conditions=tuple(device.binding_conditions or ()),
+                            binding_failure_conditions=tuple(
+                                device.binding_failure_conditions or ()
+                            ),
+                        )
+                    )
+        self.by_entry = {id(d.entry): d for d in self.devices}
+
+    def _build_counters(self, pool: Pool) -> None:
+        # Counters of every device that is in use in any way are used up. This
+        # never changes during one call, so it is computed once per pool.
+        available: dict[CounterKey, Quantity] = {}
+        for set_name, counter_set in pool.counter_sets.items():
+            for cname, counter in (counter_set.counters or {}).items():
+                available[(set_name, cname)] = counter.value
+        for slice_entry in [*pool.slices, *pool.slices_not_targeting_node]:
+            for entry in slice_entry.devices:
+                if not entry.device.consumes_counters:
+                    continue
+                if not self.state.is_device_allocated(entry.id):
+                    continue
+                for consumption in entry.device.consumes_counters:
+                    for cname, counter in (consumption.counters or {}).items():
+                        key = (consumption.counter_set, cname)
+                        if key in available:
+                            available[key] = available[key].sub(counter.value)
+        self.counters[pool.id] = available
+        if any(q.sign() < 0 for q in available.values()):
+            self.overdrawn.add(pool.id)
+
+    def _counters_fit_alone(self, info: DeviceInfo) -> bool:
+        if not info.consumes or info.counters_prepaid:
+            return True
+        if info.pool in self.overdrawn:
+            return False
+        available = self.counters.get(info.pool, {})
+        need: dict[CounterKey, Any] = {}
+        for key, amount in info.consumes:
+            need[key] = need.get(key, 0) + amount.value
+        for key, total in need.items():
+            have = available.get(key)
+            if have is None or total > have.value:
+                return False
+        return True
+
+    # selection ----------------------------------------------------------------------
+
+    def _selectors_match(
+        self,
+        entry: DeviceEntry,
+        selectors: Sequence[DeviceSelector],
+        prefix: str,
+        claim: str | None,
+        request: str | None,
+    ) -> bool:
+        for i, selector in enumerate(selectors):
+            if selector.cel is None:
+                raise AllocationInputError(
+                    f"{prefix}, selector #{i}: CEL expression empty (unsupported selector type?)",
+                    claim=claim,
+                    request=request,
+                )
+            try:
+                if not entry.matches(selector.cel.expression):
+                    return False
+            except CELError as err:
+                raise type(err)(
+                    f"{prefix}: selector #{i}: {err}",
+                    expression=err.expression,
+                    device=str(entry.id),
+                ) from err
+        return True
+
+    def _selectable(self, req: _Req, entry: DeviceEntry) -> bool:
+        device = entry.device
+        if not self.features.device_binding_and_status and device.binding_conditions:
+            return False
+        cls = req.device_class
+        if cls.spec is not None and cls.spec.selectors:
+            if not self._selectors_match(
+                entry, cls.spec.selectors, f"class {cls.metadata.name}", None, None
+            ):
+                return False
+        if req.selectors and not self._selectors_match(
+            entry, req.selectors, f"claim {req.claim_ref}", req.claim_ref, req.name
+        ):
+            return False
+        if entry.slice.per_device_node_selection:
+            try:
+                return node_matches(
+                    self.node, device.node_name or "", bool(device.all_nodes), device.node_selector
+                )
+            except ValueError as err:
+                raise AllocationInputError(
+                    f"failed to perform node selection for device {device.name}: {err}",
+                    device=str(entry.id),
+                ) from None
+        return True
+
+    def _capacity_ok(self, req: _Req, info: DeviceInfo) -> bool:
+        if not self.features.consumable_capacity:
+            return True
+        capacity = info.entry.device.capacity or {}
+        fits = request_fits_capacity(
+            req.capacity_requests, capacity, self.state.consumed_capacity(info.id)
+        )
+        return bool(fits)
+
+    def _statically_usable(self, req: _Req, info: DeviceInfo) -> bool:
+        device = info.entry.device
+        if not req.admin_access and self.state.is_dedicated(info.id):
+            return False
+        if not self.features.partitionable_devices and device.consumes_counters:
+            return False
+        if not self._counters_fit_alone(info):
+            return False
+        return not (self.features.device_taints and _taint_blocks(info.entry, req.tolerations))
+
+    def _demand(self, req: _Req, info: DeviceInfo) -> dict[str, Quantity]:
+        capacity = info.entry.device.capacity
+        if not capacity or not self.features.consumable_capacity:
+            return {}
+        return consumed_capacity(req.capacity_requests, capacity)
+
+    def candidates_exact(self, req: _Req) -> tuple[list[Candidate], bool]:
+        out: list[Candidate] = []
+        poisoned = False
+        for info in self.devices:
+            # Checking "in use" comes first, as in Kubernetes: a device in use is
+            # never evaluated, so its selector errors never surface.
+            if not req.admin_access and self.state.is_dedicated(info.id):
+                continue
+            try:
+                if not self._selectable(req, info.entry):
+                    continue
+            except InputError as err:
+                out.append(Candidate(info.index, error=err))
+                poisoned = True
+                continue
+            if not self._capacity_ok(req, info):
+                continue
+            if not self._statically_usable(req, info):
+                continue
+            out.append(Candidate(info.index, self._demand(req, info)))
+        return out, poisoned
+
+    def candidates_all(self, req: _Req) -> list[Candidate]:
+        out: list[Candidate] = []
+        for pool in self.pools:
+            if pool.incomplete:
+                raise AllocationInputError(
+                    f"claim {req.claim_ref}, request {req.name}: asks for all devices, but "
+                    f"resource pool {pool.id} is currently being updated",
+                    claim=req.claim_ref,
+                    request=req.full_name,
+                )
+            if pool.invalid:
+                raise AllocationInputError(
+                    f"claim {req.claim_ref}, request {req.name}: asks for all devices, but "
+                    f"resource pool {pool.id} is currently invalid",
+                    claim=req.claim_ref,
+                    request=req.full_name,
+                )
+            for slice_entry in pool.slices:
+                for entry in slice_entry.devices:
+                    if not self._selectable(req, entry):
+                        continue
+                    info = self.by_entry[id(entry)]
+                    if not self._capacity_ok(req, info):
+                        continue
+                    out.append(
+                        Candidate(
+                            info.index,
+                            self._demand(req, info),
+                            usable=self._statically_usable(req, info),
+                        )
+                    )
+        return out
+
+
+@dataclass(eq=False, slots=True)
+class _Req:
+    """A request or subrequest being validated (Kubernetes' requestAccessor)."""
+
+    claim_ref: str
+    name: str  # the request's own name (the subrequest's name for a subrequest)
+    full_name: str  # "req" or "req/sub"
+    class_name: str
+    device_class: DeviceClass
+    mode: str
+    count: int
+    admin_access: bool
+    selectors: Sequence[DeviceSelector]
+    tolerations: tuple[DeviceToleration, ...]
+    capacity_requests: Mapping[str, Quantity] | None
+
+
+def build_problem(
+    *,
+    inventory: Inventory,
+    node: Node | None,
+    claims: Sequence[ResourceClaim],
+    classes: Mapping[str, DeviceClass],
+    allocated_state: AllocatedState,
+    features: Features,
+) -> Problem:
+    """Check the claims the way Kubernetes does and build the problem for ``node``.
+
+    Raises:
+        AllocationInputError: input that no node can satisfy, with Kubernetes' text
+            ("claim default/c, request r: could not retrieve device class x: ...").
+        CELCompileError, CELRuntimeError: a selector error found while checking an
+            ``All`` request (ExactCount requests get poisoned candidates instead).
+    """
+    builder = _Builder(inventory, node, claims, classes, allocated_state, features)
+    claim_infos: list[ClaimInfo] = []
+    for c, claim in enumerate(claims):
+        ref = claim_ref(claim)
+        devices_spec = claim.spec.devices if claim.spec is not None else None
+        requests = list(devices_spec.requests or []) if devices_spec is not None else []
+        slots: list[RequestSlot] = []
+        min_devices = 0
+        for r, request in enumerate(requests):
+            subrequests = list(request.first_available or [])
+            if not features.prioritized_list and subrequests:
+                raise AllocationInputError(
+                    f"claim {ref}, request {request.name}: has subrequests, but the "
+                    "DRAPrioritizedList feature is disabled",
+                    claim=ref,
+                    request=request.name,
+                )
+            if not features.consumable_capacity:
+                if request.exactly is not None and request.exactly.capacity is not None:
+                    raise AllocationInputError(
+                        f"claim {ref}, request {request.name}: has capacity requests, but the "
+                        "DRAConsumableCapacity feature is disabled",
+                        claim=ref,
+                        request=request.name,
+                    )
+                for sub in subrequests:
+                    if sub.capacity is not None:
+                        raise AllocationInputError(
+                            f"claim {ref}, subrequest {sub.name}: has capacity requests, but "
+                            "the DRAConsumableCapacity feature is disabled",
+                            claim=ref,
+                            request=f"{request.name}/{sub.name}",
+                        )
+            alternatives: list[RequestInfo] = []
+            if subrequests:
+                for s, sub in enumerate(subrequests):
+                    alternatives.append(
+                        _validate(builder, ref, RequestKey(c, r, s), request.name, sub, True)
+                    )
+                min_devices += min(a.count for a in alternatives)
+            else:
+                alternatives.append(
+                    _validate(builder, ref, RequestKey(c, r, None), request.name, request, False)
+                )
+                min_devices += alternatives[0].count
+            slots.append(RequestSlot(c, r, request.name, tuple(alternatives), bool(subrequests)))
+        if min_devices > MAX_DEVICES_PER_CLAIM:
+            raise AllocationInputError(
+                f"claim {ref}: number of requested devices {min_devices} exceeds the claim "
+                f"limit of {MAX_DEVICES_PER_CLAIM}",
+                claim=ref,
+            )
+        constraints: list[ConstraintInfo] = []
+        for i, constraint in enumerate(
+            (devices_spec.constraints or []) if devices_spec is not None else []
+        ):
+            names = frozenset(constraint.requests or ())
+            lta = features.list_type_attributes
+            if constraint.match_attribute is not None:
+                constraints.append(ConstraintInfo(i, "match", constraint.match_attribute, names, lta))
+            elif constraint.distinct_attribute is not None:
+                constraints.append(
+                    ConstraintInfo(i, "distinct", constraint.distinct_attribute, names, lta)
+                )
+            else:
+                raise AllocationInputError(
+                    f"claim {ref}, constraint #{i}: empty constraint (unsupported constraint "
+                    "type?)",
+                    claim=ref,
+                )
+        for slot in slots:
+            for alt in slot.alternatives:
+                applicable = []
+                for k, con in enumerate(constraints):
+                    if con.applies_to(alt.request_name, alt.subrequest_name):
+                        applicable.append(k)
+                        for cand in alt.candidates:
+                            if cand.device not in con.values:
+                                con.values[cand.device] = _attribute_value(
+                                    builder.devices[cand.device], con.attribute, con.list_type_attributes
+                                )
+                alt.constraints = tuple(applicable)
+        claim_infos.append(ClaimInfo(c, claim, ref, tuple(slots), tuple(constraints), min_devices))
+    return Problem(
+        node=node,
+        features=features,
+        claims=tuple(claim_infos),
+        devices=tuple(builder.devices),
+        pools=tuple(builder.pools),
+        counters=builder.counters,
+        has_invalid_pools=any(p.invalid for p in builder.pools),
+        has_poison=builder.has_poison,
+    )
+
+
+def _validate(
+    builder: _Builder,
+    ref: str,
+    key: RequestKey,
+    parent_name: str,
+    request: Any,
+    is_sub: bool,
+) -> RequestInfo:
+    """Kubernetes' validateDeviceRequest for a request (``exactly``) or a subrequest."""
+    name: str = request.name
+    full_name = f"{parent_name}/{name}" if is_sub else name
+    spec = request if is_sub else request.exactly
+    features = builder.features
+    if spec is None:
+        raise AllocationInputError(
+            f"claim {ref}, request {name}: missing device class name (unsupported request type?)",
+            claim=ref,
+            request=full_name,
+        )
+    selectors = list(spec.selectors or [])
+    for i, selector in enumerate(selectors):
+        if selector.cel is None:
+            raise AllocationInputError(
+                f"claim {ref}, request {name}, selector #{i}: CEL expression empty "
+                "(unsupported selector type?)",
+                claim=ref,
+                request=full_name,
+            )
+    admin_set = (not is_sub) and spec.admin_access is not None
+    if not features.admin_access and admin_set:
+        raise AllocationInputError(
+            f"claim {ref}, request {name}: admin access is requested, but the feature is disabled",
+            claim=ref,
+            request=full_name,
+        )
+    class_name = spec.device_class_name or ""
+    if not class_name:
+        raise AllocationInputError(
+            f"claim {ref}, request {name}: missing device class name (unsupported request type?)",
+            claim=ref,
+            request=full_name,
+        )
+    device_class = builder.classes.get(class_name)
+    if device_class is None:
+        raise AllocationInputError(
+            f"claim {ref}, request {name}: could not retrieve device class {class_name}: "
+            f'deviceclass.resource.k8s.io "{class_name}" not found',
+            claim=ref,
+            request=full_name,
+        )
+    capacity = spec.capacity
+    req = _Req(
+        claim_ref=ref,
+        name=name,
+        full_name=full_name,
+        class_name=class_name,
+        device_class=device_class,
+        mode=spec.allocation_mode or "",
+        count=0,
+        admin_access=bool(spec.admin_access) if not is_sub else False,
+        selectors=selectors,
+        tolerations=tuple(spec.tolerations or ()),
+        capacity_requests=(dict(capacity.requests) if capacity and capacity.requests else None),
+    )
+    poisoned = False
+    if req.mode == "ExactCount":
+        count = int(spec.count or 0)
+        candidates, poisoned = builder.candidates_exact(req)
+        builder.has_poison = builder.has_poison or poisoned
+    elif req.mode == "All":
+        candidates = builder.candidates_all(req)
+        count = len(candidates)
+    else:
+        raise AllocationInputError(
+            f"claim {ref}, request {name}: unsupported count mode {req.mode}",
+            claim=ref,
+            request=full_name,
+        )
+    return RequestInfo(
+        key=key,
+        name=full_name,
+        request_name=parent_name,
+        subrequest_name=name if is_sub else None,
+        class_name=class_name,
+        device_class=device_class,
+        all_devices=req.mode == "All",
+        count=count,
+        admin_access=req.admin_access,
+        tolerations=req.tolerations,
+        candidates=tuple(candidates),
+        has_poison=poisoned,
+    )

@@ -1,0 +1,499 @@
+"""ResourceSlices turned into resource pools, per node, with cached selector results.
+
+An :class:`Inventory` is built once from the ResourceSlices of a cluster (and the
+feature switches). For one node, :meth:`Inventory.pools_for_node` gathers the pools
+whose devices that node can use, the way Kubernetes' ``GatherPools`` does:
+
+- slices are grouped by pool ``(driver, pool name)``; within a pool only the slices
+  of the newest generation count;
+- a slice is relevant for the node through ``nodeName``, ``allNodes``,
+  ``nodeSelector`` or, with ``perDeviceNodeSelection``, through any of its devices;
+  slices with ``sharedCounters`` are always relevant (they carry the counters);
+- a pool is *incomplete* when fewer slices of its generation exist than its
+  ``resourceSliceCount``; a newer generation elsewhere makes the pool obsolete
+  (ignored);
+- a pool is *invalid* when device names repeat, a counter set name repeats, or a
+  device consumes a counter (set) that the pool does not define;
+- pools are sorted by ``(driver, pool)``, pools whose devices carry binding
+  conditions go last, and slices within a pool are sorted by name.
+
+Selector results are cached per device and expression (:meth:`DeviceEntry.matches`).
+The cache lives as long as the inventory: build a new inventory (or call
+:meth:`Inventory.with_slices`, which keeps the entries of unchanged slices) when
+slices change. That is safe because a selector's result depends only on the device
+(its driver, attributes, capacity and ``allowMultipleAllocations``) and the
+expression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from dra_core.errors import AllocationInputError, CELError
+from dra_core.features import Features
+from dra_core.state import DeviceID
+
+if TYPE_CHECKING:
+    from dra_core.api import CounterSet, Device, Node, NodeSelector, ResourceSlice
+    from dra_core.cel import CelDevice
+
+__all__ = [
+    "DeviceEntry",
+    "Inventory",
+    "Pool",
+    "PoolID",
+    "SliceEntry",
+    "node_matches",
+    "node_selector_matches",
+]
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class PoolID:
+    """The identity of a resource pool: driver and pool name."""
+
+    driver: str
+    pool: str
+
+    def __str__(self) -> str:
+        return f"{self.driver}/{self.pool}"
+
+
+class DeviceEntry:
+    """One device of one slice, with its identity and cached selector results.
+
+    Attributes:
+        id: ``driver/pool/device``.
+        device: the Device model.
+        slice: the :class:`SliceEntry` that publishes it.
+        index: its position in the slice's device list.
+    """
+
+    __slots__ = ("_cel_device", "_results", "device", "id", "index", "slice")
+
+    def __init__(self, device: Device, slice_entry: SliceEntry, index: int) -> None:
+        self.device = device
+        self.slice = slice_entry
+        self.index = index
+        self.id = DeviceID(slice_entry.driver, slice_entry.pool, device.name)
+        self._cel_device: CelDevice | CELError | None = None
+        # expression -> True/False, or the CEL error evaluating it raised.
+        self._results: dict[str, bool | CELError] = {}
+
+    def cel_device(self) -> CelDevice:
+        """The device as CEL sees it, built once."""
+        cached = self._cel_device
+        if cached is None:
+            from dra_core.cel import CelDevice
+
+            try:
+                cached = CelDevice.from_device(self.slice.driver, self.device)
+            except CELError as err:
+                cached = err
+            self._cel_device = cached
+        if isinstance(cached, CELError):
+            raise cached
+        return cached
+
+    def matches(self, expression: str) -> bool:
+        """Whether the CEL selector ``expression`` selects this device.
+
+        The result (or the CEL error) is cached: it depends only on the device and
+        the expression.
+
+        Raises:
+            CELCompileError: the expression does not compile.
+            CELRuntimeError: evaluating it fails on this device.
+        """
+        cached = self._results.get(expression)
+        if cached is None:
+            from dra_core.cel import compile_selector
+
+            try:
+                program = compile_selector(expression)
+                cached = bool(program.matches(self.cel_device()))
+            except CELError as err:
+                cached = err
+            self._results[expression] = cached
+        if isinstance(cached, CELError):
+            raise cached
+        return cached
+
+
+class SliceEntry:
+    """One ResourceSlice with the fields the allocator reads, unpacked once."""
+
+    __slots__ = (
+        "all_nodes",
+        "counter_sets",
+        "devices",
+        "driver",
+        "generation",
+        "name",
+        "node_name",
+        "node_selector",
+        "per_device_node_selection",
+        "pool",
+        "resource_slice_count",
+        "slice",
+    )
+
+    def __init__(self, slice_model: ResourceSlice) -> None:
+        spec = slice_model.spec
+        self.slice = slice_model
+        self.name: str = slice_model.metadata.name or ""
+        self.driver: str = spec.driver
+        self.pool: str = spec.pool.name
+        self.generation: int = spec.pool.generation or 0
+        self.resource_slice_count: int = spec.pool.resource_slice_count or 0
+        self.node_name: str = spec.node_name or ""
+        self.all_nodes: bool = bool(spec.all_nodes)
+        self.node_selector: NodeSelector | None = spec.node_selector
+        # None when not set, as the feature gate check distinguishes "set to false".
+        self.per_device_node_selection: bool | None = spec.per_device_node_selection
+        self.counter_sets: list[CounterSet] = list(spec.shared_counters or [])
+        self.devices = [DeviceEntry(d, self, i) for i, d in enumerate(spec.devices or [])]
+
+    @property
+    def pool_id(self) -> PoolID:
+        """The pool this slice belongs to."""
+        return PoolID(self.driver, self.pool)
+
+
+@dataclass(slots=True)
+class Pool:
+    """A resource pool as seen from one node.
+
+    Attributes:
+        id: driver and pool name.
+        incomplete: not all slices of the current generation are known.
+        invalid: the pool's content is inconsistent (see ``invalid_reason``).
+        slices: the device slices that target the node, sorted by name.
+        slices_not_targeting_node: the other device slices of the pool (their
+            devices may still use up shared counters).
+        counter_sets: the pool's counter sets by name.
+        has_binding_conditions: some device in ``slices`` has binding conditions.
+    """
+
+    id: PoolID
+    incomplete: bool = False
+    invalid: bool = False
+    invalid_reason: str = ""
+    slices: list[SliceEntry] = field(default_factory=list)
+    slices_not_targeting_node: list[SliceEntry] = field(default_factory=list)
+    counter_sets: dict[str, CounterSet] = field(default_factory=dict)
+    has_binding_conditions: bool = False
+
+
+# --- node matching -----------------------------------------------------------------
+
+
+def _node_name(node: Node | None) -> str:
+    if node is None:
+        return ""
+    return node.metadata.name or ""
+
+
+def _node_labels(node: Node | None) -> Mapping[str, str]:
+    if node is None:
+        return {}
+    return node.metadata.labels or {}
+
+
+def _requirement_matches(
+    key: str, operator: str, values: Sequence[str], labels: Mapping[str, str], what: str
+) -> bool:
+    present = key in labels
+    if operator == "In":
+        if not values:
+            raise ValueError(f"{what}: values: Required value: must be specified for In")
+        return present and labels[key] in values
+    if operator == "NotIn":
+        if not values:
+            raise ValueError(f"{what}: values: Required value: must be specified for NotIn")
+        return not present or labels[key] not in values
+    if operator == "Exists":
+        if values:
+            raise ValueError(f"{what}: values: Forbidden: may not be specified for Exists")
+        return present
+    if operator == "DoesNotExist":
+        if values:
+            raise ValueError(f"{what}: values: Forbidden: may not be specified for DoesNotExist")
+        return not present
+    if operator in ("Gt", "Lt"):
+        if len(values) != 1:
+            raise ValueError(f"{what}: values: Required value: must be specified single value")
+        try:
+            limit = int(values[0])
+        except ValueError:
+            raise ValueError(
+                f"{what}: values[0]: Invalid value: {values[0]!r}: must be an integer"
+            ) from None
+        if not present:
+            return False
+        try:
+            actual = int(labels[key])
+        except ValueError:
+            return False
+        return actual > limit if operator == "Gt" else actual < limit
+    raise ValueError(f"{what}: operator: Invalid value: {operator!r}: not a valid selector operator")
+
+
+def node_selector_matches(selector: NodeSelector, node: Node | None) -> bool:
+    """Whether ``node`` matches a core/v1 NodeSelector (terms ORed, requirements ANDed).
+
+    Terms without any requirement match nothing. ``matchFields`` supports
+    ``metadata.name`` only, as in Kubernetes.
+
+    Raises:
+        ValueError: the selector is malformed (unknown operator, wrong values).
+    """
+    labels = _node_labels(node)
+    fields_ = {"metadata.name": _node_name(node)}
+    matched = False
+    for t, term in enumerate(selector.node_selector_terms or []):
+        exprs = term.match_expressions or []
+        fields_reqs = term.match_fields or []
+        if not exprs and not fields_reqs:
+            continue
+        ok = True
+        for i, req in enumerate(exprs):
+            what = f"nodeSelectorTerms[{t}].matchExpressions[{i}]"
+            if not _requirement_matches(req.key, req.operator, req.values or [], labels, what):
+                ok = False
+        for i, req in enumerate(fields_reqs):
+            what = f"nodeSelectorTerms[{t}].matchFields[{i}]"
+            if req.key != "metadata.name":
+                raise ValueError(f"{what}.key: Invalid value: {req.key!r}: not a valid field selector key")
+            if req.operator in ("In", "NotIn") and len(req.values or []) != 1:
+                raise ValueError(f"{what}.values: Required value: must have one element")
+            if not _requirement_matches(req.key, req.operator, req.values or [], fields_, what):
+                ok = False
+        if ok:
+            matched = True
+    return matched
+
+
+def node_matches(
+    node: Node | None, node_name: str, all_nodes: bool, node_selector: NodeSelector | None
+) -> bool:
+    """Kubernetes' ``NodeMatches``: ``nodeName`` first, then ``allNodes``, then the selector.
+
+    Nothing set means "no node".
+    """
+    if node_name:
+        return node is not None and _node_name(node) == node_name
+    if all_nodes:
+        return True
+    if node_selector is not None:
+        return node_selector_matches(node_selector, node)
+    return False
+
+
+# --- the inventory -----------------------------------------------------------------
+
+
+class Inventory:
+    """The slices of a cluster, indexed by node and pool.
+
+    Args:
+        slices: ResourceSlice models.
+        features: the feature switches (partitionable devices changes which slices
+            count).
+    """
+
+    def __init__(self, slices: Iterable[ResourceSlice], features: Features | None = None) -> None:
+        self.features = features if features is not None else Features()
+        self.slices: list[SliceEntry] = [SliceEntry(s) for s in slices]
+        self._index()
+
+    def _index(self) -> None:
+        self._on_node: dict[str, list[SliceEntry]] = {}
+        self._shared: list[SliceEntry] = []
+        self._by_pool: dict[PoolID, list[SliceEntry]] = {}
+        for entry in self.slices:
+            if not entry.node_name or entry.counter_sets:
+                self._shared.append(entry)
+            else:
+                self._on_node.setdefault(entry.node_name, []).append(entry)
+            self._by_pool.setdefault(entry.pool_id, []).append(entry)
+        self._pool_cache: dict[tuple[str, tuple[tuple[str, str], ...]], list[Pool]] = {}
+
+    def with_slices(self, slices: Iterable[ResourceSlice]) -> Inventory:
+        """A new inventory for ``slices`` that keeps the caches of unchanged slices.
+
+        A slice counts as unchanged when it is the same object as before.
+        """
+        old = {id(e.slice): e for e in self.slices}
+        new = Inventory.__new__(Inventory)
+        new.features = self.features
+        new.slices = [old.get(id(s)) or SliceEntry(s) for s in slices]
+        new._index()
+        return new
+
+    def device_entries(self) -> Iterable[DeviceEntry]:
+        """Every device of every slice, in slice order."""
+        for entry in self.slices:
+            yield from entry.devices
+
+    def pools_for_node(self, node: Node | None) -> list[Pool]:
+        """The pools whose devices ``node`` can use, in allocation order.
+
+        Cached per node name and labels.
+
+        Raises:
+            AllocationInputError: a node selector of a slice or device is malformed.
+        """
+        key = (_node_name(node), tuple(sorted(_node_labels(node).items())))
+        cached = self._pool_cache.get(key)
+        if cached is None:
+            cached = self._gather(node)
+            if len(self._pool_cache) > 4096:
+                self._pool_cache.clear()
+            self._pool_cache[key] = cached
+        return cached
+
+    def _relevant(self, entry: SliceEntry, node: Node | None) -> bool | None:
+        """Whether a slice matters for the node; None for a slice of unknown shape."""
+        if entry.counter_sets:
+            return True
+        if entry.node_name or entry.all_nodes or entry.node_selector is not None:
+            try:
+                return node_matches(node, entry.node_name, entry.all_nodes, entry.node_selector)
+            except ValueError as err:
+                raise AllocationInputError(
+                    f"gather pool information: failed to perform node selection for slice "
+                    f"{entry.name}: {err}"
+                ) from None
+        if entry.per_device_node_selection:
+            for dev in entry.devices:
+                d = dev.device
+                try:
+                    if node_matches(node, d.node_name or "", bool(d.all_nodes), d.node_selector):
+                        return True
+                except ValueError as err:
+                    raise AllocationInputError(
+                        f"gather pool information: failed to perform node selection for device "
+                        f"{d.name} in slice {entry.name}: {err}",
+                        device=str(dev.id),
+                    ) from None
+            return False
+        return None  # some future way of selecting nodes: skip the slice
+
+    def _gather(self, node: Node | None) -> list[Pool]:
+        partitionable = self.features.partitionable_devices
+        candidates = self._on_node.get(_node_name(node), []) + self._shared
+        pools: dict[PoolID, list[SliceEntry]] = {}
+        for entry in candidates:
+            if not partitionable and (
+                entry.per_device_node_selection is not None or entry.counter_sets
+            ):
+                continue
+            if not self._relevant(entry, node):
+                continue
+            current = pools.get(entry.pool_id)
+            if current is None or entry.generation > current[0].generation:
+                pools[entry.pool_id] = [entry]
+            elif entry.generation == current[0].generation:
+                current.append(entry)
+            # An older generation is out-dated and ignored.
+
+        normal: list[Pool] = []
+        with_binding: list[Pool] = []
+        for pool_id, entries in pools.items():
+            generation = entries[0].generation
+            wanted = entries[0].resource_slice_count
+            all_for_pool: list[SliceEntry] | None = None
+            if len(entries) != wanted:
+                # Some slices of the pool were not relevant for this node (or are
+                # missing): look at all slices of the pool before judging.
+                all_for_pool = []
+                obsolete = False
+                for other in self._by_pool.get(pool_id, []):
+                    if other.generation == generation:
+                        all_for_pool.append(other)
+                    elif other.generation > generation:
+                        obsolete = True
+                        break
+                if obsolete:
+                    continue  # the driver is replacing this generation
+                if len(all_for_pool) != wanted:
+                    normal.append(Pool(pool_id, incomplete=True))
+                    continue
+            pool = self._build_pool(pool_id, entries, all_for_pool)
+            (with_binding if pool.has_binding_conditions else normal).append(pool)
+        normal.sort(key=lambda p: (p.id.driver, p.id.pool))
+        with_binding.sort(key=lambda p: (p.id.driver, p.id.pool))
+        return normal + with_binding
+
+    def _build_pool(
+        self, pool_id: PoolID, entries: list[SliceEntry], all_for_pool: list[SliceEntry] | None
+    ) -> Pool:
+        entries = sorted(entries, key=lambda e: e.name)
+        partitionable = self.features.partitionable_devices
+        if partitionable:
+            device_slices = [e for e in entries if not e.counter_sets]
+            counter_slices = [e for e in entries if e.counter_sets]
+        else:
+            device_slices = entries
+            counter_slices = []
+
+        def invalid(reason: str) -> Pool:
+            return Pool(pool_id, invalid=True, invalid_reason=reason)
+
+        seen: set[str] = set()
+        for entry in device_slices:
+            for dev in entry.devices:
+                if dev.device.name in seen:
+                    return invalid(f"duplicate device name {dev.device.name}")
+                seen.add(dev.device.name)
+        has_binding = any(
+            dev.device.binding_conditions is not None
+            for entry in device_slices
+            for dev in entry.devices
+        )
+        if not partitionable:
+            return Pool(pool_id, slices=device_slices, has_binding_conditions=has_binding)
+
+        counter_sets: dict[str, CounterSet] = {}
+        for entry in counter_slices:
+            for counter_set in entry.counter_sets:
+                if counter_set.name in counter_sets:
+                    return invalid(f"duplicate counter set name {counter_set.name}")
+                counter_sets[counter_set.name] = counter_set
+        reason = _check_counter_consumption(counter_sets, entries)
+        if reason:
+            return invalid(reason)
+        not_targeting: list[SliceEntry] = []
+        if all_for_pool is not None and len(all_for_pool) != len(entries):
+            names = {e.name for e in entries}
+            not_targeting = [e for e in all_for_pool if e.name not in names]
+            reason = _check_counter_consumption(counter_sets, not_targeting)
+            if reason:
+                return invalid(reason)
+        return Pool(
+            pool_id,
+            slices=device_slices,
+            slices_not_targeting_node=not_targeting,
+            counter_sets=counter_sets,
+            has_binding_conditions=has_binding,
+        )
+
+
+def _check_counter_consumption(
+    counter_sets: Mapping[str, CounterSet], entries: Iterable[SliceEntry]
+) -> str:
+    for entry in entries:
+        for dev in entry.devices:
+            for consumption in dev.device.consumes_counters or []:
+                counter_set = counter_sets.get(consumption.counter_set)
+                if counter_set is None:
+                    return f"counter set {consumption.counter_set} not found"
+                known = counter_set.counters or {}
+                for name in consumption.counters or {}:
+                    if name not in known:
+                        return f"counter {name} not found in counter set {counter_set.name}"
+    return ""
+
