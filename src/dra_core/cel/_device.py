@@ -1,0 +1,235 @@
+"""The input of a selector: one device, as the CEL ``device`` variable sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from dra_core.cel._values import MISSING, Semver, is_quantity
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dra_core.api import Device
+
+__all__ = ["CelDevice", "DefaultMap", "memo_key"]
+
+
+class DefaultMap(dict[str, Any]):
+    """``device.attributes`` and ``device.capacity``: a lookup of an unknown domain gives an
+    empty map, while ``in``, ``size()`` and iteration see only the domains that exist.
+
+    This mirrors Kubernetes' ``mapper`` wrapper, whose ``Find`` never fails.
+    """
+
+    __slots__ = ()
+
+    default: Final[Mapping[str, Any]] = {}
+
+
+_TRUE_KEY: Final = ("bool", True)
+_FALSE_KEY: Final = ("bool", False)
+
+
+def memo_key(value: Any) -> Any:
+    """A hashable stand-in for a value: equal stand-ins mean CEL cannot tell the values apart.
+
+    Python's ``True == 1`` is the one collision among attribute values, so booleans are
+    wrapped; lists become tuples of stand-ins.
+    """
+    if value is True:
+        return _TRUE_KEY
+    if value is False:
+        return _FALSE_KEY
+    if isinstance(value, tuple):
+        return ("list", tuple(memo_key(v) for v in value))
+    return value
+
+
+def _cel_value(name: str, value: Any) -> Any:
+    if isinstance(value, (bool, int, str, Semver)):
+        return value
+    if isinstance(value, (list, tuple)):
+        items = tuple(value)
+        for item in items:
+            if not isinstance(item, (bool, int, str, Semver)):
+                raise TypeError(f"attribute {name}: unsupported list element {item!r}")
+        return items
+    raise TypeError(
+        f"attribute {name}: unsupported value {value!r} (use int, bool, str, Semver or a list)"
+    )
+
+
+def _split(name: str, driver: str) -> tuple[str, str]:
+    domain, sep, ident = name.partition("/")
+    return (domain, ident) if sep else (driver, name)
+
+
+class _Keys(dict[tuple[Any, ...], Any]):
+    """Memo-key material of one device, keyed by the read items of :mod:`._compiler`.
+
+    Present attributes and capacities are filled in eagerly; whole-map items are built on
+    first use; absent items read as :data:`MISSING` without being stored.
+    """
+
+    __slots__ = ("device",)
+
+    def __init__(self, device: CelDevice) -> None:
+        super().__init__()
+        self.device = device
+
+    def __missing__(self, item: tuple[Any, ...]) -> Any:
+        kind = item[0]
+        dev = self.device
+        value: Any
+        if kind == "A":
+            value = _frozen(dev.attribute_domains.get(item[1], {}))
+        elif kind == "C":
+            value = _frozen(dev.capacity_domains.get(item[1], {}))
+        elif kind == "AA":
+            value = frozenset((d, _frozen(m)) for d, m in dev.attribute_domains.items())
+        elif kind == "CC":
+            value = frozenset((d, _frozen(m)) for d, m in dev.capacity_domains.items())
+        else:
+            return MISSING
+        self[item] = value
+        return value
+
+
+def _frozen(domain: Mapping[str, Any]) -> frozenset[tuple[str, Any]]:
+    return frozenset((k, memo_key(v)) for k, v in domain.items())
+
+
+class CelDevice:
+    """One device as a selector sees it, prepared once for many evaluations.
+
+    Args:
+        driver: the driver's name; attribute and capacity names without a domain
+            belong to it.
+        attributes: values by qualified name (``"model"`` or ``"dra.example.com/model"``):
+            ``int``, ``bool``, ``str``, :class:`~dra_core.cel.Semver`, or a list of these.
+        capacity: quantities by qualified name.
+        allow_multiple_allocations: the device's ``allowMultipleAllocations``.
+        name: ``driver/pool/device``, used in error messages.
+        error: set when the device cannot be evaluated at all (an attribute without a
+            value, a version that does not parse); every selector then fails with it,
+            as in Kubernetes.
+
+    The attributes are grouped by domain once here, and the memo-key material that
+    :class:`~dra_core.cel.SelectorProgram` uses is precomputed, so build one
+    ``CelDevice`` per device and reuse it. Inputs are not mutated.
+    """
+
+    __slots__ = (
+        "_keys",
+        "_view",
+        "allow_multiple_allocations",
+        "attribute_domains",
+        "capacity_domains",
+        "driver",
+        "error",
+        "name",
+    )
+
+    def __init__(
+        self,
+        *,
+        driver: str,
+        attributes: Mapping[str, Any] | None = None,
+        capacity: Mapping[str, Any] | None = None,
+        allow_multiple_allocations: bool = False,
+        name: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.driver = driver
+        self.error = error
+        self.allow_multiple_allocations = bool(allow_multiple_allocations)
+        self.name = name
+        attribute_domains: dict[str, dict[str, Any]] = {}
+        capacity_domains: dict[str, dict[str, Any]] = {}
+        keys = _Keys(self)
+        for qualified, raw in sorted((attributes or {}).items()):
+            domain, ident = _split(qualified, driver)
+            value = _cel_value(qualified, raw)
+            attribute_domains.setdefault(domain, {})[ident] = value
+            keys[("a", domain, ident)] = memo_key(value)
+        for qualified, raw in sorted((capacity or {}).items()):
+            if not is_quantity(raw):
+                raise TypeError(f"capacity {qualified}: {raw!r} is not a quantity")
+            domain, ident = _split(qualified, driver)
+            capacity_domains.setdefault(domain, {})[ident] = raw
+            keys[("c", domain, ident)] = raw
+        keys[("d",)] = driver
+        keys[("m",)] = memo_key(self.allow_multiple_allocations)
+        self.attribute_domains = attribute_domains
+        self.capacity_domains = capacity_domains
+        self._keys = keys
+        self._view: dict[str, Any] | None = None
+
+    @classmethod
+    def from_device(cls, driver: str, device: Device, *, name: str | None = None) -> CelDevice:
+        """Build from a ``dra_core.api.Device`` of the given driver.
+
+        An attribute without a value or with a version that does not parse does not
+        raise here: it sets :attr:`error`, and evaluating any selector on the device
+        then gives that runtime error, as in Kubernetes.
+        """
+        attributes: dict[str, Any] = {}
+        error: str | None = None
+        for qualified, attr in sorted((getattr(device, "attributes", None) or {}).items()):
+            try:
+                attributes[str(qualified)] = _attribute_value(str(qualified), attr)
+            except TypeError as exc:
+                error = error or str(exc)
+        capacity: dict[str, Any] = {}
+        for qualified, cap in (getattr(device, "capacity", None) or {}).items():
+            capacity[str(qualified)] = cap.value
+        allow = getattr(device, "allow_multiple_allocations", None)
+        if name is None:
+            device_name = getattr(device, "name", None)
+            name = f"{driver}/{device_name}" if device_name else None
+        return cls(
+            driver=driver,
+            attributes=attributes,
+            capacity=capacity,
+            allow_multiple_allocations=bool(allow),
+            name=name,
+            error=error,
+        )
+
+    def view(self) -> dict[str, Any]:
+        """The ``device`` variable as a CEL map value."""
+        if self._view is None:
+            self._view = {
+                "driver": self.driver,
+                "allowMultipleAllocations": self.allow_multiple_allocations,
+                "attributes": DefaultMap(self.attribute_domains),
+                "capacity": DefaultMap(self.capacity_domains),
+            }
+        return self._view
+
+    def __repr__(self) -> str:
+        return f"CelDevice(name={self.name!r}, driver={self.driver!r})"
+
+
+def _attribute_value(name: str, attr: Any) -> Any:
+    """The CEL value of a ``DeviceAttribute`` (lists first, as Kubernetes does)."""
+    for field, convert in (("ints", None), ("bools", None), ("strings", None),
+                           ("versions", "version")):
+        values = getattr(attr, field, None)
+        if values is not None:
+            return tuple(_version(name, v) if convert else v for v in values)
+    for field in ("int_", "bool_", "string"):
+        value = getattr(attr, field, None)
+        if value is not None:
+            return value
+    version = getattr(attr, "version", None)
+    if version is not None:
+        return _version(name, version)
+    raise TypeError(f"attribute {name}: unsupported attribute value")
+
+
+def _version(name: str, text: str) -> Semver:
+    try:
+        return Semver.parse(text)
+    except ValueError as exc:
+        raise TypeError(f"attribute {name}: parse semantic version: {exc}") from None
+

@@ -1,0 +1,260 @@
+"""Compiled selectors: the compile cache, evaluation, and per-input memoisation."""
+
+from __future__ import annotations
+
+import operator
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+from dra_core.cel._ast import CelSyntaxError, format_error, parse
+from dra_core.cel._checker import check
+from dra_core.cel._compiler import (
+    CostLimitExceeded,
+    Env,
+    Fn,
+    ReadSet,
+    analyze,
+    compile_tree,
+)
+from dra_core.cel._device import CelDevice
+from dra_core.cel._values import EvalError, type_name
+from dra_core.errors import CELCompileError, CELRuntimeError
+
+__all__ = [
+    "DEFAULT_COST_LIMIT",
+    "SelectorProgram",
+    "clear_compile_cache",
+    "compile_selector",
+]
+
+DEFAULT_COST_LIMIT: Final = 1_000_000  # resourceapi.CELSelectorExpressionMaxCost
+COMPILE_CACHE_SIZE: Final = 4096
+MEMO_LIMIT: Final = 65536
+
+# Appended to "no such key" errors: how to write a selector that tolerates the absence.
+MISSING_KEY_HINT: Final = (
+    " (the device does not have this attribute or capacity; guard the lookup with has(), "
+    "or use .? and orValue(), e.g. device.attributes[\"dra.example.com\"].?model"
+    ".orValue(\"\"))"
+)
+
+_CONVERSION_NAMES: Final = {"int": "Int", "uint": "Uint", "double": "Double"}
+
+
+def _runtime_message(detail: str) -> str:
+    message = f"CEL runtime error: {detail}"
+    if detail.startswith("no such key: "):
+        message += MISSING_KEY_HINT
+    return message
+
+
+class SelectorProgram:
+    """A compiled CEL device selector.
+
+    Build it with :func:`compile_selector`. :meth:`matches` evaluates it on a device;
+    results are memoised per distinct value of the inputs the expression reads (its
+    :attr:`read_set`), so thousands of identical devices cost one evaluation.
+
+    Attributes:
+        expression: the CEL text.
+        cost_limit: the runtime cost limit, in CEL cost units.
+        read_set: what the expression reads from a device, as memo-key items
+            (``("a", domain, id)`` an attribute, ``("c", domain, id)`` a capacity,
+            ``("d",)`` the driver, ``("m",)`` allowMultipleAllocations, ``("A", domain)``
+            / ``("C", domain)`` a whole domain, ``("AA",)`` / ``("CC",)`` all of them);
+            ``None`` when it reads the device as a whole and is evaluated per device.
+    """
+
+    __slots__ = ("_fn", "_key", "_lock", "_memo", "cost_limit", "expression", "read_set")
+
+    def __init__(self, expression: str, fn: Fn, read_set: ReadSet | None, cost_limit: int) -> None:
+        self.expression = expression
+        self.cost_limit = cost_limit
+        self.read_set = read_set.items if read_set is not None else None
+        self._fn = fn
+        self._memo: dict[Any, bool | str] = {}
+        self._lock = threading.Lock()
+        self._key: Callable[[Any], Any] | None
+        if read_set is None:
+            self._key = None
+        elif not read_set.items:
+            self._key = _constant_key
+        else:
+            self._key = operator.itemgetter(*read_set.items)
+
+    # -- evaluation
+
+    def _outcome(self, device: CelDevice) -> bool | str:
+        """True, False, or the runtime error's message (after "CEL runtime error: ")."""
+        if device.error is not None:
+            return device.error
+        env = Env(device, self.cost_limit)
+        try:
+            result = self._fn(env)
+        except EvalError as exc:
+            return exc.message
+        except CostLimitExceeded as exc:
+            return str(exc)
+        except RecursionError:
+            return "expression too deeply nested to evaluate"
+        if result is True or result is False:
+            return result
+        name = type_name(result)
+        go_name = _CONVERSION_NAMES.get(name, name)
+        return (
+            f"CEL result of type {name} could not be converted to bool: "
+            f"type conversion error from {go_name} to 'bool'"
+        )
+
+    def _raise(self, message: str, device: CelDevice) -> CELRuntimeError:
+        return CELRuntimeError(
+            _runtime_message(message), expression=self.expression, device=device.name
+        )
+
+    def matches(self, device: CelDevice) -> bool:
+        """Whether the device satisfies the selector.
+
+        Raises:
+            dra_core.errors.CELRuntimeError: when evaluation fails ("CEL runtime error:
+                no such key: model", the cost limit, a type mismatch...).
+        """
+        key_fn = self._key
+        if key_fn is None:
+            outcome = self._outcome(device)
+        else:
+            key = key_fn(device._keys)
+            outcome = self._memo.get(key, _NOT_FOUND)  # type: ignore[arg-type]
+            if outcome is _NOT_FOUND:
+                outcome = self._outcome(device)
+                self._remember(key, outcome)
+        if outcome is True or outcome is False:
+            return outcome
+        raise self._raise(outcome, device)  # type: ignore[arg-type]
+
+    def matches_uncached(self, device: CelDevice) -> bool:
+        """:meth:`matches` without memoisation: a plain evaluation on this device."""
+        outcome = self._outcome(device)
+        if outcome is True or outcome is False:
+            return outcome
+        raise self._raise(outcome, device)
+
+    def matches_many(self, devices: Iterable[CelDevice]) -> list[bool | CELRuntimeError]:
+        """Evaluate on many devices; one entry per device, in order.
+
+        Errors are returned, not raised, so that one bad device does not hide the
+        results of the others: each entry is ``True``, ``False`` or the
+        :class:`~dra_core.errors.CELRuntimeError` that :meth:`matches` would raise.
+        """
+        out: list[bool | CELRuntimeError] = []
+        key_fn = self._key
+        memo = self._memo
+        for device in devices:
+            if key_fn is None:
+                outcome = self._outcome(device)
+            else:
+                key = key_fn(device._keys)
+                outcome = memo.get(key, _NOT_FOUND)  # type: ignore[arg-type]
+                if outcome is _NOT_FOUND:
+                    outcome = self._outcome(device)
+                    self._remember(key, outcome)
+            if outcome is True or outcome is False:
+                out.append(outcome)
+            else:
+                out.append(self._raise(outcome, device))  # type: ignore[arg-type]
+        return out
+
+    def _remember(self, key: Any, outcome: bool | str) -> None:
+        # The memo is bounded: when it is full it starts again (simple, and cheap
+        # compared with the evaluations it saves).
+        with self._lock:
+            if len(self._memo) >= MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[key] = outcome
+
+    def clear_memo(self) -> None:
+        """Forget memoised results (they never go stale; this only frees memory)."""
+        with self._lock:
+            self._memo.clear()
+
+    def __repr__(self) -> str:
+        return f"SelectorProgram({self.expression!r})"
+
+
+def _constant_key(_keys: Any) -> Any:
+    return ()
+
+
+_NOT_FOUND: Final[Any] = object()
+
+
+def _compile(expression: str, cost_limit: int) -> SelectorProgram:
+    try:
+        tree = parse(expression)
+        result_type = check(tree)
+    except CelSyntaxError as exc:
+        detail = format_error(expression, exc.message, exc.line, exc.column)
+        raise CELCompileError(
+            f"CEL compile error: compilation failed: {detail}", expression=expression
+        ) from None
+    if result_type.name not in ("bool", "dyn", "any"):
+        raise CELCompileError(
+            f"CEL compile error: must evaluate to bool or the unknown type, not {result_type}",
+            expression=expression,
+        )
+    try:
+        fn = compile_tree(tree)
+    except CelSyntaxError as exc:
+        detail = format_error(expression, exc.message, exc.line, exc.column)
+        raise CELCompileError(
+            f"CEL compile error: compilation failed: {detail}", expression=expression
+        ) from None
+    return SelectorProgram(expression, fn, analyze(tree), cost_limit)
+
+
+_cache: OrderedDict[tuple[str, int], SelectorProgram | CELCompileError] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def compile_selector(expression: str, *, cost_limit: int = DEFAULT_COST_LIMIT) -> SelectorProgram:
+    """Compile a CEL device selector, or take it from the compile cache.
+
+    The environment is Kubernetes' DRA one with every CEL feature available (as the
+    allocator compiles selectors, whatever the feature gates say). Programs and compile
+    errors are kept in a bounded LRU cache keyed by expression and cost limit.
+
+    Raises:
+        dra_core.errors.CELCompileError: "CEL compile error: compilation failed: ..." for
+            text that is not valid CEL, references something undeclared or calls a
+            function with argument types it does not accept; "CEL compile error: must
+            evaluate to bool or the unknown type, not int" for a non-boolean selector.
+    """
+    key = (expression, cost_limit)
+    with _cache_lock:
+        found = _cache.get(key)
+        if found is not None:
+            _cache.move_to_end(key)
+    if found is None:
+        try:
+            found = _compile(expression, cost_limit)
+        except CELCompileError as exc:
+            found = exc
+        except RecursionError:
+            found = CELCompileError(
+                "CEL compile error: compilation failed: expression recursion limit exceeded",
+                expression=expression,
+            )
+        with _cache_lock:
+            _cache[key] = found
+            if len(_cache) > COMPILE_CACHE_SIZE:
+                _cache.popitem(last=False)
+    if isinstance(found, CELCompileError):
+        raise CELCompileError(str(found), expression=expression)
+    return found
+
+
+def clear_compile_cache() -> None:
+    """Empty the compile cache."""
+    with _cache_lock:
+        _cache.clear()
