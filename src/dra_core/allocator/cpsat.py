@@ -1,0 +1,485 @@
+"""The CP-SAT engines: ``"cpsat"`` (complete, scoring) and ``"auto"`` (search, then CP-SAT).
+
+Both solve the same :class:`~dra_core.allocator.problem.Problem` as the search engine,
+with the model of :mod:`dra_core.allocator.cpsat_model`.
+
+Kubernetes order (policy ``first-fit``, the default)
+    The answer is exactly the search engine's: the first solution in Kubernetes' order
+    (claims, requests, subrequests earlier first, then for each request the
+    lexicographically first combination of candidates). The model's decision strategy
+    lists the variables in that order, true first, and CP-SAT runs a fixed search on
+    one worker with no presolve reduction that may drop solutions. A conflict-driven
+    search that always decides the first open variable of a fixed order, preferred
+    value first, finds the lexicographically first solution: every learned clause is
+    implied by the model, so it never cuts that solution off, and every decision agrees
+    with it until it is found. Tests check it against the search on every conformance
+    case and on random instances.
+
+Scoring policies (beyond Kubernetes)
+    ``best-fit``: the smallest sufficient devices: fewest counters consumed (as a
+    fraction of each counter set) and least capacity (left over after a share).
+    ``pack``: reuse what is already partly used: counter sets, shared devices and
+    pools that are already in use cost nothing, opening a fresh one costs.
+    ``spread``: the opposite: as many different counter sets, shared devices and pools
+    as possible, untouched ones preferred.
+    ``weights``: maximise the sum of user weights over device attributes,
+    ``{"gpu.example.com/memory": 1.0, "gpu.example.com/model=H100": 5.0}`` (numeric and
+    boolean attributes are multiplied by their value; ``name=value`` weighs a match).
+    Ties go to the earlier devices in Kubernetes order. Each result says whether it is
+    proven optimal or the best found within the time limit, and gives a per-node
+    ``score`` (higher is better; comparable between nodes for the same claims and
+    policy) that a scheduler's score step can use.
+
+Timeouts: a CP-SAT ``UNKNOWN`` is never "does not fit": it raises
+:class:`~dra_core.errors.AllocationTimeout`.
+
+Known differences from the search (documented in ``docs/cpsat.md``): a selector
+error on any candidate is raised as soon as the model is built (the search raises it
+only when its walk reaches that device), and an ``All`` request's "cannot add device
+... constraint" error is raised when the request's own devices conflict; a conflict
+that only arises with devices of earlier requests makes that branch fail instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from ortools.sat.python import cp_model
+
+from dra_core.allocator.cpsat_model import AllocationModel, SolverParams
+from dra_core.allocator.engines import register_engine
+from dra_core.allocator.problem import AttributeValue, Problem, Solution
+from dra_core.allocator.search import SearchBudgetExceeded, search
+from dra_core.errors import AllocationCancelled, AllocationInputError, AllocationTimeout
+
+__all__ = [
+    "DEFAULT_AUTO_STEPS",
+    "POLICIES",
+    "CpSatOutcome",
+    "SolverParams",
+    "auto_engine",
+    "cpsat_engine",
+    "solve",
+]
+
+#: The scoring policies; ``first-fit`` is Kubernetes' order.
+POLICIES = ("first-fit", "best-fit", "pack", "spread", "weights")
+
+#: The search's effort budget in the ``auto`` engine before CP-SAT takes over.
+DEFAULT_AUTO_STEPS = 5000
+
+# Costs are integers: fractions are scaled by this before rounding.
+_UNIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class CpSatOutcome:
+    """What one CP-SAT solve found.
+
+    Attributes:
+        solution: the chosen devices, or None when the claims do not fit.
+        policy: the scoring policy.
+        optimal: True when the solution is proven best for the policy (always true
+            for ``first-fit``, whose answer is unique), or when "does not fit" is proven.
+        score: higher is better; None when the claims do not fit. For ``first-fit``
+            the number of devices allocated, negated (fewer is better).
+        objective: the raw minimised objective (integer cost units), when scored.
+        wall_time: seconds spent in CP-SAT.
+
+    """
+
+    solution: Solution | None
+    policy: str
+    optimal: bool
+    score: float | None
+    objective: int | None = None
+    wall_time: float = 0.0
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --- checks the search makes while walking ---------------------------------------------------
+
+
+def _raise_poison(problem: Problem) -> None:
+    """Raise the first selector error of any candidate (in Kubernetes order)."""
+    if not problem.has_poison:
+        return
+    for claim in problem.claims:
+        for slot in claim.requests:
+            for alt in slot.alternatives:
+                for cand in alt.candidates:
+                    if cand.error is not None:
+                        raise cand.error
+
+
+def _check_all_requests(problem: Problem) -> None:
+    """Kubernetes' error for an ``All`` request whose own devices break a constraint.
+
+    The search adds an ``All`` request's devices one by one and treats a constraint
+    that refuses one as an input error ("cannot add device ... because a claim
+    constraint would not be satisfied"). Devices that cannot be taken anyway stop the
+    walk first (the request then just cannot be satisfied).
+    """
+    for claim in problem.claims:
+        for slot in claim.requests:
+            for alt in slot.alternatives:
+                if not alt.all_devices or not alt.constraints:
+                    continue
+                chosen: dict[int, list[AttributeValue]] = {k: [] for k in alt.constraints}
+                for cand in alt.candidates:
+                    if not cand.usable:
+                        break
+                    device = problem.devices[cand.device]
+                    for k in alt.constraints:
+                        con = claim.constraints[k]
+                        value = con.values.get(cand.device)
+                        if not con.admits(chosen[k], value):
+                            name = alt.subrequest_name or alt.request_name
+                            raise AllocationInputError(
+                                f"claim {claim.ref}, request {name}: cannot add device "
+                                f"{device.id} because a claim constraint would not be satisfied",
+                                claim=claim.ref,
+                                request=alt.name,
+                                device=str(device.id),
+                            )
+                        assert value is not None
+                        chosen[k].append(value)
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+
+def _attribute_weight(problem: Problem, device: int, weights: Mapping[str, float]) -> Fraction:
+    info = problem.devices[device]
+    attrs = info.entry.device.attributes or {}
+    total = Fraction(0)
+    for key, weight in weights.items():
+        name, eq, wanted = key.partition("=")
+        attr = attrs.get(name)
+        if attr is None:
+            domain, sep, ident = name.partition("/")
+            if sep and domain == info.id.driver:
+                attr = attrs.get(ident)
+        if attr is None:
+            continue
+        w = Fraction(weight).limit_denominator(10**6)
+        if eq:
+            scalar = attr.string if attr.string is not None else attr.version
+            if scalar is None and attr.int_ is not None:
+                scalar = str(attr.int_)
+            if scalar is None and attr.bool_ is not None:
+                scalar = "true" if attr.bool_ else "false"
+            if scalar == wanted:
+                total += w
+        elif attr.bool_ is not None:
+            total += w if attr.bool_ else 0
+        elif attr.int_ is not None:
+            total += w * attr.int_
+    return total
+
+
+def _counter_totals(problem: Problem) -> dict[Any, dict[tuple[str, str], Fraction]]:
+    totals: dict[Any, dict[tuple[str, str], Fraction]] = {}
+    for pool in problem.pools:
+        sets = getattr(pool, "counter_sets", None) or {}
+        out: dict[tuple[str, str], Fraction] = {}
+        for set_name, counter_set in sets.items():
+            for cname, counter in (counter_set.counters or {}).items():
+                out[(set_name, cname)] = counter.value.value
+        totals[pool.id] = out
+    return totals
+
+
+def _groups(problem: Problem, device: int) -> list[tuple[str, str]]:
+    """Return the groups a device belongs to, for ``pack`` and ``spread``."""
+    info = problem.devices[device]
+    if info.consumes:
+        return sorted({("counters", f"{info.pool}/{key[0]}") for key, _ in info.consumes})
+    if info.shareable:
+        return [("shared", str(info.id))]
+    return [("pool", str(info.pool))]
+
+
+def _group_in_use(problem: Problem, group: tuple[str, str], totals: Any) -> bool:
+    kind, name = group
+    if kind == "counters":
+        for info in problem.devices:
+            for key, _ in info.consumes:
+                if f"{info.pool}/{key[0]}" == name:
+                    have = problem.counters.get(info.pool, {}).get(key)
+                    total = totals.get(info.pool, {}).get(key)
+                    if have is not None and total is not None and have.value < total:
+                        return True
+        return False
+    if kind == "shared":
+        return any(
+            str(i.id) == name and (i.counters_prepaid or _capacity_used(i)) for i in problem.devices
+        )
+    # A pool is in use when one of its devices is not a candidate of anything although
+    # it matched before; approximated by devices consumed elsewhere: none known here.
+    return False
+
+
+def _capacity_used(info: Any) -> bool:
+    capacity = info.entry.device.capacity or {}
+    for name, cap in capacity.items():
+        left = info.capacity_left.get(name)
+        if left is not None and left.value < cap.value.value:
+            return True
+    return False
+
+
+def _objective(am: AllocationModel, policy: str, weights: Mapping[str, float]) -> Any:
+    """Build the cost to minimise for ``policy`` (integers), ties broken by Kubernetes order."""
+    problem = am.problem
+    model = am.model
+    slots = am.vars.slots
+    position_terms = []
+    max_position = 0
+    for slot in slots:
+        for c, cand in enumerate(slot.info.candidates):
+            position_terms.append((cand.device + 1, am.vars.assigned(slot.index, c)))
+            max_position += cand.device + 1
+    tie = sum(p * v for p, v in position_terms)
+    big = max_position + 1
+    costs: list[Any] = []
+    if policy == "best-fit":
+        totals = _counter_totals(problem)
+        caps: dict[str, Fraction] = {}
+        for info in problem.devices:
+            for name, cap in (info.entry.device.capacity or {}).items():
+                caps[name] = max(caps.get(name, Fraction(0)), cap.value.value)
+        for slot in slots:
+            for c, cand in enumerate(slot.info.candidates):
+                info = problem.devices[cand.device]
+                size = Fraction(0)
+                for key, amount in info.consumes:
+                    total = totals.get(info.pool, {}).get(key)
+                    if total:
+                        size += amount.value / total
+                for name, cap in (info.entry.device.capacity or {}).items():
+                    if not caps.get(name):
+                        continue
+                    if info.shareable:
+                        demand = cand.demand.get(name)
+                        left = info.capacity_left.get(name, cap.value).value
+                        size += (left - (demand.value if demand else 0)) / caps[name]
+                    else:
+                        size += cap.value.value / caps[name]
+                cost = round(size * _UNIT)
+                if cost:
+                    costs.append(cost * am.vars.assigned(slot.index, c))
+    elif policy in ("pack", "spread"):
+        totals = _counter_totals(problem)
+        members: dict[tuple[str, str], list[Any]] = {}
+        for slot in slots:
+            for c, cand in enumerate(slot.info.candidates):
+                for group in _groups(problem, cand.device):
+                    members.setdefault(group, []).append(am.vars.assigned(slot.index, c))
+        for group in sorted(members):
+            opened = model.new_bool_var(f"opened[{group[0]}:{group[1]}]")
+            for var in members[group]:
+                model.add_implication(var, opened)
+            model.add_bool_or(members[group]).only_enforce_if(opened)
+            in_use = _group_in_use(problem, group, totals)
+            if policy == "pack":
+                costs.append((0 if in_use else _UNIT) * opened)
+            else:
+                costs.append(-(_UNIT // 2 if in_use else _UNIT) * opened)
+    elif policy == "weights":
+        for slot in slots:
+            for c, cand in enumerate(slot.info.candidates):
+                gain = round(_attribute_weight(problem, cand.device, weights) * _UNIT)
+                if gain:
+                    costs.append(-gain * am.vars.assigned(slot.index, c))
+    else:
+        raise _unknown_policy(policy)
+    return sum(costs) * big + tie, big
+
+
+def _unknown_policy(policy: str) -> ValueError:
+    return ValueError(f"unknown scoring policy {policy!r}; known policies: {', '.join(POLICIES)}")
+
+
+# --- solving -----------------------------------------------------------------------------------
+
+
+def _time_limit(params: SolverParams, deadline: float | None, timeout: float | None) -> float:
+    limit = params.time_limit
+    if deadline is not None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AllocationTimeout(
+                f"allocation did not finish within {timeout}s", timeout=timeout
+            )
+        limit = min(limit, left)
+    return limit
+
+
+def _status_name(status: Any) -> str:
+    names = {
+        cp_model.OPTIMAL: "OPTIMAL",
+        cp_model.FEASIBLE: "FEASIBLE",
+        cp_model.INFEASIBLE: "INFEASIBLE",
+        cp_model.MODEL_INVALID: "MODEL_INVALID",
+        cp_model.UNKNOWN: "UNKNOWN",
+    }
+    return names.get(status) or str(status)
+
+
+def solve(
+    problem: Problem,
+    *,
+    policy: str = "first-fit",
+    weights: Mapping[str, float] | None = None,
+    params: SolverParams | None = None,
+    deadline: float | None = None,
+    timeout: float | None = None,
+) -> CpSatOutcome:
+    """Solve ``problem`` with CP-SAT under a scoring policy.
+
+    Args:
+        problem: the problem built by :func:`~dra_core.allocator.problem.build_problem`.
+        policy: one of :data:`POLICIES`; ``first-fit`` gives the search's answer.
+        weights: attribute weights for the ``weights`` policy.
+        params: solver parameters (time limit, workers, seed).
+        deadline: a :func:`time.monotonic` value; the solve stops by then.
+        timeout: the time limit the deadline came from (for the error message).
+
+    Raises:
+        AllocationTimeout: CP-SAT ran out of time without an answer.
+        InputError: a poisoned candidate, or an ``All`` request whose devices break a
+            claim constraint (see the module docstring).
+        ValueError: an unknown policy.
+
+    """
+    if policy not in POLICIES:
+        raise _unknown_policy(policy)
+    params = params or SolverParams()
+    _raise_poison(problem)
+    _check_all_requests(problem)
+    limit = _time_limit(params, deadline, timeout)
+    am = AllocationModel(problem)
+    effective = SolverParams(limit, params.num_workers, params.random_seed, params.log)
+    started = time.perf_counter()
+    if policy == "first-fit":
+        am.add_kubernetes_order()
+        solver = effective.solver(fixed_search=True)
+        status = solver.solve(am.model)
+        elapsed = time.perf_counter() - started
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            solution = am.solution(solver)
+            count = sum(len(c) for c in solution.choices)
+            return CpSatOutcome(solution, policy, True, float(-count), None, elapsed)
+        if status == cp_model.INFEASIBLE:
+            return CpSatOutcome(None, policy, True, None, None, elapsed)
+        raise _timeout(status, limit, timeout)
+    objective, big = _objective(am, policy, weights or {})
+    am.model.minimize(objective)
+    solver = effective.solver()
+    status = solver.solve(am.model)
+    elapsed = time.perf_counter() - started
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        value = int(solver.objective_value)
+        cost = value // big
+        return CpSatOutcome(
+            am.solution(solver),
+            policy,
+            status == cp_model.OPTIMAL,
+            -cost / _UNIT,
+            cost,
+            elapsed,
+            {"status": _status_name(status), "bound": solver.best_objective_bound},
+        )
+    if status == cp_model.INFEASIBLE:
+        return CpSatOutcome(None, policy, True, None, None, elapsed)
+    raise _timeout(status, limit, timeout)
+
+
+def _timeout(status: Any, limit: float, timeout: float | None) -> AllocationTimeout:
+    if status == cp_model.MODEL_INVALID:  # pragma: no cover - a bug in the model
+        raise RuntimeError("CP-SAT rejected the allocation model as invalid")
+    return AllocationTimeout(
+        f"CP-SAT found no answer within {limit:.3g}s (status {_status_name(status)}); "
+        "this is not 'does not fit': raise the time limit or try again",
+        timeout=timeout if timeout is not None else limit,
+    )
+
+
+# --- the engines --------------------------------------------------------------------------------
+
+
+def _params(options: Mapping[str, Any] | None) -> SolverParams:
+    options = options or {}
+    base = SolverParams()
+    return SolverParams(
+        time_limit=float(options.get("time_limit", base.time_limit)),
+        num_workers=int(options.get("num_workers", base.num_workers)),
+        random_seed=int(options.get("random_seed", base.random_seed)),
+        log=bool(options.get("log", base.log)),
+    )
+
+
+def _check_cancel(cancel: Any) -> None:
+    if cancel is None:
+        return
+    stopped = cancel.is_set() if hasattr(cancel, "is_set") else cancel()
+    if stopped:
+        raise AllocationCancelled("allocation was cancelled")
+
+
+def cpsat_engine(
+    problem: Problem,
+    *,
+    deadline: float | None = None,
+    timeout: float | None = None,
+    cancel: Any = None,
+    options: Mapping[str, Any] | None = None,
+) -> Solution | None:
+    """Run the ``"cpsat"`` engine: :func:`solve` with ``options``.
+
+    ``options`` may set ``policy``, ``weights``, ``time_limit``, ``num_workers`` and
+    ``random_seed``. Cancellation is checked before solving.
+    """
+    _check_cancel(cancel)
+    options = options or {}
+    outcome = solve(
+        problem,
+        policy=str(options.get("policy", "first-fit")),
+        weights=options.get("weights"),
+        params=_params(options),
+        deadline=deadline,
+        timeout=timeout,
+    )
+    return outcome.solution
+
+
+def auto_engine(
+    problem: Problem,
+    *,
+    deadline: float | None = None,
+    timeout: float | None = None,
+    cancel: Any = None,
+    options: Mapping[str, Any] | None = None,
+) -> Solution | None:
+    """Run the ``"auto"`` engine: the search within an effort budget, then CP-SAT.
+
+    ``options["max_steps"]`` sets the budget (default :data:`DEFAULT_AUTO_STEPS`).
+    Both give the same answer where the search finishes, so the switch is invisible
+    except in time.
+    """
+    options = options or {}
+    steps = int(options.get("max_steps", DEFAULT_AUTO_STEPS))
+    try:
+        return search(problem, deadline=deadline, timeout=timeout, cancel=cancel, max_steps=steps)
+    except SearchBudgetExceeded:
+        pass
+    return cpsat_engine(problem, deadline=deadline, timeout=timeout, cancel=cancel, options=options)
+
+
+register_engine("cpsat", cpsat_engine)
+register_engine("auto", auto_engine)
