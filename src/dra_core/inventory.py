@@ -69,6 +69,7 @@ class DeviceEntry:
         device: the Device model.
         slice: the :class:`SliceEntry` that publishes it.
         index: its position in the slice's device list.
+
     """
 
     __slots__ = ("_cel_device", "_results", "device", "id", "index", "slice")
@@ -83,7 +84,7 @@ class DeviceEntry:
         self._results: dict[str, bool | CELError] = {}
 
     def cel_device(self) -> CelDevice:
-        """The device as CEL sees it, built once."""
+        """Return the device as CEL sees it, built once."""
         cached = self._cel_device
         if cached is None:
             from dra_core.cel import CelDevice
@@ -106,6 +107,7 @@ class DeviceEntry:
         Raises:
             CELCompileError: the expression does not compile.
             CELRuntimeError: evaluating it fails on this device.
+
         """
         cached = self._results.get(expression)
         if cached is None:
@@ -175,6 +177,7 @@ class Pool:
             devices may still use up shared counters).
         counter_sets: the pool's counter sets by name.
         has_binding_conditions: some device in ``slices`` has binding conditions.
+
     """
 
     id: PoolID
@@ -238,7 +241,9 @@ def _requirement_matches(
         except ValueError:
             return False
         return actual > limit if operator == "Gt" else actual < limit
-    raise ValueError(f"{what}: operator: Invalid value: {operator!r}: not a valid selector operator")
+    raise ValueError(
+        f"{what}: operator: Invalid value: {operator!r}: not a valid selector operator"
+    )
 
 
 def node_selector_matches(selector: NodeSelector, node: Node | None) -> bool:
@@ -249,6 +254,7 @@ def node_selector_matches(selector: NodeSelector, node: Node | None) -> bool:
 
     Raises:
         ValueError: the selector is malformed (unknown operator, wrong values).
+
     """
     labels = _node_labels(node)
     fields_ = {"metadata.name": _node_name(node)}
@@ -266,7 +272,9 @@ def node_selector_matches(selector: NodeSelector, node: Node | None) -> bool:
         for i, req in enumerate(fields_reqs):
             what = f"nodeSelectorTerms[{t}].matchFields[{i}]"
             if req.key != "metadata.name":
-                raise ValueError(f"{what}.key: Invalid value: {req.key!r}: not a valid field selector key")
+                raise ValueError(
+                    f"{what}.key: Invalid value: {req.key!r}: not a valid field selector key"
+                )
             if req.operator in ("In", "NotIn") and len(req.values or []) != 1:
                 raise ValueError(f"{what}.values: Required value: must have one element")
             if not _requirement_matches(req.key, req.operator, req.values or [], fields_, what):
@@ -302,6 +310,7 @@ class Inventory:
         slices: ResourceSlice models.
         features: the feature switches (partitionable devices changes which slices
             count).
+
     """
 
     def __init__(self, slices: Iterable[ResourceSlice], features: Features | None = None) -> None:
@@ -322,7 +331,7 @@ class Inventory:
         self._pool_cache: dict[tuple[str, tuple[tuple[str, str], ...]], list[Pool]] = {}
 
     def with_slices(self, slices: Iterable[ResourceSlice]) -> Inventory:
-        """A new inventory for ``slices`` that keeps the caches of unchanged slices.
+        """Return a new inventory for ``slices`` that keeps the caches of unchanged slices.
 
         A slice counts as unchanged when it is the same object as before.
         """
@@ -339,12 +348,13 @@ class Inventory:
             yield from entry.devices
 
     def pools_for_node(self, node: Node | None) -> list[Pool]:
-        """The pools whose devices ``node`` can use, in allocation order.
+        """Return the pools whose devices ``node`` can use, in allocation order.
 
         Cached per node name and labels.
 
         Raises:
             AllocationInputError: a node selector of a slice or device is malformed.
+
         """
         key = (_node_name(node), tuple(sorted(_node_labels(node).items())))
         cached = self._pool_cache.get(key)
@@ -450,9 +460,7 @@ class Inventory:
                     return invalid(f"duplicate device name {dev.device.name}")
                 seen.add(dev.device.name)
         has_binding = any(
-            dev.device.binding_conditions is not None
-            for entry in device_slices
-            for dev in entry.devices
+            dev.device.binding_conditions for entry in device_slices for dev in entry.devices
         )
         if not partitionable:
             return Pool(pool_id, slices=device_slices, has_binding_conditions=has_binding)
@@ -496,4 +504,3 @@ def _check_counter_consumption(
                     if name not in known:
                         return f"counter {name} not found in counter set {counter_set.name}"
     return ""
-

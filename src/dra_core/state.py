@@ -87,7 +87,7 @@ class SharedDeviceID:
 
     @classmethod
     def of(cls, device_id: DeviceID, share_id: str | None) -> SharedDeviceID:
-        """The share ``share_id`` of ``device_id``."""
+        """Return the share ``share_id`` of ``device_id``."""
         return cls(device_id.driver, device_id.pool, device_id.device, share_id or "")
 
     @property
@@ -108,7 +108,7 @@ class ConsumedCapacity(dict[str, Quantity]):
     """
 
     def clone(self) -> ConsumedCapacity:
-        """A copy (quantities are immutable, so a shallow copy is enough)."""
+        """Return a copy (quantities are immutable, so a shallow copy is enough)."""
         return ConsumedCapacity(self)
 
     def add(self, other: Mapping[str, Quantity]) -> None:
@@ -125,7 +125,7 @@ class ConsumedCapacity(dict[str, Quantity]):
                 self[name] = current.sub(amount)
 
     def empty(self) -> bool:
-        """True when every amount is zero (or there is none)."""
+        """Return true when every amount is zero (or there is none)."""
         return all(q.is_zero() for q in self.values())
 
 
@@ -161,6 +161,7 @@ class AllocatedState:
         consumable_capacity: the ``DRAConsumableCapacity`` switch. With it off,
             results with a share id count as dedicated use, as in a cluster with
             the gate off.
+
     """
 
     __slots__ = ("_capacity", "_consumable_capacity", "_dedicated", "_shared", "_version")
@@ -180,7 +181,7 @@ class AllocatedState:
     def from_claims(
         cls, claims: Iterable[Any], *, consumable_capacity: bool = True
     ) -> AllocatedState:
-        """The state of the devices allocated to ``claims``.
+        """Return the state of the devices allocated to ``claims``.
 
         ``claims`` are ResourceClaim models or dicts; claims without
         ``status.allocation`` are skipped.
@@ -195,14 +196,14 @@ class AllocatedState:
 
     @classmethod
     def from_devices(cls, devices: Iterable[DeviceID]) -> AllocatedState:
-        """A state where exactly ``devices`` are in dedicated use."""
+        """Return a state where exactly ``devices`` are in dedicated use."""
         state = cls()
         for device_id in devices:
             state._dedicated[device_id] = state._dedicated.get(device_id, 0) + 1
         return state
 
     def copy(self) -> AllocatedState:
-        """An independent copy."""
+        """Return an independent copy."""
         other = AllocatedState(consumable_capacity=self._consumable_capacity)
         other._dedicated = dict(self._dedicated)
         other._shared = dict(self._shared)
@@ -226,7 +227,7 @@ class AllocatedState:
         consumed_raw = _get(result, "consumed_capacity", "consumedCapacity")
         consumed = (
             {str(k): _quantity(v) for k, v in consumed_raw.items()}
-            if consumed_raw is not None
+            if consumed_raw
             else None
         )
         shared = self._consumable_capacity and (share_id is not None or consumed is not None)
@@ -322,19 +323,19 @@ class AllocatedState:
         return {k: dict(v) for k, v in self._capacity.items()}
 
     def is_dedicated(self, device_id: DeviceID) -> bool:
-        """True when the device is in dedicated use."""
+        """Return true when the device is in dedicated use."""
         return device_id in self._dedicated
 
     def consumed_capacity(self, device_id: DeviceID) -> Mapping[str, Quantity] | None:
-        """The capacity consumed by shares of the device, None when it has none."""
+        """Return the capacity consumed by shares of the device, None when it has none."""
         return self._capacity.get(device_id)
 
     def has_shares(self, device_id: DeviceID) -> bool:
-        """True when some share of the device is in use."""
+        """Return true when some share of the device is in use."""
         return any(s.device_id == device_id for s in self._shared)
 
     def is_device_allocated(self, device_id: DeviceID) -> bool:
-        """True when the device is in use in any way (dedicated, shared, capacity).
+        """Return true when the device is in use in any way (dedicated, shared, capacity).
 
         Devices in use in any way have their counters used up.
         """

@@ -92,7 +92,7 @@ def _violates_policy(amount: Quantity, policy: CapacityRequestPolicy | None) -> 
 def consumed_capacity(
     requests: Mapping[str, Quantity] | None, capacity: Mapping[str, DeviceCapacity]
 ) -> dict[str, Quantity]:
-    """What a request consumes of each capacity of a device, after policy rounding.
+    """Return what a request consumes of each capacity of a device, after policy rounding.
 
     ``requests`` is the request's ``capacity.requests`` (None when it has none).
     Every capacity of the device gets an entry (Kubernetes'

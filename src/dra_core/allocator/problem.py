@@ -213,6 +213,7 @@ class Candidate:
         error: set on a poisoned candidate: reaching it raises this error.
         usable: for ``All`` requests only: False when the device cannot be taken
             whatever else is chosen (then the request cannot be satisfied).
+
     """
 
     device: int
@@ -262,6 +263,7 @@ class ConstraintInfo:
             means every request of the claim.
         list_type_attributes: the ``DRAListTypeAttributes`` switch.
         values: per device index, the device's attribute (None when missing).
+
     """
 
     index: int
@@ -277,9 +279,7 @@ class ConstraintInfo:
             return True
         if request_name in self.requests:
             return True
-        return (
-            subrequest_name is not None and f"{request_name}/{subrequest_name}" in self.requests
-        )
+        return subrequest_name is not None and f"{request_name}/{subrequest_name}" in self.requests
 
     def admits(self, chosen: Sequence[AttributeValue], new: AttributeValue | None) -> bool:
         """Whether a device with attribute ``new`` may join devices with ``chosen``.
@@ -317,10 +317,7 @@ class ConstraintInfo:
             return True
         if not new.kind:
             return False
-        for value in chosen:
-            if value.kind == new.kind and value.values & new.values:
-                return False
-        return True
+        return not any(v.kind == new.kind and v.values & new.values for v in chosen)
 
 
 @dataclass(eq=False, slots=True)
@@ -350,7 +347,7 @@ class Problem:
     max_devices_per_claim: int = MAX_DEVICES_PER_CLAIM
 
     def request(self, key: RequestKey) -> RequestInfo:
-        """The request (or subrequest) with this key."""
+        """Return the request (or subrequest) with this key."""
         slot = self.claims[key.claim].requests[key.request]
         return slot.alternatives[key.subrequest or 0]
 
@@ -426,11 +423,10 @@ def _attribute_value(
         ("string", attr.string),
         ("version", attr.version),
     ):
-        if scalar is not None:
-            if list_type_attributes or not any(
-                (attr.ints, attr.bools, attr.strings, attr.versions)
-            ):
-                return AttributeValue(kind, frozenset((scalar,)))
+        if scalar is not None and (
+            list_type_attributes or not any((attr.ints, attr.bools, attr.strings, attr.versions))
+        ):
+            return AttributeValue(kind, frozenset((scalar,)))
     return AttributeValue("", frozenset())
 
 
@@ -599,11 +595,14 @@ class _Builder:
         if not self.features.device_binding_and_status and device.binding_conditions:
             return False
         cls = req.device_class
-        if cls.spec is not None and cls.spec.selectors:
-            if not self._selectors_match(
+        if (
+            cls.spec is not None
+            and cls.spec.selectors
+            and not self._selectors_match(
                 entry, cls.spec.selectors, f"class {cls.metadata.name}", None, None
-            ):
-                return False
+            )
+        ):
+            return False
         if req.selectors and not self._selectors_match(
             entry, req.selectors, f"claim {req.claim_ref}", req.claim_ref, req.name
         ):
@@ -734,6 +733,7 @@ def build_problem(
             ("claim default/c, request r: could not retrieve device class x: ...").
         CELCompileError, CELRuntimeError: a selector error found while checking an
             ``All`` request (ExactCount requests get poisoned candidates instead).
+
     """
     builder = _Builder(inventory, node, claims, classes, allocated_state, features)
     claim_infos: list[ClaimInfo] = []
@@ -794,7 +794,9 @@ def build_problem(
             names = frozenset(constraint.requests or ())
             lta = features.list_type_attributes
             if constraint.match_attribute is not None:
-                constraints.append(ConstraintInfo(i, "match", constraint.match_attribute, names, lta))
+                constraints.append(
+                    ConstraintInfo(i, "match", constraint.match_attribute, names, lta)
+                )
             elif constraint.distinct_attribute is not None:
                 constraints.append(
                     ConstraintInfo(i, "distinct", constraint.distinct_attribute, names, lta)
@@ -814,7 +816,9 @@ def build_problem(
                         for cand in alt.candidates:
                             if cand.device not in con.values:
                                 con.values[cand.device] = _attribute_value(
-                                    builder.devices[cand.device], con.attribute, con.list_type_attributes
+                                    builder.devices[cand.device],
+                                    con.attribute,
+                                    con.list_type_attributes,
                                 )
                 alt.constraints = tuple(applicable)
         claim_infos.append(ClaimInfo(c, claim, ref, tuple(slots), tuple(constraints), min_devices))

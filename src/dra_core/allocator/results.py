@@ -1,0 +1,210 @@
+"""From an engine's neutral :class:`~dra_core.allocator.problem.Solution` to AllocationResults.
+
+Shared by every engine, so that all of them produce the same result shape as
+Kubernetes:
+
+- ``devices.results``: one entry per chosen device, in the solution's order, with
+  the request name (``req`` or ``req/sub``), driver, pool, device, ``adminAccess``
+  (only when true), the request's tolerations, the device's binding conditions
+  (with ``DRADeviceBindingConditions`` on), and for shareable devices a share id
+  plus the ``consumedCapacity``;
+- ``devices.config``: the configs of each used class once (``FromClass``, scoped
+  to every request that used that class), then the claim's configs
+  (``FromClaim``) that apply to the allocated requests;
+- ``nodeSelector``: pinned to the node when any device is node-local (``nodeName``)
+  or binds to its node; otherwise the union of the requirements of the devices'
+  node selectors (one term); none when every device is available everywhere.
+
+Share ids are deterministic: a UUID derived from a seed, the claim and the
+position of the result, so that equal inputs give equal outputs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from dra_core.allocator.problem import ClaimInfo, Problem, Solution
+from dra_core.errors import AllocationInputError
+
+if TYPE_CHECKING:
+    from dra_core.api import AllocationResult, NodeSelectorRequirement
+
+__all__ = ["build_results", "share_id"]
+
+_SHARE_NAMESPACE = uuid.UUID("5b0d3c4e-8f0a-4c7e-9a53-6d1f2b7e9c10")
+
+
+def share_id(seed: str, claim: ClaimInfo, position: int) -> str:
+    """Return the share id of the ``position``-th result of ``claim`` (a UUID string)."""
+    meta = claim.claim.metadata
+    ident = f"{seed}|{meta.namespace or ''}|{meta.name or ''}|{meta.uid or ''}|{position}"
+    return str(uuid.uuid5(_SHARE_NAMESPACE, ident))
+
+
+def _requirement_key(req: NodeSelectorRequirement) -> tuple[str, str, frozenset[str]]:
+    return (req.key, req.operator, frozenset(req.values or ()))
+
+
+def _node_selector(
+    problem: Problem, claim: ClaimInfo, devices: Sequence[int]
+) -> dict[str, Any] | None:
+    node_name = ""
+    if problem.node is not None:
+        node_name = problem.node.metadata.name or ""
+    fields: list[NodeSelectorRequirement] = []
+    exprs: list[NodeSelectorRequirement] = []
+    seen_fields: set[tuple[str, str, frozenset[str]]] = set()
+    seen_exprs: set[tuple[str, str, frozenset[str]]] = set()
+    for d in devices:
+        info = problem.devices[d]
+        device = info.entry.device
+        spec = info.slice.slice.spec
+        if spec.per_device_node_selection:
+            local = device.node_name is not None
+            selector = device.node_selector
+        else:
+            local = spec.node_name is not None
+            selector = spec.node_selector
+        if local or device.binds_to_node:
+            return {
+                "nodeSelectorTerms": [
+                    {
+                        "matchFields": [
+                            {"key": "metadata.name", "operator": "In", "values": [node_name]}
+                        ]
+                    }
+                ]
+            }
+        if selector is None:
+            continue
+        terms = selector.node_selector_terms or []
+        if len(terms) == 0:
+            continue
+        if len(terms) > 1:
+            raise AllocationInputError(
+                f"create NodeSelector for claim {claim.claim.metadata.name}: unsupported "
+                f"ResourceSlice.NodeSelector with {len(terms)} terms",
+                claim=claim.ref,
+                device=str(info.id),
+            )
+        for src, dst, seen in (
+            (terms[0].match_fields or [], fields, seen_fields),
+            (terms[0].match_expressions or [], exprs, seen_exprs),
+        ):
+            for req in src:
+                key = _requirement_key(req)
+                if key not in seen:
+                    seen.add(key)
+                    dst.append(req)
+    if not fields and not exprs:
+        return None
+    term: dict[str, Any] = {}
+    if exprs:
+        term["matchExpressions"] = [_dump(r) for r in exprs]
+    if fields:
+        term["matchFields"] = [_dump(r) for r in fields]
+    return {"nodeSelectorTerms": [term]}
+
+
+def _dump(model: Any) -> Any:
+    return model.model_dump(by_alias=True, exclude_none=True)
+
+
+def _configs(problem: Problem, claim: ClaimInfo, solution: Solution) -> list[dict[str, Any]]:
+    configs: list[dict[str, Any]] = []
+    class_ranges: dict[str, tuple[int, int]] = {}
+    chosen_alt: list[int] = []
+    for slot in claim.requests:
+        alt_index = 0
+        if slot.first_available:
+            alt_index = solution.selected.get((claim.index, slot.request), 0)
+        chosen_alt.append(alt_index)
+        alt = slot.alternatives[alt_index]
+        cls = alt.device_class
+        name = cls.metadata.name or ""
+        existing = class_ranges.get(name)
+        if existing is not None:
+            for i in range(*existing):
+                configs[i]["requests"].append(alt.name)
+            continue
+        start = len(configs)
+        for cfg in (cls.spec.config or []) if cls.spec is not None else []:
+            configs.append({"source": "FromClass", "requests": [alt.name], "opaque": _opaque(cfg)})
+        class_ranges[name] = (start, len(configs))
+    spec = claim.claim.spec.devices if claim.claim.spec is not None else None
+    for cfg in (spec.config or []) if spec is not None else []:
+        wanted = list(cfg.requests or [])
+        entry: dict[str, Any] = {"source": "FromClaim", "opaque": _opaque(cfg)}
+        if wanted:
+            entry["requests"] = wanted
+        if not wanted:
+            configs.append(entry)
+            continue
+        # Kubernetes adds a claim config once per allocated request it names.
+        for slot, alt_index in zip(claim.requests, chosen_alt, strict=True):
+            if slot.name in wanted:
+                configs.append(dict(entry))
+                continue
+            if slot.first_available and slot.alternatives[alt_index].name in wanted:
+                configs.append(dict(entry))
+    return configs
+
+
+def _opaque(cfg: Any) -> Any:
+    opaque = cfg.opaque
+    return None if opaque is None else _dump(opaque)
+
+
+def build_results(
+    problem: Problem, solution: Solution, *, seed: str = ""
+) -> list[AllocationResult]:
+    """Return the AllocationResult of every claim, in claim order.
+
+    Raises:
+        AllocationInputError: a slice's node selector has more than one term.
+
+    """
+    from dra_core.api import AllocationResult
+
+    out: list[AllocationResult] = []
+    binding = problem.features.device_binding_and_status
+    for claim, choices in zip(problem.claims, solution.choices, strict=True):
+        results: list[dict[str, Any]] = []
+        for position, choice in enumerate(choices):
+            info = problem.devices[choice.device]
+            req = problem.request(choice.request)
+            item: dict[str, Any] = {
+                "request": req.name,
+                "driver": info.id.driver,
+                "pool": info.id.pool,
+                "device": info.id.device,
+            }
+            if req.admin_access:
+                item["adminAccess"] = True
+            if req.tolerations:
+                item["tolerations"] = [_dump(t) for t in req.tolerations]
+            if binding:
+                device = info.entry.device
+                if device.binding_conditions:
+                    item["bindingConditions"] = list(device.binding_conditions)
+                if device.binding_failure_conditions:
+                    item["bindingFailureConditions"] = list(device.binding_failure_conditions)
+            if info.shareable:
+                item["shareID"] = share_id(seed, claim, position)
+                if choice.candidate.demand:
+                    item["consumedCapacity"] = {
+                        name: str(q) for name, q in choice.candidate.demand.items()
+                    }
+            results.append(item)
+        devices_out: dict[str, Any] = {"results": results}
+        configs = _configs(problem, claim, solution)
+        if configs:
+            devices_out["config"] = configs
+        allocation: dict[str, Any] = {"devices": devices_out}
+        selector = _node_selector(problem, claim, [c.device for c in choices])
+        if selector is not None:
+            allocation["nodeSelector"] = selector
+        out.append(AllocationResult.model_validate(allocation))
+    return out

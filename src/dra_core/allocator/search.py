@@ -1,0 +1,437 @@
+"""The backtracking search engine, in Kubernetes order.
+
+It walks the :class:`~dra_core.allocator.problem.Problem` the way Kubernetes'
+``allocateOne`` walks pools: claims in order, requests in order, ``firstAvailable``
+subrequests in order, and for each request the candidates in Kubernetes order,
+trying *combinations* (a request's devices are chosen in increasing candidate
+position), never permutations. The first complete solution is the answer, so the
+devices chosen are the ones Kubernetes chooses.
+
+Pruning (each rule keeps the first solution unchanged):
+
+- *Counting before searching*: when some request cannot get enough candidates
+  even with nothing else chosen (fewer candidates than its count, an ``All``
+  request with no device or an unusable one), no solution exists; with no
+  poisoned candidate anywhere, Kubernetes would also end with "does not fit" after
+  searching, so the search is skipped.
+- *Not enough left*: when fewer candidates remain after position ``i`` than devices
+  are still needed, the request cannot be completed from here; Kubernetes would
+  try them and fail. Only applied when no poisoned candidate remains (reaching one
+  must raise its error, as Kubernetes does).
+- *The 32-devices-per-claim limit*: as in Kubernetes, running over it aborts the
+  current claim's branch early, and for ``firstAvailable`` requests moves on to
+  the next subrequest, which may need fewer devices.
+
+Bookkeeping pairs: every successful ``_take`` returns an undo function, and every
+undo is called exactly once when the branch is abandoned.
+
+A deadline, a cancellation flag and an effort budget (``max_steps``) are checked
+every few steps; they raise :class:`~dra_core.errors.AllocationTimeout`,
+:class:`~dra_core.errors.AllocationCancelled` or :class:`SearchBudgetExceeded`,
+never "does not fit".
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping
+from fractions import Fraction
+from typing import Any, Protocol
+
+from dra_core.allocator.problem import (
+    AttributeValue,
+    Candidate,
+    Choice,
+    Problem,
+    RequestInfo,
+    Solution,
+)
+from dra_core.errors import (
+    AllocationAborted,
+    AllocationCancelled,
+    AllocationInputError,
+    AllocationTimeout,
+)
+
+__all__ = ["CancelFlag", "SearchBudgetExceeded", "search"]
+
+# How many steps pass between two looks at the clock and the cancellation flag.
+_CHECK_EVERY = 64
+
+
+class CancelFlag(Protocol):
+    """Anything with ``is_set()``, such as :class:`threading.Event`."""
+
+    def is_set(self) -> bool:
+        """Return true once the caller wants the allocation to stop."""
+        ...
+
+
+class SearchBudgetExceeded(AllocationAborted):
+    """The search used up its effort budget (``max_steps``) without an answer.
+
+    An ``auto`` engine catches this and hands the problem to a complete engine.
+
+    Attributes:
+        steps: the number of steps taken.
+
+    """
+
+    def __init__(self, message: str, *, steps: int) -> None:
+        super().__init__(message)
+        self.steps = steps
+
+
+class _MaxSizeExceeded(Exception):
+    """Internal: the 32-devices-per-claim limit cut the branch (Kubernetes' sentinel)."""
+
+
+class _Search:
+    def __init__(
+        self,
+        problem: Problem,
+        *,
+        deadline: float | None,
+        timeout: float | None,
+        cancel: CancelFlag | Callable[[], bool] | None,
+        max_steps: int | None,
+    ) -> None:
+        self.problem = problem
+        self.claims = problem.claims
+        self.devices = problem.devices
+        self.deadline = deadline
+        self.timeout = timeout
+        self.cancel = cancel
+        self.max_steps = max_steps
+        self.steps = 0
+        self.limit = problem.max_devices_per_claim
+        # allocating: device index -> claims holding it (non-shareable devices).
+        self.holders: dict[int, set[int]] = {}
+        # shares chosen in this call, and what they consume, per device index.
+        self.shares: dict[int, int] = {}
+        self.share_used: dict[int, dict[str, Fraction]] = {}
+        # counters consumed by the devices chosen in this call, per pool.
+        self.counter_used: dict[Any, dict[tuple[str, str], Fraction]] = {}
+        self.counter_avail: dict[Any, dict[tuple[str, str], Fraction]] = {
+            pool: {k: q.value for k, q in counters.items()}
+            for pool, counters in problem.counters.items()
+        }
+        self.left: dict[int, dict[str, Fraction]] = {}
+        self.results: list[list[Choice]] = [[] for _ in self.claims]
+        self.chosen: list[list[list[AttributeValue]]] = [
+            [[] for _ in claim.constraints] for claim in self.claims
+        ]
+        self.selected: dict[tuple[int, int], int] = {}
+        # Last position of a poisoned candidate, per request (by id).
+        self.last_poison: dict[int, int] = {}
+
+    # --- limits ------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        self.steps += 1
+        if self.max_steps is not None and self.steps > self.max_steps:
+            raise SearchBudgetExceeded(
+                f"search stopped after {self.max_steps} steps without an answer",
+                steps=self.steps,
+            )
+        if self.steps % _CHECK_EVERY:
+            return
+        self._check_abort()
+
+    def _check_abort(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise AllocationTimeout(
+                f"allocation did not finish within {self.timeout}s", timeout=self.timeout
+            )
+        cancel = self.cancel
+        if cancel is not None:
+            stopped = cancel.is_set() if hasattr(cancel, "is_set") else cancel()  # type: ignore[operator]
+            if stopped:
+                raise AllocationCancelled("allocation was cancelled")
+
+    # --- quick infeasibility ------------------------------------------------------------
+
+    def hopeless(self) -> bool:
+        """Return true when counting alone shows that no solution exists."""
+        if self.problem.has_poison:
+            return False
+        for claim in self.claims:
+            for slot in claim.requests:
+                if not any(self._possible(alt) for alt in slot.alternatives):
+                    return True
+        return False
+
+    @staticmethod
+    def _possible(req: RequestInfo) -> bool:
+        if req.all_devices:
+            return bool(req.candidates) and all(c.usable for c in req.candidates)
+        return len(req.candidates) >= req.count
+
+    # --- the walk ----------------------------------------------------------------------
+
+    def run(self) -> Solution | None:
+        self._check_abort()
+        if self.hopeless():
+            return None
+        needed = 200 + 4 * sum(
+            max((a.count for a in slot.alternatives), default=0) + 2
+            for claim in self.claims
+            for slot in claim.requests
+        )
+        old_limit = sys.getrecursionlimit()
+        if needed > old_limit:
+            sys.setrecursionlimit(needed)
+        try:
+            found = self._one(0, 0, None, False, 0, 0)
+        except _MaxSizeExceeded:
+            found = False
+        finally:
+            if needed > old_limit:
+                sys.setrecursionlimit(old_limit)
+        if not found:
+            return None
+        return Solution(
+            choices=tuple(tuple(r) for r in self.results),
+            selected=dict(self.selected),
+        )
+
+    def _one(self, c: int, r: int, sub: int | None, in_sub: bool, k: int, start: int) -> bool:
+        self._tick()
+        if c >= len(self.claims):
+            return True
+        claim = self.claims[c]
+        if r >= len(claim.requests):
+            try:
+                return self._one(c + 1, 0, None, False, 0, 0)
+            except _MaxSizeExceeded:
+                # Not fatal: another choice for an earlier claim may let this one
+                # use a subrequest that needs fewer devices.
+                return False
+        slot = claim.requests[r]
+        if slot.first_available and not in_sub:
+            all_exceeded = True
+            for s in range(len(slot.alternatives)):
+                try:
+                    ok = self._one(c, r, s, True, 0, 0)
+                except _MaxSizeExceeded:
+                    continue
+                all_exceeded = False
+                if ok:
+                    self.selected[(c, r)] = s
+                    return True
+            if all_exceeded:
+                raise _MaxSizeExceeded
+            return False
+
+        req = slot.alternatives[sub or 0]
+        if req.all_devices and not req.candidates:
+            return False  # All needs at least one device
+        if k >= req.count:
+            return self._one(c, r + 1, None, False, 0, 0)
+        if len(self.results[c]) + req.count - k > self.limit:
+            raise _MaxSizeExceeded
+
+        if req.all_devices:
+            cand = req.candidates[k]
+            if not cand.usable:
+                return False
+            undo = self._take(c, req, cand, must=True)
+            if undo is None:
+                return False
+            try:
+                done = self._one(c, r, sub, in_sub, k + 1, 0)
+            except BaseException:
+                undo()
+                raise
+            if not done:
+                undo()
+            return done
+
+        cands = req.candidates
+        need = req.count - k
+        last_poison = self._last_poison(req)
+        n = len(cands)
+        for i in range(start, n):
+            if n - i < need and i > last_poison:
+                break  # too few left, and no poisoned candidate that must be reached
+            cand = cands[i]
+            d = cand.device
+            holders = self.holders.get(d)
+            if holders:
+                if req.admin_access:
+                    if c in holders:
+                        continue
+                else:
+                    continue
+            if cand.error is not None:
+                raise cand.error
+            if self.devices[d].shareable and not self._capacity_fits(d, cand):
+                continue
+            undo = self._take(c, req, cand, must=False)
+            if undo is None:
+                continue
+            try:
+                done = self._one(c, r, sub, in_sub, k + 1, i + 1)
+            except BaseException:
+                undo()
+                raise
+            if done:
+                return True
+            undo()
+        return False
+
+    def _last_poison(self, req: RequestInfo) -> int:
+        """Return the last position of a poisoned candidate of ``req``, -1 when none."""
+        key = id(req)
+        cached = self.last_poison.get(key)
+        if cached is None:
+            cached = -1
+            if req.has_poison:
+                for i, cand in enumerate(req.candidates):
+                    if cand.error is not None:
+                        cached = i
+            self.last_poison[key] = cached
+        return cached
+
+    # --- one device ----------------------------------------------------------------------
+
+    def _capacity_left(self, d: int) -> dict[str, Fraction]:
+        left = self.left.get(d)
+        if left is None:
+            left = {k: q.value for k, q in self.devices[d].capacity_left.items()}
+            self.left[d] = left
+        return left
+
+    def _capacity_fits(self, d: int, cand: Candidate) -> bool:
+        if not cand.demand:
+            return True
+        left = self._capacity_left(d)
+        used = self.share_used.get(d)
+        for name, amount in cand.demand.items():
+            total = amount.value + (used.get(name, 0) if used else 0)
+            if total > left.get(name, 0):
+                return False
+        return True
+
+    def _take(
+        self, c: int, req: RequestInfo, cand: Candidate, *, must: bool
+    ) -> Callable[[], None] | None:
+        """Choose ``cand`` for ``req`` if the rules allow it; return its undo."""
+        d = cand.device
+        info = self.devices[d]
+        shareable = info.shareable
+        holders = self.holders.get(d)
+        if holders:
+            if req.admin_access:
+                if not shareable and c in holders:
+                    return None
+            else:
+                return None
+
+        # Counters: a shareable device pays once, and not at all when already shared.
+        pay_counters = bool(info.consumes) and not info.counters_prepaid
+        if pay_counters and shareable and self.shares.get(d, 0) > 0:
+            pay_counters = False
+        if pay_counters:
+            avail = self.counter_avail.get(info.pool, {})
+            used = self.counter_used.setdefault(info.pool, {})
+            need: dict[tuple[str, str], Fraction] = {}
+            for key, amount in info.consumes:
+                need[key] = need.get(key, Fraction(0)) + amount.value
+            for key, amount in need.items():
+                if used.get(key, 0) + amount > avail.get(key, Fraction(0)):
+                    return None
+
+        # Constraints of the claim that cover this request.
+        claim = self.claims[c]
+        chosen = self.chosen[c]
+        for k in req.constraints:
+            con = claim.constraints[k]
+            if not con.admits(chosen[k], con.values.get(d)):
+                if must:
+                    raise AllocationInputError(
+                        f"claim {claim.ref}, request {req.subrequest_name or req.request_name}: "
+                        f"cannot add device {info.id} because a claim constraint would not be "
+                        "satisfied",
+                        claim=claim.ref,
+                        request=req.name,
+                        device=str(info.id),
+                    )
+                return None
+
+        if shareable and not self._capacity_fits(d, cand):
+            return None
+
+        # Commit.
+        if pay_counters:
+            for key, amount in need.items():
+                used[key] = used.get(key, 0) + amount
+        for k in req.constraints:
+            value = claim.constraints[k].values.get(d)
+            assert value is not None
+            chosen[k].append(value)
+        if shareable:
+            self.shares[d] = self.shares.get(d, 0) + 1
+            if cand.demand:
+                share_used = self.share_used.setdefault(d, {})
+                for name, amount in cand.demand.items():
+                    share_used[name] = share_used.get(name, 0) + amount.value
+        else:
+            self.holders.setdefault(d, set()).add(c)
+        results = self.results[c]
+        results.append(Choice(req.key, cand))
+
+        def undo() -> None:
+            results.pop()
+            if shareable:
+                self.shares[d] -= 1
+                if cand.demand:
+                    share_used = self.share_used[d]
+                    for name, amount in cand.demand.items():
+                        share_used[name] -= amount.value
+            else:
+                self.holders[d].discard(c)
+            for k in req.constraints:
+                chosen[k].pop()
+            if pay_counters:
+                for key, amount in need.items():
+                    used[key] -= amount
+
+        return undo
+
+
+def search(
+    problem: Problem,
+    *,
+    deadline: float | None = None,
+    timeout: float | None = None,
+    cancel: CancelFlag | Callable[[], bool] | None = None,
+    max_steps: int | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Solution | None:
+    """Find Kubernetes' answer for ``problem``: the first solution in Kubernetes order.
+
+    Args:
+        problem: the problem built by :func:`~dra_core.allocator.problem.build_problem`.
+        deadline: a :func:`time.monotonic` value after which the search stops.
+        timeout: the time limit the deadline came from (for the error message).
+        cancel: a flag (``is_set()``) or callable; once true, the search stops.
+        max_steps: an effort budget; exceeding it raises :class:`SearchBudgetExceeded`.
+        options: engine options (``max_steps`` may also be given here).
+
+    Returns:
+        The solution, or None when the claims do not fit.
+
+    Raises:
+        AllocationTimeout, AllocationCancelled, SearchBudgetExceeded: stopped early.
+        InputError: a poisoned candidate was reached, or an ``All`` request's device
+            violates a claim constraint (Kubernetes' "cannot add device").
+
+    """
+    if options and max_steps is None:
+        raw = options.get("max_steps")
+        max_steps = int(raw) if raw is not None else None
+    return _Search(
+        problem, deadline=deadline, timeout=timeout, cancel=cancel, max_steps=max_steps
+    ).run()

@@ -1,0 +1,402 @@
+"""The allocator on cases the Kubernetes table does not cover.
+
+Each case states the rule it checks. Builders keep them close to the manifests they
+stand for.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Any
+
+import pytest
+
+from builders import (
+    allocated_claim,
+    claim,
+    device,
+    device_class,
+    distinct_attribute,
+    first_available,
+    match_attribute,
+    node,
+    request,
+    slice_with_devices,
+    subrequest,
+)
+from dra_core import AllocationCancelled, AllocationInputError, AllocationTimeout, CELRuntimeError
+from dra_core.allocator import Allocator, SearchBudgetExceeded, allocate, engine_names, get_engine
+from dra_core.features import Features
+
+
+def devices_of(results: Any) -> list[list[str]]:
+    return [[r.device for r in res.devices.results] for res in results]
+
+
+def gpus(n: int, **attrs_per: Any) -> list[dict[str, Any]]:
+    return [
+        device(f"gpu-{i}", attributes={k: v[i] for k, v in attrs_per.items()}) for i in range(n)
+    ]
+
+
+# --- constraints ------------------------------------------------------------------
+
+
+def test_distinct_attribute_is_pairwise_over_all_devices_of_a_request() -> None:
+    # Kubernetes 1.36 remembers one value per request, so a,b,a passes there; every
+    # device must be distinct from every other one.
+    devs = gpus(4, numa=[0, 1, 0, 2])
+    results = allocate(
+        node=node(),
+        claims=[claim("c", request(count=3), constraints=[distinct_attribute("driver-a/numa")])],
+        slices=[slice_with_devices("s", *devs)],
+        classes=[device_class()],
+    )
+    assert results is not None
+    assert devices_of(results) == [["gpu-0", "gpu-1", "gpu-3"]]
+
+
+def test_match_attribute_spans_requests_and_backtracks() -> None:
+    devs = gpus(4, root=["a", "b", "b", "b"])
+    results = allocate(
+        node=node(),
+        claims=[
+            claim(
+                "c",
+                request("r0", count=1),
+                request("r1", count=2),
+                constraints=[match_attribute("driver-a/root")],
+            )
+        ],
+        slices=[slice_with_devices("s", *devs)],
+        classes=[device_class()],
+    )
+    assert results is not None
+    # gpu-0 (a) leaves no other "a" for r1; gpu-1 (b) leaves gpu-2 and gpu-3.
+    assert devices_of(results) == [["gpu-1", "gpu-2", "gpu-3"]]
+    assert [r.request for r in results[0].devices.results] == ["r0", "r1"]
+
+
+def test_match_attribute_scoped_to_a_subrequest() -> None:
+    devs = gpus(3, root=["a", "b", "b"])
+    results = allocate(
+        node=node(),
+        claims=[
+            claim(
+                "c",
+                first_available("r0", subrequest("big", count=2), subrequest("small", count=1)),
+                constraints=[match_attribute("driver-a/root", "r0/big")],
+            )
+        ],
+        slices=[slice_with_devices("s", *devs)],
+        classes=[device_class()],
+    )
+    assert results is not None
+    assert devices_of(results) == [["gpu-1", "gpu-2"]]
+    assert {r.request for r in results[0].devices.results} == {"r0/big"}
+
+
+# --- selectors are evaluated lazily, as in Kubernetes ---------------------------------
+
+BAD_SELECTOR = 'device.attributes["driver-a"].model == "x"'
+
+
+def test_cel_error_on_a_later_device_is_not_reached() -> None:
+    devs = [device("gpu-0", attributes={"model": "x"}), device("gpu-1")]
+    results = allocate(
+        node=node(),
+        claims=[claim("c", request(selectors=(BAD_SELECTOR,)))],
+        slices=[slice_with_devices("s", *devs)],
+        classes=[device_class()],
+    )
+    assert results is not None
+    assert devices_of(results) == [["gpu-0"]]
+
+
+def test_cel_error_is_raised_with_the_kubernetes_prefix_when_reached() -> None:
+    devs = [device("gpu-0")]
+    with pytest.raises(CELRuntimeError) as info:
+        allocate(
+            node=node(),
+            claims=[claim("c", request(selectors=(BAD_SELECTOR,)))],
+            slices=[slice_with_devices("s", *devs)],
+            classes=[device_class()],
+        )
+    assert str(info.value).startswith("claim default/c: selector #0: CEL runtime error")
+
+
+def test_cel_error_on_a_device_in_use_is_never_evaluated() -> None:
+    devs = [device("gpu-0"), device("gpu-1", attributes={"model": "x"})]
+    results = allocate(
+        node=node(),
+        claims=[claim("c", request(selectors=(BAD_SELECTOR,)))],
+        slices=[slice_with_devices("s", *devs)],
+        classes=[device_class()],
+        allocated_claims=[allocated_claim(("driver-a", "pool-1", "gpu-0"))],
+    )
+    assert results is not None
+    assert devices_of(results) == [["gpu-1"]]
+
+
+# --- counters -------------------------------------------------------------------------
+
+
+def _counter_slices(driver: str) -> list[dict[str, Any]]:
+    counters = slice_with_devices(
+        f"{driver}-counters",
+        driver=driver,
+        pool="pool-1",
+        node_name="node-1",
+        slice_count=2,
+        sharedCounters=[{"name": "gpu", "counters": {"memory": {"value": "8Gi"}}}],
+    )
+    counters["spec"].pop("devices")
+    parts = slice_with_devices(
+        f"{driver}-parts",
+        *[
+            device(
+                f"part-{i}",
+                consumesCounters=[{"counterSet": "gpu", "counters": {"memory": {"value": "8Gi"}}}],
+            )
+            for i in range(2)
+        ],
+        driver=driver,
+        pool="pool-1",
+        slice_count=2,
+    )
+    return [counters, parts]
+
+
+def test_counters_of_two_drivers_with_the_same_pool_name_are_separate() -> None:
+    # Kubernetes 1.36 keys counters by pool name only; dra-core by driver and pool.
+    results = allocate(
+        node=node(),
+        claims=[claim("a", request(class_name="a")), claim("b", request(class_name="b"))],
+        slices=_counter_slices("driver-a") + _counter_slices("driver-b"),
+        classes=[
+            device_class("a", 'device.driver == "driver-a"'),
+            device_class("b", 'device.driver == "driver-b"'),
+        ],
+    )
+    assert results is not None
+    assert [r.devices.results[0].driver for r in results] == ["driver-a", "driver-b"]
+
+
+def test_counters_used_up_by_an_allocated_device() -> None:
+    results = allocate(
+        node=node(),
+        claims=[claim("a")],
+        slices=_counter_slices("driver-a"),
+        classes=[device_class()],
+        allocated_claims=[allocated_claim(("driver-a", "pool-1", "part-0"))],
+    )
+    assert results is None
+
+
+# --- consumable capacity ------------------------------------------------------------------
+
+
+def _shared_nic(policy: dict[str, Any]) -> dict[str, Any]:
+    return device(
+        "nic-0",
+        allowMultipleAllocations=True,
+        capacity={"bandwidth": {"value": "10Gi", "requestPolicy": policy}},
+    )
+
+
+@pytest.mark.parametrize(
+    ("policy", "asked", "consumed"),
+    [
+        ({"validRange": {"min": "1Gi", "step": "1Gi"}}, "1536Mi", "2Gi"),
+        ({"validRange": {"min": "2Gi"}}, "1Gi", "2Gi"),
+        ({"validValues": ["1Gi", "4Gi", "8Gi"]}, "3Gi", "4Gi"),
+        ({"default": "3Gi", "validRange": {"min": "1Gi"}}, None, "3Gi"),
+    ],
+)
+def test_capacity_request_is_rounded_by_the_policy(
+    policy: dict[str, Any], asked: str | None, consumed: str
+) -> None:
+    req = request(capacity={"bandwidth": asked} if asked else None)
+    results = allocate(
+        node=node(),
+        claims=[claim("c", req)],
+        slices=[slice_with_devices("s", _shared_nic(policy))],
+        classes=[device_class()],
+    )
+    assert results is not None
+    result = results[0].devices.results[0]
+    assert result.share_id
+    assert str(result.consumed_capacity["bandwidth"]) == consumed
+
+
+def test_shares_of_one_device_fit_its_capacity_together() -> None:
+    policy = {"validRange": {"min": "1Gi", "step": "1Gi"}}
+    claims = [claim(f"c{i}", request(capacity={"bandwidth": "4Gi"})) for i in range(3)]
+    args: dict[str, Any] = dict(
+        node=node(),
+        slices=[slice_with_devices("s", _shared_nic(policy))],
+        classes=[device_class()],
+    )
+    assert allocate(claims=claims[:2], **args) is not None
+    assert allocate(claims=claims, **args) is None
+
+
+def test_share_ids_are_deterministic_and_seedable() -> None:
+    args: dict[str, Any] = dict(
+        node=node(),
+        claims=[claim("c", request())],
+        slices=[slice_with_devices("s", _shared_nic({"validRange": {"min": "1Gi"}}))],
+        classes=[device_class()],
+    )
+    first = allocate(**args)
+    again = allocate(**args)
+    seeded = allocate(share_id_seed="other", **args)
+    assert first is not None and again is not None and seeded is not None
+    share = first[0].devices.results[0].share_id
+    assert share == again[0].devices.results[0].share_id
+    assert share != seeded[0].devices.results[0].share_id
+
+
+# --- node selection and node selectors in results ---------------------------------------
+
+
+def test_network_attached_devices_combine_their_node_selectors() -> None:
+    def selector(key: str, value: str) -> dict[str, Any]:
+        return {
+            "nodeSelectorTerms": [
+                {"matchExpressions": [{"key": key, "operator": "In", "values": [value]}]}
+            ]
+        }
+
+    slices = [
+        slice_with_devices(
+            "s1", device("a"), pool="p1", node_name=None, nodeSelector=selector("zone", "z1")
+        ),
+        slice_with_devices(
+            "s2", device("b"), pool="p2", node_name=None, nodeSelector=selector("rack", "r1")
+        ),
+    ]
+    results = allocate(
+        node=node(zone="z1", rack="r1"),
+        claims=[claim("c", request(count=2))],
+        slices=slices,
+        classes=[device_class()],
+    )
+    assert results is not None
+    selector_out = results[0].model_dump(by_alias=True, exclude_none=True)["nodeSelector"]
+    keys = [e["key"] for e in selector_out["nodeSelectorTerms"][0]["matchExpressions"]]
+    assert keys == ["zone", "rack"]
+    assert (
+        allocate(
+            node=node(zone="z2", rack="r1"),
+            claims=[claim("c", request(count=2))],
+            slices=slices,
+            classes=[device_class()],
+        )
+        is None
+    )
+
+
+def test_one_allocator_serves_many_nodes() -> None:
+    allocator = Allocator(
+        slices=[
+            slice_with_devices("s1", device("a"), node_name="node-1"),
+            slice_with_devices("s2", device("b"), pool="pool-2", node_name="node-2"),
+        ],
+        classes=[device_class()],
+    )
+    for name, expected in (("node-1", "a"), ("node-2", "b")):
+        results = allocator.allocate(node(name), [claim("c")])
+        assert results is not None
+        assert devices_of(results) == [[expected]]
+    assert allocator.allocate(node("node-3"), [claim("c")]) is None
+
+
+# --- limits: timeout, cancellation, effort budget -----------------------------------------
+
+
+def _hard_case() -> dict[str, Any]:
+    # 12 devices, 6 claims of 2 devices with matchAttribute on a value only 1 device
+    # pair shares: the search has much to try.
+    devs = gpus(12, v=list(range(12)))
+    claims = [
+        claim(f"c{i}", request(count=2), constraints=[match_attribute("driver-a/v")])
+        for i in range(6)
+    ]
+    return dict(
+        node=node(),
+        claims=claims,
+        slices=[slice_with_devices("s", *devs)],
+        classes=[device_class()],
+    )
+
+
+def test_timeout_raises_a_timeout_error_not_does_not_fit() -> None:
+    with pytest.raises(AllocationTimeout):
+        allocate(timeout=0.0, **_hard_case())
+
+
+def test_cancellation_raises_cancelled() -> None:
+    case = _hard_case()
+    allocator = Allocator(slices=case["slices"], classes=case["classes"])
+    event = threading.Event()
+    event.set()
+    with pytest.raises(AllocationCancelled):
+        allocator.allocate(case["node"], case["claims"], cancel=event)
+
+
+def test_effort_budget_raises_its_own_error() -> None:
+    case = _hard_case()
+    allocator = Allocator(slices=case["slices"], classes=case["classes"])
+    with pytest.raises(SearchBudgetExceeded):
+        allocator.allocate(case["node"], case["claims"], options={"max_steps": 50})
+
+
+def test_counting_settles_an_impossible_request_without_search() -> None:
+    case = _hard_case()
+    case["claims"] = [claim("c", request(count=13))]
+    allocator = Allocator(slices=case["slices"], classes=case["classes"])
+    # One step is enough: the answer comes from counting candidates.
+    assert allocator.allocate(case["node"], case["claims"], options={"max_steps": 1}) is None
+
+
+# --- facade contract -----------------------------------------------------------------------
+
+
+def test_inputs_are_not_mutated() -> None:
+    case = _hard_case()
+    case["claims"] = case["claims"][:2]
+    pristine = copy.deepcopy(case)
+    allocate(**case)
+    assert case == pristine
+
+
+def test_unknown_engine_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="search"):
+        get_engine("no-such-engine")
+    assert "search" in engine_names()
+
+
+def test_unknown_class_error_is_located() -> None:
+    with pytest.raises(AllocationInputError) as info:
+        allocate(
+            node=node(),
+            claims=[claim("c", request(class_name="nope"))],
+            slices=[],
+            classes=[],
+        )
+    assert info.value.claim == "default/c"
+    assert info.value.request == "req-0"
+    assert "could not retrieve device class nope" in str(info.value)
+
+
+def test_features_off_match_a_cluster_without_the_gate() -> None:
+    with pytest.raises(AllocationInputError, match="DRAPrioritizedList feature is disabled"):
+        allocate(
+            node=node(),
+            claims=[claim("c", first_available("r", subrequest("s")))],
+            slices=[slice_with_devices("s", device("a"))],
+            classes=[device_class()],
+            features=Features(prioritized_list=False),
+        )

@@ -1,0 +1,164 @@
+"""Kubernetes' own allocator test table (and the CEL selector cases), through dra_core.allocate.
+
+Comparison rules: ../shared/conformance/README.md. Results are a multiset; within one
+result the devices are compared in order unless ``resultsDeviceOrderInsensitive``
+says otherwise; a non-null ``shareID`` only needs to be present; an expected error is
+a substring of the message. Every case also checks that the inputs were not changed,
+and every result goes through the solver-independent validator when it exists.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import SHARED, shared_path
+from dra_core import DraCoreError, Features
+from dra_core.allocator import allocate
+
+# Engines that claim Kubernetes compatibility; the CP-SAT engineer adds "cpsat".
+ENGINES = ["search"]
+
+CASE_DIRS = (("conformance", "cases"), ("cel", "cases"))
+
+
+def _case_files() -> list[Any]:
+    files: list[Any] = []
+    for parts in CASE_DIRS:
+        folder = SHARED.joinpath(*parts)
+        if folder.is_dir():
+            files.extend(
+                pytest.param(p, id=f"{parts[0]}/{p.stem}") for p in sorted(folder.glob("*.json"))
+            )
+        else:
+            files.append(pytest.param(folder, id=f"{parts[0]}-missing"))
+    return files
+
+
+def _normalise(value: Any) -> Any:
+    """Drop nulls (Go omits them) and reduce share ids to "present"."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if item is None:
+                continue
+            if key == "shareID":
+                out[key] = "<present>"
+                continue
+            out[key] = _normalise(item)
+        return out
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    return value
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _result_matches(actual: dict[str, Any], expected: dict[str, Any], unordered: bool) -> bool:
+    if not unordered:
+        return _canonical(actual) == _canonical(expected)
+    a = dict(actual)
+    e = dict(expected)
+    a_devices = dict(a.pop("devices", {}))
+    e_devices = dict(e.pop("devices", {}))
+    a_results = sorted(_canonical(r) for r in a_devices.pop("results", []) or [])
+    e_results = sorted(_canonical(r) for r in e_devices.pop("results", []) or [])
+    return (
+        a_results == e_results
+        and _canonical(a) == _canonical(e)
+        and _canonical(a_devices) == _canonical(e_devices)
+    )
+
+
+def _multiset_match(
+    actual: list[dict[str, Any]], expected: list[dict[str, Any]], unordered: list[bool]
+) -> bool:
+    if len(actual) != len(expected):
+        return False
+    left = list(range(len(actual)))
+    for i, exp in enumerate(expected):
+        flag = unordered[i] if i < len(unordered) else False
+        for j in left:
+            if _result_matches(actual[j], exp, flag):
+                left.remove(j)
+                break
+        else:
+            return False
+    return True
+
+
+def _validator() -> Callable[..., Any] | None:
+    try:
+        module = importlib.import_module("dra_core.allocator.validator")
+    except ImportError:
+        return None
+    return getattr(module, "validate_allocation", None)
+
+
+def run_case(case: dict[str, Any], engine: str) -> None:
+    """Allocate one case and check it against its expectation."""
+    pristine = copy.deepcopy(case)
+    expect = case["expect"]
+    kwargs = dict(
+        node=case.get("node"),
+        claims=case.get("claims") or [],
+        slices=case.get("slices") or [],
+        classes=case.get("classes") or [],
+        allocated_claims=case.get("allocatedClaims") or [],
+        features=Features.from_mapping(case.get("features") or {}),
+        engine=engine,
+    )
+    if expect.get("error"):
+        with pytest.raises(DraCoreError) as info:
+            allocate(**kwargs)
+        assert expect["error"] in str(info.value)
+    else:
+        results = allocate(**kwargs)
+        want = expect.get("results")
+        if want is None:
+            assert results is None, "expected 'does not fit'"
+        else:
+            assert results is not None, "expected an allocation, got 'does not fit'"
+            got = [
+                _normalise(
+                    r.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=True)
+                )
+                for r in results
+            ]
+            expected = [_normalise(r) for r in want]
+            assert _multiset_match(
+                got, expected, list(expect.get("resultsDeviceOrderInsensitive") or [])
+            ), f"results differ:\n got {json.dumps(got)}\nwant {json.dumps(expected)}"
+            validate = _validator()
+            if validate is not None:
+                from dra_core.api import DeviceClass, Node, ResourceClaim, ResourceSlice
+
+                violations = validate(
+                    results=results,
+                    node=Node.model_validate(kwargs["node"] or {}),
+                    claims=[ResourceClaim.model_validate(c) for c in kwargs["claims"]],
+                    slices=[ResourceSlice.model_validate(s) for s in kwargs["slices"]],
+                    classes=[DeviceClass.model_validate(c) for c in kwargs["classes"]],
+                    allocated_claims=[
+                        ResourceClaim.model_validate(c) for c in kwargs["allocated_claims"]
+                    ],
+                    features=kwargs["features"],
+                )
+                assert not violations, f"the validator refused the results: {violations}"
+    assert case == pristine, "allocating changed its inputs"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("path", _case_files())
+def test_case(path: Path, engine: str) -> None:
+    path = shared_path(*path.relative_to(SHARED).parts)
+    case = json.loads(path.read_text())
+    run_case(case, engine)
