@@ -571,6 +571,14 @@ class Quantity:
         if isinstance(value, float):
             if not math.isfinite(value):
                 raise QuantityError("quantity must be a finite number", text=repr(value))
+            written = getattr(value, "text", None)  # a YAML scalar: the text as written
+            if isinstance(written, str):
+                try:
+                    q = cls.parse(written)
+                except QuantityError:
+                    pass
+                else:
+                    return cls._make(q._m, q._e, q._format, s=q._s, original=written, raw=value)
             text = repr(value)
             if text.endswith(".0"):
                 text = text[:-2]

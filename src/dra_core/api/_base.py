@@ -1,0 +1,213 @@
+"""The base of every model, and the scalar types that tolerate YAML's surprises.
+
+Models mirror Go's JSON decoding of the Kubernetes types:
+
+- a field that Kubernetes marks optional with a pointer is ``X | None = None``;
+- a plain Go string, integer or struct field defaults to Go's zero value (``""``, ``0``, an
+  empty struct), so an absent field reads the way Go code reads it;
+- lists default to ``[]`` and maps to ``{}``: iterate them without ``or []``.
+
+Nothing is added on dump: :func:`dump` (``exclude_unset``) writes back exactly the fields that
+were given. Unknown fields are ignored, as the API server drops them (``dra_core.io`` reports them
+as warnings).
+
+YAML: ``dra_core.io`` reads YAML with a loader that keeps the original text of plain scalars that
+YAML 1.1 would turn into numbers or booleans. The annotated types below use it, so that a string
+field always receives the text as written (``0x10de``, ``010``, ``1.10``, ``no``) while numeric
+and boolean fields get what Kubernetes' YAML decoder (go-yaml v2) gives them.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PrivateAttr,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidatorFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "Bool",
+    "Int",
+    "K8sModel",
+    "RawJSON",
+    "Str",
+    "YamlBoolWord",
+    "YamlFloat",
+    "YamlInt",
+    "dump",
+    "plain_json",
+]
+
+
+class YamlInt(int):
+    """An integer read from an unquoted YAML scalar, with the text it was written as."""
+
+    text: str
+
+    def __new__(cls, value: int, text: str) -> YamlInt:
+        """Build the integer ``value`` remembering ``text``."""
+        obj = super().__new__(cls, value)
+        obj.text = text
+        return obj
+
+
+class YamlFloat(float):
+    """A float read from an unquoted YAML scalar, with the text it was written as."""
+
+    text: str
+
+    def __new__(cls, value: float, text: str) -> YamlFloat:
+        """Build the float ``value`` remembering ``text``."""
+        obj = super().__new__(cls, value)
+        obj.text = text
+        return obj
+
+
+class YamlBoolWord(str):
+    """An unquoted YAML 1.1 boolean word (``yes``, ``no``, ``on``, ``off``, ``y``, ``n``).
+
+    It is the string as written; boolean fields read it as go-yaml v2 (Kubernetes) does.
+    """
+
+    __slots__ = ()
+
+    @property
+    def as_bool(self) -> bool:
+        """The YAML 1.1 boolean meaning."""
+        return self.lower() in ("yes", "on", "y", "true")
+
+
+def _to_str(value: Any) -> Any:
+    if isinstance(value, (YamlInt, YamlFloat)):
+        return value.text
+    if isinstance(value, YamlBoolWord):
+        return str(value)
+    return value
+
+
+def _to_bool(value: Any) -> Any:
+    if isinstance(value, YamlBoolWord):
+        return value.as_bool
+    return value
+
+
+def _to_int(value: Any) -> Any:
+    if isinstance(value, YamlInt):
+        return int(value)
+    return value
+
+
+def plain_json(value: Any) -> Any:
+    """Return ``value`` with the YAML scalar markers replaced by plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_json(v) for v in value]
+    if isinstance(value, YamlInt):
+        return int(value)
+    if isinstance(value, YamlFloat):
+        return float(value)
+    if isinstance(value, YamlBoolWord):
+        return str(value)
+    return value
+
+
+Str = Annotated[str, BeforeValidator(_to_str)]
+"""A string field: YAML numbers and boolean words arrive as the text written."""
+Bool = Annotated[bool, BeforeValidator(_to_bool)]
+"""A boolean field: also accepts YAML 1.1 words such as ``yes`` (as Kubernetes does)."""
+Int = Annotated[int, BeforeValidator(_to_int)]
+"""An integer field (int64 in Kubernetes); strings and floats are rejected, as in Go."""
+RawJSON = Annotated[Any, BeforeValidator(plain_json)]
+"""Arbitrary JSON kept as is (``runtime.RawExtension``)."""
+
+
+class K8sModel(BaseModel):
+    """The base of every Kubernetes model: camelCase aliases, Python names accepted, frozen.
+
+    Validation is strict about types (a string field never receives a number or a boolean
+    from JSON), as Go's decoder is.
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+        alias_generator=to_camel,
+        frozen=True,
+        strict=True,
+        extra="ignore",
+        ser_json_inf_nan="constants",
+    )
+
+    #: the ``kind`` of a top-level object class (None for nested types)
+    KIND: ClassVar[str | None] = None
+    #: the API group of a top-level object class (``""`` for core/v1)
+    API_GROUP: ClassVar[str] = ""
+    # JSON key (alias and Python name) -> alias, for the fields that cannot hold None
+    _NOT_NULL: ClassVar[dict[str, str]] = {}
+
+    # Go decodes ``null`` into a slice, map, string or struct field as its zero value, and
+    # writes a nil slice or map without omitempty back as ``null``. Such keys are remembered
+    # here (by alias), so that dumping gives the input back.
+    _null_keys: tuple[str, ...] = PrivateAttr(default=())
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Record which fields cannot hold None."""
+        super().__pydantic_init_subclass__(**kwargs)
+        not_null: dict[str, str] = {}
+        for name, info in cls.model_fields.items():
+            annotation = info.annotation
+            origin = typing.get_origin(annotation)
+            if annotation is Any or annotation is None:
+                continue
+            if origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(
+                annotation
+            ):
+                continue
+            alias = info.alias or name
+            not_null[alias] = alias
+            not_null[name] = alias
+        cls._NOT_NULL = not_null
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _accept_go_nulls(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if not isinstance(data, dict) or None not in data.values():
+            return handler(data)
+        nulls = [k for k, v in data.items() if v is None and k in cls._NOT_NULL]
+        if not nulls:
+            return handler(data)
+        model = handler({k: v for k, v in data.items() if k not in nulls})
+        model._null_keys = tuple(cls._NOT_NULL[k] for k in nulls)
+        return model
+
+    @model_serializer(mode="wrap")
+    def _dump_go_nulls(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        result = handler(self)
+        if self._null_keys and isinstance(result, dict):
+            for alias in self._null_keys:
+                name = next(
+                    (n for n, f in type(self).model_fields.items() if (f.alias or n) == alias),
+                    alias,
+                )
+                result[alias if info.by_alias else name] = None
+        return result
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    """Return ``model`` as Kubernetes JSON: camelCase names, only the fields that were set."""
+    result: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return result

@@ -1,0 +1,211 @@
+"""The core/v1 parts that scheduling with DRA reads: metadata, Node, NodeSelector, Pod."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import ConfigDict, Field
+
+from dra_core.api._base import Bool, Int, K8sModel, RawJSON, Str
+from dra_core.api.quantity import Quantity
+
+__all__ = [
+    "Container",
+    "ContainerResourceClaim",
+    "Node",
+    "NodeSelector",
+    "NodeSelectorRequirement",
+    "NodeSelectorTerm",
+    "NodeSpec",
+    "NodeStatus",
+    "ObjectMeta",
+    "OwnerReference",
+    "Pod",
+    "PodResourceClaim",
+    "PodResourceClaimStatus",
+    "PodSpec",
+    "PodStatus",
+    "ResourceRequirements",
+    "Taint",
+    "Toleration",
+]
+
+
+class OwnerReference(K8sModel):
+    """metav1.OwnerReference."""
+
+    api_version: Str = ""
+    kind: Str = ""
+    name: Str = ""
+    uid: Str = ""
+    controller: Bool | None = None
+    block_owner_deletion: Bool | None = None
+
+
+class ObjectMeta(K8sModel):
+    """metav1.ObjectMeta (timestamps are kept as the RFC 3339 text)."""
+
+    name: Str = ""
+    generate_name: Str = ""
+    namespace: Str = ""
+    uid: Str = ""
+    resource_version: Str = ""
+    generation: Int = 0
+    creation_timestamp: Str | None = None
+    deletion_timestamp: Str | None = None
+    deletion_grace_period_seconds: Int | None = None
+    labels: dict[str, Str] = Field(default_factory=dict)
+    annotations: dict[str, Str] = Field(default_factory=dict)
+    owner_references: list[OwnerReference] = Field(default_factory=list)
+    finalizers: list[Str] = Field(default_factory=list)
+    managed_fields: list[RawJSON] = Field(default_factory=list)
+
+
+class _PartialModel(K8sModel):
+    """A core/v1 type modelled in part: the other fields are kept as they are and dumped back."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class NodeSelectorRequirement(K8sModel):
+    """core/v1 NodeSelectorRequirement: ``key``, ``operator`` (In, NotIn, Exists, ...), values."""
+
+    key: Str = ""
+    operator: Str = ""
+    values: list[Str] = Field(default_factory=list)
+
+
+class NodeSelectorTerm(K8sModel):
+    """core/v1 NodeSelectorTerm: all requirements must hold (AND)."""
+
+    match_expressions: list[NodeSelectorRequirement] = Field(default_factory=list)
+    match_fields: list[NodeSelectorRequirement] = Field(default_factory=list)
+
+
+class NodeSelector(K8sModel):
+    """core/v1 NodeSelector: any one term must match (OR)."""
+
+    node_selector_terms: list[NodeSelectorTerm] = Field(default_factory=list)
+
+
+class Taint(K8sModel):
+    """core/v1 Taint (of a node)."""
+
+    key: Str = ""
+    value: Str = ""
+    effect: Str = ""
+    time_added: Str | None = None
+
+
+class Toleration(K8sModel):
+    """core/v1 Toleration (of a pod)."""
+
+    key: Str = ""
+    operator: Str = ""
+    value: Str = ""
+    effect: Str = ""
+    toleration_seconds: Int | None = None
+
+
+class NodeSpec(_PartialModel):
+    """core/v1 NodeSpec (the fields scheduling reads)."""
+
+    pod_cidr: Str = Field(default="", alias="podCIDR")
+    pod_cidrs: list[Str] = Field(default_factory=list, alias="podCIDRs")
+    provider_id: Str = Field(default="", alias="providerID")
+    unschedulable: Bool | None = None
+    taints: list[Taint] = Field(default_factory=list)
+
+
+class NodeStatus(_PartialModel):
+    """core/v1 NodeStatus (capacity and allocatable; the rest is kept loosely)."""
+
+    capacity: dict[str, Quantity] = Field(default_factory=dict)
+    allocatable: dict[str, Quantity] = Field(default_factory=dict)
+    addresses: list[RawJSON] = Field(default_factory=list)
+    conditions: list[RawJSON] = Field(default_factory=list)
+
+
+class Node(_PartialModel):
+    """core/v1 Node. ``metadata.labels`` and ``metadata.name`` drive node selectors."""
+
+    KIND: ClassVar[str | None] = "Node"
+    api_version: Str = ""
+    kind: Str = ""
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: NodeSpec = Field(default_factory=NodeSpec)
+    status: NodeStatus | None = None
+
+
+class ContainerResourceClaim(K8sModel):
+    """core/v1 ResourceClaim: a container's use of a pod claim (``resources.claims``)."""
+
+    name: Str = ""
+    request: Str = ""
+
+
+class ResourceRequirements(K8sModel):
+    """core/v1 ResourceRequirements."""
+
+    limits: dict[str, Quantity] = Field(default_factory=dict)
+    requests: dict[str, Quantity] = Field(default_factory=dict)
+    claims: list[ContainerResourceClaim] = Field(default_factory=list)
+
+
+class Container(_PartialModel):
+    """core/v1 Container (the fields resource scheduling reads)."""
+
+    name: Str = ""
+    image: Str = ""
+    resources: ResourceRequirements | None = None
+
+
+class PodResourceClaim(K8sModel):
+    """core/v1 PodResourceClaim: a claim by name, or a template to make one from."""
+
+    name: Str = ""
+    resource_claim_name: Str | None = None
+    resource_claim_template_name: Str | None = None
+
+
+class PodSpec(_PartialModel):
+    """core/v1 PodSpec (the scheduling fields)."""
+
+    node_name: Str = ""
+    node_selector: dict[str, Str] = Field(default_factory=dict)
+    scheduler_name: Str = ""
+    priority: Int | None = None
+    priority_class_name: Str = ""
+    affinity: RawJSON = None
+    tolerations: list[Toleration] = Field(default_factory=list)
+    resource_claims: list[PodResourceClaim] = Field(default_factory=list)
+    containers: list[Container] = Field(default_factory=list)
+    init_containers: list[Container] = Field(default_factory=list)
+    resources: ResourceRequirements | None = None
+    overhead: dict[str, Quantity] = Field(default_factory=dict)
+
+
+class PodResourceClaimStatus(K8sModel):
+    """core/v1 PodResourceClaimStatus: which ResourceClaim was made for a pod's claim."""
+
+    name: Str = ""
+    resource_claim_name: Str | None = None
+
+
+class PodStatus(_PartialModel):
+    """core/v1 PodStatus (phase and the generated claim names)."""
+
+    phase: Str = ""
+    nominated_node_name: Str = ""
+    resource_claim_statuses: list[PodResourceClaimStatus] = Field(default_factory=list)
+
+
+class Pod(_PartialModel):
+    """core/v1 Pod with the fields scheduling reads; other fields are ignored."""
+
+    KIND: ClassVar[str | None] = "Pod"
+    api_version: Str = ""
+    kind: Str = ""
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: PodSpec = Field(default_factory=PodSpec)
+    status: PodStatus | None = None
