@@ -138,7 +138,7 @@ def walk(node: Node) -> list[Node]:
 
 
 def children(node: Node) -> list[Node]:
-    """The direct sub-expressions of a node."""
+    """Return the direct sub-expressions of a node."""
     if isinstance(node, Select):
         return [node.operand]
     if isinstance(node, Index):
@@ -192,8 +192,10 @@ def _bool_literals(token: lark.Token) -> lark.Token:
 
 
 _RESERVED: Final = frozenset(
-    "as break const continue else for function if import in let loop package namespace "
-    "return var void while".split()
+    [
+        "as", "break", "const", "continue", "else", "for", "function", "if", "import", "in",
+        "let", "loop", "package", "namespace", "return", "var", "void", "while",
+    ]
 )
 
 # Functions whose names contain a dot; ``optional.of(x)`` is a call, not a member call.
@@ -210,11 +212,13 @@ def parse(text: str) -> Node:
 
     Raises:
         CelSyntaxError: for text that is not CEL.
+
     """
     try:
         tree = _parser().parse(text)
     except UnexpectedCharacters as exc:
-        bad = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        pos = exc.pos_in_stream or 0
+        bad = text[pos] if pos < len(text) else ""
         raise CelSyntaxError(
             f"Syntax error: token recognition error at: '{bad}'", exc.line, exc.column
         ) from None
@@ -407,7 +411,8 @@ class _Builder:
                 raise ValueError
         except (ValueError, UnicodeError):
             word = {"INT_LIT": "int", "UINT_LIT": "uint", "FLOAT_LIT": "double"}.get(kind, "")
-            raise CelSyntaxError(f"invalid {word} literal".replace("  ", " "), line, column) from None
+            message = f"invalid {word} literal".replace("  ", " ")
+            raise CelSyntaxError(message, line, column) from None
         return Const(line, column, value)
 
     def _member_call(

@@ -141,7 +141,7 @@ class Overload:
 
 
 def _decls(spec: str) -> dict[str, list[Overload]]:
-    """Declarations written one per line: ``name: [m] (params) -> result``."""
+    """Read declarations written one per line: ``name: [m] (params) -> result``."""
     out: dict[str, list[Overload]] = {}
     for raw in spec.strip().splitlines():
         line = raw.strip()
@@ -323,10 +323,8 @@ def _unify(param: T, arg: T, subst: dict[str, T]) -> bool:
             return True
         if bound.name == "dyn":
             return True
-        if _unify(bound, arg, {}) and bound.params and arg.params:
-            # list(dyn) against list(int) and the like: keep the more general one.
-            return True
-        return False
+        # list(dyn) against list(int) and the like: keep the more general one.
+        return bool(_unify(bound, arg, {}) and bound.params and arg.params)
     if arg.name in ("dyn", ERROR.name) or param.name == "dyn":
         if arg.name == "dyn" and param.params:
             _bind_dyn(param, subst)
@@ -352,7 +350,7 @@ def _substitute(t: T, subst: dict[str, T]) -> T:
 
 
 def _join(types: list[T]) -> T:
-    """The common type of several overload results (``dyn`` when they differ)."""
+    """Return the common type of several overload results (``dyn`` when they differ)."""
     first = types[0]
     return first if all(t == first for t in types) else DYN
 
@@ -573,9 +571,10 @@ def _const_type(value: object) -> T:
 
 
 def check(node: Node) -> T:
-    """The static type of an expression.
+    """Return the static type of an expression.
 
     Raises:
         TypeCheckError: for the errors cel-go's checker reports.
+
     """
     return _Checker(DECLARED_FUNCTIONS).check(node)

@@ -138,6 +138,7 @@ def compile_tree(node: Node) -> Fn:
     Raises:
         CelSyntaxError: for what cel-go's validators reject at compile time (a literal
             regular expression that does not compile).
+
     """
     return _Compiler().compile(node, _Ctx({}))
 
@@ -176,7 +177,7 @@ class _Compiler:
                 out: dict[Any, Any] = {}
                 for key_fn, value_fn in entries:
                     key = key_fn(env)
-                    if isinstance(key, float) or isinstance(key, (list, tuple, Mapping)):
+                    if isinstance(key, (float, list, tuple, Mapping)):
                         raise EvalError(f"unsupported key type: {go_type_name(key)}")
                     if map_get(out, key) is not MISSING:
                         raise EvalError(f"Failed with repeated key: {key}")
@@ -660,7 +661,7 @@ class ReadSet:
 
 
 def _device_path(node: Node, ctx: _Ctx) -> tuple[Any, ...] | None:
-    """The constant path below ``device`` that a node denotes, if it is one.
+    """Return the constant path below ``device`` that a node denotes, if it is one.
 
     ``device.attributes["d"].m`` is ``("attributes", "d", "m")``; ``device`` is ``()``.
     Optional selections and ``has()`` are not paths.
@@ -697,7 +698,7 @@ class _Unknown(Exception):
 
 
 def analyze(node: Node) -> ReadSet | None:
-    """The items of device input an expression reads, or ``None`` for the whole device.
+    """Find the device inputs an expression reads (``None``: the whole device).
 
     An expression reads a path when it uses it; a partial path (``device.attributes["d"]``)
     used other than by extending it with a constant key is read as a whole.
@@ -729,8 +730,10 @@ class _Reads:
         else:
             raise _Unknown
 
-    def path_of(self, node: Node, aliases: dict[str, tuple[Any, ...] | None]) -> tuple[Any, ...] | None:
-        """The device path a node denotes, following ``cel.bind`` aliases."""
+    def path_of(
+        self, node: Node, aliases: dict[str, tuple[Any, ...] | None]
+    ) -> tuple[Any, ...] | None:
+        """Return the device path a node denotes, following ``cel.bind`` aliases."""
         steps: list[Any] = []
         current = node
         while True:
@@ -768,7 +771,7 @@ class _Reads:
         if path is not None:
             self.whole(path)
             return
-        if isinstance(node, (Select, Index)) and node.optional or (
+        if (isinstance(node, (Select, Index)) and node.optional) or (
             isinstance(node, Select) and node.test_only
         ):
             # a.?b, a[?k] and has(a.b): read the entry (present or not) below a path.
@@ -797,9 +800,9 @@ class _Reads:
         if isinstance(node, Call):
             if node.function == "@in" and isinstance(node.args[0], Const):
                 container = self.path_of(node.args[1], aliases)
-                key = node.args[0].value
-                if container is not None and isinstance(key, str) and len(container) == 2:
-                    self.whole((*container, key))
+                const_key = node.args[0].value
+                if container is not None and isinstance(const_key, str) and len(container) == 2:
+                    self.whole((*container, const_key))
                     return
             if node.target is not None:
                 self.visit(node.target, aliases)

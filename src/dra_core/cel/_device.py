@@ -14,8 +14,10 @@ __all__ = ["CelDevice", "DefaultMap", "memo_key"]
 
 
 class DefaultMap(dict[str, Any]):
-    """``device.attributes`` and ``device.capacity``: a lookup of an unknown domain gives an
-    empty map, while ``in``, ``size()`` and iteration see only the domains that exist.
+    """The maps ``device.attributes`` and ``device.capacity``.
+
+    A lookup of an unknown domain gives an empty map, while ``in``, ``size()`` and
+    iteration see only the domains that exist.
 
     This mirrors Kubernetes' ``mapper`` wrapper, whose ``Find`` never fails.
     """
@@ -30,7 +32,7 @@ _FALSE_KEY: Final = ("bool", False)
 
 
 def memo_key(value: Any) -> Any:
-    """A hashable stand-in for a value: equal stand-ins mean CEL cannot tell the values apart.
+    """Return a hashable stand-in for a value; equal stand-ins mean CEL sees equal values.
 
     Python's ``True == 1`` is the one collision among attribute values, so booleans are
     wrapped; lists become tuples of stand-ins.
@@ -116,6 +118,7 @@ class CelDevice:
     The attributes are grouped by domain once here, and the memo-key material that
     :class:`~dra_core.cel.SelectorProgram` uses is precomputed, so build one
     ``CelDevice`` per device and reuse it. Inputs are not mutated.
+
     """
 
     __slots__ = (
@@ -196,7 +199,7 @@ class CelDevice:
         )
 
     def view(self) -> dict[str, Any]:
-        """The ``device`` variable as a CEL map value."""
+        """Return the ``device`` variable as a CEL map value."""
         if self._view is None:
             self._view = {
                 "driver": self.driver,
@@ -211,7 +214,7 @@ class CelDevice:
 
 
 def _attribute_value(name: str, attr: Any) -> Any:
-    """The CEL value of a ``DeviceAttribute`` (lists first, as Kubernetes does)."""
+    """Return the CEL value of a ``DeviceAttribute`` (lists first, as Kubernetes does)."""
     for field, convert in (("ints", None), ("bools", None), ("strings", None),
                            ("versions", "version")):
         values = getattr(attr, field, None)

@@ -74,13 +74,13 @@ def _check_uint(v: int) -> UInt:
 def _str(v: object) -> str:
     if type(v) is not str:
         raise no_overload()
-    return v  # type: ignore[return-value]
+    return v
 
 
 def _int(v: object) -> int:
     if type(v) is not int:
         raise no_overload()
-    return v  # type: ignore[return-value]
+    return v
 
 
 def _list(v: object) -> list[Any] | tuple[Any, ...]:
@@ -185,14 +185,13 @@ def compare(a: Any, b: Any) -> int:
 
     Raises:
         EvalError: "no such overload" for values of types that cannot be ordered together.
+
     """
     ta, tb = type(a), type(b)
-    if ta is tb and ta in (int, str, float, bytes, bool, UInt):
-        return (a > b) - (a < b)
-    if _is_num(a) and _is_num(b):
-        if isinstance(a, float) and math.isnan(a) or isinstance(b, float) and math.isnan(b):
+    if (ta is tb and ta in (int, str, float, bytes, bool, UInt)) or (_is_num(a) and _is_num(b)):
+        if (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
             raise EvalError("NaN values cannot be ordered")
-        return (a > b) - (a < b)
+        return int(a > b) - int(a < b)
     raise no_overload()
 
 
@@ -221,11 +220,9 @@ def _ge(a: Any, b: Any) -> bool:
 
 
 def _nan(a: Any, b: Any) -> bool:
-    if (isinstance(a, float) and math.isnan(a) and _is_num(b)) or (
+    return (isinstance(a, float) and math.isnan(a) and _is_num(b)) or (
         isinstance(b, float) and math.isnan(b) and _is_num(a)
-    ):
-        return True
-    return False
+    )
 
 
 def eq(a: Any, b: Any) -> bool:
@@ -257,7 +254,7 @@ def in_(item: Any, container: Any) -> bool:
 
 def size(v: Any) -> int:
     """``size``: code points of a string, bytes, list elements or map entries."""
-    if isinstance(v, (str, bytes, list, tuple)) or isinstance(v, Mapping):
+    if isinstance(v, (str, bytes, list, tuple, Mapping)):
         return len(v)
     raise no_overload()
 
@@ -269,7 +266,7 @@ def to_int(v: Any) -> int:
     """``int()``."""
     t = type(v)
     if t is int:
-        return v  # type: ignore[no-any-return]
+        return int(v)
     if t is UInt:
         return _check_int(int(v))
     if t is float:
@@ -290,7 +287,7 @@ def to_uint(v: Any) -> UInt:
     """``uint()``."""
     t = type(v)
     if t is UInt:
-        return v  # type: ignore[no-any-return]
+        return UInt(v)
     if t is int:
         return _check_uint(v)
     if t is float:
@@ -308,7 +305,7 @@ def to_double(v: Any) -> float:
     """``double()``."""
     t = type(v)
     if t is float:
-        return v  # type: ignore[no-any-return]
+        return float(v)
     if t is int or t is UInt:
         return float(v)
     if t is str:
@@ -348,10 +345,10 @@ def format_double(d: float) -> str:
 
 
 def to_string(v: Any) -> str:
-    """``string()``."""
+    """Convert with ``string()``."""
     t = type(v)
     if t is str:
-        return v  # type: ignore[no-any-return]
+        return str(v)
     if t is bool:
         return "true" if v else "false"
     if t is int or t is UInt:
@@ -360,7 +357,7 @@ def to_string(v: Any) -> str:
         return format_double(v)
     if t is bytes:
         try:
-            return v.decode("utf-8")  # type: ignore[no-any-return]
+            return str(v.decode("utf-8"))
         except UnicodeDecodeError:
             raise EvalError("invalid UTF-8 in bytes, cannot convert to string") from None
     raise no_overload()
@@ -369,9 +366,9 @@ def to_string(v: Any) -> str:
 def to_bytes(v: Any) -> bytes:
     """``bytes()``."""
     if type(v) is bytes:
-        return v  # type: ignore[no-any-return]
+        return v
     if type(v) is str:
-        return v.encode("utf-8")  # type: ignore[no-any-return]
+        return v.encode("utf-8")
     raise no_overload()
 
 
@@ -384,7 +381,7 @@ _BOOL_TEXT: Final = {
 def to_bool(v: Any) -> bool:
     """``bool()``."""
     if type(v) is bool:
-        return v  # type: ignore[no-any-return]
+        return v
     if type(v) is str:
         if v in _BOOL_TEXT:
             return _BOOL_TEXT[v]
@@ -426,6 +423,7 @@ def compile_regex(pattern: str) -> re.Pattern[str]:
 
     Raises:
         EvalError: for a pattern that does not compile.
+
     """
     translated = pattern.replace("\\z", "\\Z")
     try:
@@ -435,7 +433,7 @@ def compile_regex(pattern: str) -> re.Pattern[str]:
 
 
 def matches(s: Any, pattern: Any) -> bool:
-    """``matches``: a partial (search) match, as RE2's ``MatchString``."""
+    """Test ``matches``: a partial (search) match, as RE2's ``MatchString``."""
     return compile_regex(_str(pattern)).search(_str(s)) is not None
 
 
@@ -571,7 +569,10 @@ def substring(s: Any, start: Any, end: Any = None) -> str:
     return text[begin:stop]
 
 
-_GO_SPACE: Final = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+_GO_SPACE: Final = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 def trim(s: Any) -> str:
@@ -596,7 +597,7 @@ def quote(s: Any) -> str:
     return '"' + "".join(escapes.get(c, c) for c in text) + '"'
 
 
-# --- lists and sets --------------------------------------------------------------------------------
+# --- lists and sets ---------------------------------------------------------------------------
 
 
 def _comparable_list(items: Any, name: str) -> list[Any] | tuple[Any, ...]:
@@ -898,7 +899,7 @@ def optional_of(v: Any) -> Optional:
 def _is_zero(v: Any) -> bool:
     if v is None or v is False:
         return True
-    if isinstance(v, (int, float, str, bytes, list, tuple)) or isinstance(v, Mapping):
+    if isinstance(v, (int, float, str, bytes, list, tuple, Mapping)):
         return not v
     return False
 
@@ -1022,11 +1023,11 @@ FUNCTIONS: Final[dict[str, tuple[Callable[..., Any] | None, Callable[..., Any] |
 }
 
 
-# --- cost -------------------------------------------------------------------------------------------
+# --- cost ---------------------------------------------------------------------------------------
 
 
 def _size(v: Any) -> int:
-    if isinstance(v, (str, bytes, list, tuple)) or isinstance(v, Mapping):
+    if isinstance(v, (str, bytes, list, tuple, Mapping)):
         return len(v)
     return 1
 
@@ -1038,12 +1039,12 @@ def _traverse(n: float) -> int:
 # Functions whose cost grows with their input (cel-go's cost tracker and Kubernetes'
 # library cost estimator); every other call costs 1.
 def call_cost(name: str, args: tuple[Any, ...], result: Any) -> int:
-    """The runtime cost of one call, in CEL cost units."""
+    """Return the runtime cost of one call, in CEL cost units."""
     if name in ("_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_"):
         a = args[0]
         if isinstance(a, (str, bytes)):
             return 1 + _traverse(min(_size(args[0]), _size(args[1])))
-        if isinstance(a, (list, tuple)) or isinstance(a, Mapping):
+        if isinstance(a, (list, tuple, Mapping)):
             return 1 + _traverse(min(_size(args[0]), _size(args[1])))
         return 1
     if name == "_+_":
@@ -1063,7 +1064,9 @@ def call_cost(name: str, args: tuple[Any, ...], result: Any) -> int:
         total = _size(args[0])
         if len(args) > 1 and isinstance(args[1], (list, tuple)):
             total *= max(1, _size(args[1]))
-        return 1 + total if name != "indexOf" or isinstance(args[0], (list, tuple)) else 1 + _traverse(total)
+        if name in ("indexOf", "lastIndexOf") and isinstance(args[0], str):
+            return 1 + _traverse(total)
+        return 1 + total
     if name in ("lowerAscii", "upperAscii", "substring", "trim", "charAt", "quantity",
                 "isQuantity", "semver", "isSemver", "strings.quote", "int", "uint", "double",
                 "string", "bytes", "bool"):

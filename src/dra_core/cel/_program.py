@@ -65,6 +65,7 @@ class SelectorProgram:
             ``("d",)`` the driver, ``("m",)`` allowMultipleAllocations, ``("A", domain)``
             / ``("C", domain)`` a whole domain, ``("AA",)`` / ``("CC",)`` all of them);
             ``None`` when it reads the device as a whole and is evaluated per device.
+
     """
 
     __slots__ = ("_fn", "_key", "_lock", "_memo", "cost_limit", "expression", "read_set")
@@ -87,7 +88,7 @@ class SelectorProgram:
     # -- evaluation
 
     def _outcome(self, device: CelDevice) -> bool | str:
-        """True, False, or the runtime error's message (after "CEL runtime error: ")."""
+        """Evaluate: True, False, or the runtime error's message (after "CEL runtime error: ")."""
         if device.error is not None:
             return device.error
         env = Env(device, self.cost_limit)
@@ -119,19 +120,20 @@ class SelectorProgram:
         Raises:
             dra_core.errors.CELRuntimeError: when evaluation fails ("CEL runtime error:
                 no such key: model", the cost limit, a type mismatch...).
+
         """
         key_fn = self._key
         if key_fn is None:
             outcome = self._outcome(device)
         else:
             key = key_fn(device._keys)
-            outcome = self._memo.get(key, _NOT_FOUND)  # type: ignore[arg-type]
+            outcome = self._memo.get(key, _NOT_FOUND)
             if outcome is _NOT_FOUND:
                 outcome = self._outcome(device)
                 self._remember(key, outcome)
         if outcome is True or outcome is False:
             return outcome
-        raise self._raise(outcome, device)  # type: ignore[arg-type]
+        raise self._raise(outcome, device)
 
     def matches_uncached(self, device: CelDevice) -> bool:
         """:meth:`matches` without memoisation: a plain evaluation on this device."""
@@ -155,14 +157,14 @@ class SelectorProgram:
                 outcome = self._outcome(device)
             else:
                 key = key_fn(device._keys)
-                outcome = memo.get(key, _NOT_FOUND)  # type: ignore[arg-type]
+                outcome = memo.get(key, _NOT_FOUND)
                 if outcome is _NOT_FOUND:
                     outcome = self._outcome(device)
                     self._remember(key, outcome)
             if outcome is True or outcome is False:
                 out.append(outcome)
             else:
-                out.append(self._raise(outcome, device))  # type: ignore[arg-type]
+                out.append(self._raise(outcome, device))
         return out
 
     def _remember(self, key: Any, outcome: bool | str) -> None:
@@ -229,6 +231,7 @@ def compile_selector(expression: str, *, cost_limit: int = DEFAULT_COST_LIMIT) -
             text that is not valid CEL, references something undeclared or calls a
             function with argument types it does not accept; "CEL compile error: must
             evaluate to bool or the unknown type, not int" for a non-boolean selector.
+
     """
     key = (expression, cost_limit)
     with _cache_lock:

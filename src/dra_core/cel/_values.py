@@ -167,6 +167,7 @@ class Semver:
 
         Raises:
             ValueError: with a message close to blang/semver's.
+
         """
         if normalize:
             text = _normalize_semver(text)
@@ -221,6 +222,7 @@ def parse_quantity(text: str) -> Quantity:
 
     Raises:
         dra_core.errors.QuantityError: with Go's message when the text is not a quantity.
+
     """
     return Quantity.parse(text)
 
@@ -234,7 +236,7 @@ def is_quantity(value: object) -> bool:
 
 
 def type_name(value: object) -> str:
-    """The CEL type name of a runtime value, as cel-go prints it in messages."""
+    """Return the CEL type name of a runtime value, as cel-go prints it in messages."""
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, UInt):
@@ -280,7 +282,7 @@ _GO_NAMES: Final = {
 
 
 def go_type_name(value: object) -> str:
-    """The Go type name cel-go prints in "got 'types.Int', expected iterable type"."""
+    """Return the Go type name cel-go prints in "got 'types.Int', expected iterable type"."""
     name = type_name(value)
     return _GO_NAMES.get(name, name)
 
@@ -297,6 +299,7 @@ def cel_equal(left: object, right: object) -> bool:
     Raises:
         EvalError: "no such overload" where cel-go's own type refuses the comparison
             (a quantity or semver compared with another type).
+
     """
     if left is right and not isinstance(left, float):
         return True
@@ -331,10 +334,10 @@ def cel_equal(left: object, right: object) -> bool:
         if not isinstance(right, Semver):
             raise EvalError("no such overload")
         return left == right
-    if is_quantity(left):
-        if not is_quantity(right):
+    if isinstance(left, Quantity):
+        if not isinstance(right, Quantity):
             raise EvalError("no such overload")
-        return bool(left.cmp(right) == 0)
+        return left.cmp(right) == 0
     if isinstance(left, (Optional, TypeValue)):
         return left == right
     return False
@@ -345,6 +348,7 @@ def map_get(mapping: Mapping[Any, Any], key: object) -> Any:
 
     Returns:
         the value, or :data:`MISSING`.
+
     """
     if isinstance(key, bool):
         for k, v in mapping.items():

@@ -1,0 +1,121 @@
+"""Every real selector (selectors.txt, realdata manifests) compiles, unless Kubernetes
+rejects it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import SHARED, shared_path
+from dra_core.cel import compile_selector
+from dra_core.errors import CELCompileError
+
+# Expressions that Kubernetes itself refuses to compile, and why.
+REJECTED_BY_KUBERNETES = {
+    "'device.capacity['google-tpu'].tpus == quantity(\"16\")":
+        "a stray leading quote: the text is not CEL (KEP draft typo)",
+    "?!": "compile_test.go's syntax-error case",
+    "1": "compile_test.go's type-error case: a selector must evaluate to bool",
+}
+
+
+def _records(text: str) -> list[tuple[str, str]]:
+    """(expression, note) pairs of selectors.txt; continuation lines are indented by 4."""
+    records: list[tuple[str, str]] = []
+    expression: str | None = None
+    note = ""
+    in_expr = False
+    for line in text.split("\n"):
+        if line.startswith("EXPR: "):
+            if expression is not None:
+                records.append((expression, note))
+            expression, note, in_expr = line[len("EXPR: "):], "", True
+        elif in_expr and line.startswith("    "):
+            expression = f"{expression}\n{line[4:]}"
+        elif line.startswith("NOTE: "):
+            note, in_expr = line[len("NOTE: "):], False
+        else:
+            in_expr = False
+    if expression is not None:
+        records.append((expression, note))
+    return records
+
+
+def _selectors_txt() -> list[str]:
+    path = SHARED / "cel" / "selectors.txt"
+    if not path.exists():
+        return []
+    return [e for e, _ in _records(path.read_text(encoding="utf-8"))]
+
+
+def _cel_expressions(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        cel = node.get("cel")
+        if isinstance(cel, dict) and isinstance(cel.get("expression"), str):
+            yield cel["expression"]
+        for value in node.values():
+            yield from _cel_expressions(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _cel_expressions(value)
+
+
+def _manifest_expressions() -> list[str]:
+    root = SHARED / "realdata"
+    if not root.exists():
+        return []
+    found: set[str] = set()
+    for path in sorted(root.rglob("*")):
+        if path.suffix not in (".yaml", ".yml") or not path.is_file():
+            continue
+        try:
+            documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        except (yaml.YAMLError, UnicodeDecodeError):
+            continue  # Helm and Go templates are not YAML
+        for document in documents:
+            found.update(_cel_expressions(document))
+    return sorted(found)
+
+
+def _is_template(expression: str) -> bool:
+    return "{{" in expression
+
+
+# Template placeholders ('{{ .DriverVersion }}') are not CEL until rendered: left out.
+SELECTORS = sorted(e for e in set(_selectors_txt()) if not _is_template(e))
+MANIFESTS = [e for e in _manifest_expressions() if not _is_template(e)]
+
+
+def test_sources_present() -> None:
+    assert shared_path("cel", "selectors.txt").exists()
+    assert len(SELECTORS) > 100
+    assert shared_path("realdata").exists()
+    assert len(MANIFESTS) > 20
+
+
+def _check(expression: str) -> None:
+    reason = REJECTED_BY_KUBERNETES.get(expression.strip())
+    if reason is not None:
+        with pytest.raises(CELCompileError):
+            compile_selector(expression)
+        return
+    program = compile_selector(expression)
+    assert program.expression == expression
+
+
+@pytest.mark.parametrize("expression", SELECTORS, ids=[f"s{i}" for i in range(len(SELECTORS))])
+def test_selectors_txt_compiles(expression: str) -> None:
+    _check(expression)
+
+
+@pytest.mark.parametrize("expression", MANIFESTS, ids=[f"m{i}" for i in range(len(MANIFESTS))])
+def test_manifest_selector_compiles(expression: str) -> None:
+    _check(expression)
+
+
+def test_records_parser_keeps_multiline_expressions() -> None:
+    text = "EXPR: a &&\n    b\nWHERE: x\nNOTE: n\n\nEXPR: c\n"
+    assert _records(text) == [("a &&\nb", "n"), ("c", "")]
