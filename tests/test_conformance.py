@@ -103,7 +103,7 @@ def _validator() -> Callable[..., Any] | None:
     return getattr(module, "validate_allocation", None)
 
 
-def run_case(case: dict[str, Any], engine: str) -> None:
+def run_case(case: dict[str, Any], engine: str) -> list[Any] | None:
     """Allocate one case and check it against its expectation."""
     pristine = copy.deepcopy(case)
     expect = case["expect"]
@@ -121,9 +121,13 @@ def run_case(case: dict[str, Any], engine: str) -> None:
             allocate(**kwargs)
         assert expect["error"] in str(info.value)
     else:
-        results = allocate(**kwargs)
+        results = allocate(**kwargs)  # type: ignore[arg-type]
         want = expect.get("results")
-        if want is None:
+        if want is None and not kwargs["claims"]:
+            # No claims: Kubernetes returns an empty list (nothing to allocate
+            # succeeds); the table writes that as null.
+            assert results == []
+        elif want is None:
             assert results is None, "expected 'does not fit'"
         else:
             assert results is not None, "expected an allocation, got 'does not fit'"
@@ -137,23 +141,8 @@ def run_case(case: dict[str, Any], engine: str) -> None:
             assert _multiset_match(
                 got, expected, list(expect.get("resultsDeviceOrderInsensitive") or [])
             ), f"results differ:\n got {json.dumps(got)}\nwant {json.dumps(expected)}"
-            validate = _validator()
-            if validate is not None:
-                from dra_core.api import DeviceClass, Node, ResourceClaim, ResourceSlice
-
-                violations = validate(
-                    results=results,
-                    node=Node.model_validate(kwargs["node"] or {}),
-                    claims=[ResourceClaim.model_validate(c) for c in kwargs["claims"]],
-                    slices=[ResourceSlice.model_validate(s) for s in kwargs["slices"]],
-                    classes=[DeviceClass.model_validate(c) for c in kwargs["classes"]],
-                    allocated_claims=[
-                        ResourceClaim.model_validate(c) for c in kwargs["allocated_claims"]
-                    ],
-                    features=kwargs["features"],
-                )
-                assert not violations, f"the validator refused the results: {violations}"
     assert case == pristine, "allocating changed its inputs"
+    return None if expect.get("error") else results
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -162,3 +151,48 @@ def test_case(path: Path, engine: str) -> None:
     path = shared_path(*path.relative_to(SHARED).parts)
     case = json.loads(path.read_text())
     run_case(case, engine)
+
+
+# Cases where the validator (dra_core.allocator.validator) disagrees with Kubernetes'
+# own expected result, which the allocator reproduces. Strict: they must start
+# passing once the validator is fixed, and then be removed from here.
+_ALL_SKIPS = "All skips devices whose capacity cannot hold the request; the validator counts them"
+_CC_ALL = "consumable-capacity-multi-allocatable-device-allocation-mode-all-"
+VALIDATOR_DISAGREES = {
+    _CC_ALL + "filter-out-insufficient-capacity": _ALL_SKIPS,
+    _CC_ALL + "filter-out-no-capacity": _ALL_SKIPS,
+    _CC_ALL + "in-use-insufficient": _ALL_SKIPS,
+    "multi-host-resource-pool-complete-update-from-node-1-to-node-2": (
+        "a pool complete on this node is used even when a newer generation exists elsewhere"
+    ),
+}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("path", _case_files())
+def test_results_pass_the_validator(path: Path, engine: str, request: Any) -> None:
+    path = shared_path(*path.relative_to(SHARED).parts)
+    validate = _validator()
+    if validate is None:
+        pytest.skip("dra_core.allocator.validator is not there yet")
+    reason = VALIDATOR_DISAGREES.get(path.stem)
+    if reason:
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+    case = json.loads(path.read_text())
+    results = run_case(case, engine)
+    if not results:
+        return
+    from dra_core.api import DeviceClass, Node, ResourceClaim, ResourceSlice
+
+    violations = validate(
+        results=results,
+        node=Node.model_validate(case.get("node") or {}),
+        claims=[ResourceClaim.model_validate(c) for c in case.get("claims") or []],
+        slices=[ResourceSlice.model_validate(s) for s in case.get("slices") or []],
+        classes=[DeviceClass.model_validate(c) for c in case.get("classes") or []],
+        allocated_claims=[
+            ResourceClaim.model_validate(c) for c in case.get("allocatedClaims") or []
+        ],
+        features=Features.from_mapping(case.get("features") or {}),
+    )
+    assert not violations, f"the validator refused the results: {violations}"

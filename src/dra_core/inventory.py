@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from dra_core.errors import AllocationInputError, CELError
+from dra_core.errors import AllocationInputError, CELError, CELRuntimeError
 from dra_core.features import Features
 from dra_core.state import DeviceID
 
@@ -72,14 +72,19 @@ class DeviceEntry:
 
     """
 
-    __slots__ = ("_cel_device", "_results", "device", "id", "index", "slice")
+    __slots__ = ("_cel_device", "_error", "_list_types", "_results", "device", "id", "index", "slice")
 
-    def __init__(self, device: Device, slice_entry: SliceEntry, index: int) -> None:
+    def __init__(
+        self, device: Device, slice_entry: SliceEntry, index: int, list_types: bool = True
+    ) -> None:
         self.device = device
         self.slice = slice_entry
         self.index = index
         self.id = DeviceID(slice_entry.driver, slice_entry.pool, device.name)
-        self._cel_device: CelDevice | CELError | None = None
+        self._list_types = list_types
+        self._cel_device: CelDevice | None = None
+        # Why no selector can be evaluated on this device ("" when it can be).
+        self._error: str | None = None
         # expression -> True/False, or the CEL error evaluating it raised.
         self._results: dict[str, bool | CELError] = {}
 
@@ -89,13 +94,19 @@ class DeviceEntry:
         if cached is None:
             from dra_core.cel import CelDevice
 
-            try:
-                cached = CelDevice.from_device(self.slice.driver, self.device)
-            except CELError as err:
-                cached = err
+            cached = CelDevice.from_device(self.slice.driver, self.device, name=str(self.id))
+            error = cached.error
+            if error is None and not self._list_types:
+                # Without DRAListTypeAttributes Kubernetes cannot convert list-typed
+                # attributes for CEL: every selector fails on such a device.
+                for name, attr in sorted(self.device.attributes.items()):
+                    if any(
+                        v is not None for v in (attr.ints, attr.bools, attr.strings, attr.versions)
+                    ):
+                        error = f"attribute {name}: unsupported attribute value"
+                        break
+            self._error = error or ""
             self._cel_device = cached
-        if isinstance(cached, CELError):
-            raise cached
         return cached
 
     def matches(self, expression: str) -> bool:
@@ -107,7 +118,6 @@ class DeviceEntry:
         Raises:
             CELCompileError: the expression does not compile.
             CELRuntimeError: evaluating it fails on this device.
-
         """
         cached = self._results.get(expression)
         if cached is None:
@@ -115,7 +125,14 @@ class DeviceEntry:
 
             try:
                 program = compile_selector(expression)
-                cached = bool(program.matches(self.cel_device()))
+                device = self.cel_device()
+                if self._error:
+                    raise CELRuntimeError(
+                        f"CEL runtime error: {self._error}",
+                        expression=expression,
+                        device=str(self.id),
+                    )
+                cached = bool(program.matches(device))
             except CELError as err:
                 cached = err
             self._results[expression] = cached
@@ -142,7 +159,7 @@ class SliceEntry:
         "slice",
     )
 
-    def __init__(self, slice_model: ResourceSlice) -> None:
+    def __init__(self, slice_model: ResourceSlice, list_types: bool = True) -> None:
         spec = slice_model.spec
         self.slice = slice_model
         self.name: str = slice_model.metadata.name or ""
@@ -156,7 +173,9 @@ class SliceEntry:
         # None when not set, as the feature gate check distinguishes "set to false".
         self.per_device_node_selection: bool | None = spec.per_device_node_selection
         self.counter_sets: list[CounterSet] = list(spec.shared_counters or [])
-        self.devices = [DeviceEntry(d, self, i) for i, d in enumerate(spec.devices or [])]
+        self.devices = [
+            DeviceEntry(d, self, i, list_types) for i, d in enumerate(spec.devices or [])
+        ]
 
     @property
     def pool_id(self) -> PoolID:
@@ -315,7 +334,8 @@ class Inventory:
 
     def __init__(self, slices: Iterable[ResourceSlice], features: Features | None = None) -> None:
         self.features = features if features is not None else Features()
-        self.slices: list[SliceEntry] = [SliceEntry(s) for s in slices]
+        lt = self.features.list_type_attributes
+        self.slices: list[SliceEntry] = [SliceEntry(s, lt) for s in slices]
         self._index()
 
     def _index(self) -> None:
@@ -338,7 +358,8 @@ class Inventory:
         old = {id(e.slice): e for e in self.slices}
         new = Inventory.__new__(Inventory)
         new.features = self.features
-        new.slices = [old.get(id(s)) or SliceEntry(s) for s in slices]
+        lt = self.features.list_type_attributes
+        new.slices = [old.get(id(s)) or SliceEntry(s, lt) for s in slices]
         new._index()
         return new
 

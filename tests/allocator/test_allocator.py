@@ -75,7 +75,7 @@ def test_match_attribute_spans_requests_and_backtracks() -> None:
     assert results is not None
     # gpu-0 (a) leaves no other "a" for r1; gpu-1 (b) leaves gpu-2 and gpu-3.
     assert devices_of(results) == [["gpu-1", "gpu-2", "gpu-3"]]
-    assert [r.request for r in results[0].devices.results] == ["r0", "r1"]
+    assert [r.request for r in results[0].devices.results] == ["r0", "r1", "r1"]
 
 
 def test_match_attribute_scoped_to_a_subrequest() -> None:
@@ -317,12 +317,12 @@ def test_one_allocator_serves_many_nodes() -> None:
 
 
 def _hard_case() -> dict[str, Any]:
-    # 12 devices, 6 claims of 2 devices with matchAttribute on a value only 1 device
-    # pair shares: the search has much to try.
-    devs = gpus(12, v=list(range(12)))
+    # 12 devices in 6 matching pairs and 7 claims that each want a matching pair:
+    # it does not fit, and a search has to try every way of handing out the pairs.
+    devs = gpus(12, v=[i // 2 for i in range(12)])
     claims = [
         claim(f"c{i}", request(count=2), constraints=[match_attribute("driver-a/v")])
-        for i in range(6)
+        for i in range(7)
     ]
     return dict(
         node=node(),

@@ -109,7 +109,8 @@ def _node_selector(
 
 
 def _dump(model: Any) -> Any:
-    return model.model_dump(by_alias=True, exclude_none=True)
+    # A deep copy keeps exactly the fields the input set, and shares nothing with it.
+    return model.model_copy(deep=True)
 
 
 def _configs(problem: Problem, claim: ClaimInfo, solution: Solution) -> list[dict[str, Any]]:
