@@ -4,6 +4,7 @@ This module is the public facade: it only re-exports. Everything else is private
 until someone outside needs it.
 """
 
+from dra_core.allocator import Allocator, allocate
 from dra_core.errors import (
     AllocationAborted,
     AllocationCancelled,
@@ -18,21 +19,27 @@ from dra_core.errors import (
     QuantityError,
 )
 from dra_core.features import Features
+from dra_core.state import AllocatedState, DeviceID, SharedDeviceID
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AllocatedState",
     "AllocationAborted",
     "AllocationCancelled",
     "AllocationInputError",
     "AllocationTimeout",
+    "Allocator",
     "CELCompileError",
     "CELError",
     "CELRuntimeError",
+    "DeviceID",
     "DraCoreError",
     "Features",
     "InputError",
     "ManifestError",
     "QuantityError",
+    "SharedDeviceID",
     "__version__",
+    "allocate",
 ]

@@ -72,7 +72,16 @@ class DeviceEntry:
 
     """
 
-    __slots__ = ("_cel_device", "_error", "_list_types", "_results", "device", "id", "index", "slice")
+    __slots__ = (
+        "_cel_device",
+        "_error",
+        "_list_types",
+        "_results",
+        "device",
+        "id",
+        "index",
+        "slice",
+    )
 
     def __init__(
         self, device: Device, slice_entry: SliceEntry, index: int, list_types: bool = True
@@ -118,6 +127,7 @@ class DeviceEntry:
         Raises:
             CELCompileError: the expression does not compile.
             CELRuntimeError: evaluating it fails on this device.
+
         """
         cached = self._results.get(expression)
         if cached is None:

@@ -225,11 +225,7 @@ class AllocatedState:
         )
         share_id = _get(result, "share_id", "shareID")
         consumed_raw = _get(result, "consumed_capacity", "consumedCapacity")
-        consumed = (
-            {str(k): _quantity(v) for k, v in consumed_raw.items()}
-            if consumed_raw
-            else None
-        )
+        consumed = {str(k): _quantity(v) for k, v in consumed_raw.items()} if consumed_raw else None
         shared = self._consumable_capacity and (share_id is not None or consumed is not None)
         return device_id, (str(share_id) if share_id is not None else None), consumed, shared
 

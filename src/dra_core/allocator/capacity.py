@@ -33,7 +33,8 @@ __all__ = ["consumed_capacity", "request_fits_capacity"]
 
 
 def _round_up_range(requested: Quantity, valid_range: CapacityRequestPolicyRange) -> Quantity:
-    minimum: Quantity = valid_range.min
+    minimum = valid_range.min
+    assert minimum is not None  # callers check
     if requested.cmp(minimum) < 0:
         return minimum
     if valid_range.step is None:
@@ -58,8 +59,8 @@ def _consumed_one(requested: Quantity | None, capacity: DeviceCapacity) -> Quant
     policy = capacity.request_policy
     if requested is None:
         if policy is not None and policy.default is not None:
-            return policy.default  # type: ignore[no-any-return]
-        return capacity.value  # type: ignore[no-any-return]
+            return policy.default
+        return capacity.value
     if policy is None:
         return requested
     if policy.valid_range is not None and policy.valid_range.min is not None:

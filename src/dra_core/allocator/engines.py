@@ -45,7 +45,7 @@ _plugins_loaded = False
 
 def register_engine(name: str, engine: Engine | Callable[..., Solution | None]) -> None:
     """Make ``engine`` available as ``name`` (replacing any previous one)."""
-    _ENGINES[name] = engine  # type: ignore[assignment]
+    _ENGINES[name] = engine
 
 
 def _load_plugins() -> None:

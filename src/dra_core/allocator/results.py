@@ -135,9 +135,9 @@ def _configs(problem: Problem, claim: ClaimInfo, solution: Solution) -> list[dic
             configs.append({"source": "FromClass", "requests": [alt.name], "opaque": _opaque(cfg)})
         class_ranges[name] = (start, len(configs))
     spec = claim.claim.spec.devices if claim.claim.spec is not None else None
-    for cfg in (spec.config or []) if spec is not None else []:
-        wanted = list(cfg.requests or [])
-        entry: dict[str, Any] = {"source": "FromClaim", "opaque": _opaque(cfg)}
+    for claim_cfg in (spec.config or []) if spec is not None else []:
+        wanted = list(claim_cfg.requests or [])
+        entry: dict[str, Any] = {"source": "FromClaim", "opaque": _opaque(claim_cfg)}
         if wanted:
             entry["requests"] = wanted
         if not wanted:

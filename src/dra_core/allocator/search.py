@@ -146,7 +146,7 @@ class _Search:
             )
         cancel = self.cancel
         if cancel is not None:
-            stopped = cancel.is_set() if hasattr(cancel, "is_set") else cancel()  # type: ignore[operator]
+            stopped = cancel.is_set() if hasattr(cancel, "is_set") else cancel()
             if stopped:
                 raise AllocationCancelled("allocation was cancelled")
 
@@ -337,10 +337,10 @@ class _Search:
             avail = self.counter_avail.get(info.pool, {})
             used = self.counter_used.setdefault(info.pool, {})
             need: dict[tuple[str, str], Fraction] = {}
-            for key, amount in info.consumes:
-                need[key] = need.get(key, Fraction(0)) + amount.value
-            for key, amount in need.items():
-                if used.get(key, 0) + amount > avail.get(key, Fraction(0)):
+            for key, quantity in info.consumes:
+                need[key] = need.get(key, Fraction(0)) + quantity.value
+            for key, total in need.items():
+                if used.get(key, 0) + total > avail.get(key, Fraction(0)):
                     return None
 
         # Constraints of the claim that cover this request.
@@ -365,8 +365,8 @@ class _Search:
 
         # Commit.
         if pay_counters:
-            for key, amount in need.items():
-                used[key] = used.get(key, 0) + amount
+            for key, total in need.items():
+                used[key] = used.get(key, 0) + total
         for k in req.constraints:
             value = claim.constraints[k].values.get(d)
             assert value is not None
@@ -395,8 +395,8 @@ class _Search:
             for k in req.constraints:
                 chosen[k].pop()
             if pay_counters:
-                for key, amount in need.items():
-                    used[key] -= amount
+                for key, total in need.items():
+                    used[key] -= total
 
         return undo
 
