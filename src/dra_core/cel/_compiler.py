@@ -356,6 +356,10 @@ class _Compiler:
         if impl is None:
             raise CelSyntaxError(f"undeclared reference to '{name}' (in container '')",
                                  node.line, node.column)
+        if name in _FOLDABLE and all(isinstance(a, Const) for a in args):
+            folded = _fold(name, impl, [a.value for a in args])  # type: ignore[attr-defined]
+            if folded is not None:
+                return folded
         fixed = _FIXED_COST_FUNCTIONS.get(name)
         if name in ("_==_", "_!=_") and isinstance(args[1], Const) and isinstance(
             args[1].value, str
@@ -424,6 +428,25 @@ class _Compiler:
         if kind in ("optMap", "optFlatMap"):
             return _opt_map(names[0], target, bodies[0], flat=kind == "optFlatMap")
         return _comprehension(kind, names, target, bodies)
+
+
+# Pure functions that are evaluated once at compile time when every argument is a
+# literal (cel-go's optimiser does the same); the cost is still charged at runtime.
+_FOLDABLE: Final = frozenset({"quantity", "semver", "isQuantity", "isSemver"})
+
+
+def _fold(name: str, impl: Callable[..., Any], values: list[Any]) -> Fn | None:
+    try:
+        result = impl(*values)
+    except EvalError:
+        return None  # fails at runtime, with the runtime error
+    cost = call_cost(name, tuple(values), result)
+
+    def folded(env: Env) -> Any:
+        _charge(env, cost)
+        return result
+
+    return folded
 
 
 def _string_equality(left: Fn, constant: str, *, negate: bool) -> Fn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from dra_core.api.quantity import Quantity
 from dra_core.cel._values import MISSING, Semver, is_quantity
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,32 +28,94 @@ class DefaultMap(dict[str, Any]):
     default: Final[Mapping[str, Any]] = {}
 
 
-_TRUE_KEY: Final = ("bool", True)
-_FALSE_KEY: Final = ("bool", False)
+class _Marker:
+    """A memo-key stand-in compared by identity (hashing it costs nothing)."""
+
+    __slots__ = ("label",)
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def __repr__(self) -> str:
+        return self.label
+
+
+class _FrozenList:
+    """A list value's memo-key stand-in, with its hash computed once."""
+
+    __slots__ = ("_hash", "items")
+
+    def __init__(self, items: tuple[Any, ...]) -> None:
+        self.items = items
+        self._hash = hash(items)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _FrozenList) and self.items == other.items
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
+class _QuantityKey:
+    """A quantity's memo-key stand-in: equal by value, hash computed once."""
+
+    __slots__ = ("_hash", "value")
+
+    def __init__(self, value: Quantity) -> None:
+        self.value = value
+        self._hash = hash(value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _QuantityKey) and self.value == other.value
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
+_TRUE_KEY: Final = _Marker("true")
+_FALSE_KEY: Final = _Marker("false")
 
 
 def memo_key(value: Any) -> Any:
     """Return a hashable stand-in for a value; equal stand-ins mean CEL sees equal values.
 
-    Python's ``True == 1`` is the one collision among attribute values, so booleans are
-    wrapped; lists become tuples of stand-ins.
+    Python's ``True == 1`` is the one collision among attribute values, so booleans
+    become markers; lists and quantities get stand-ins whose hash is computed once,
+    because a memo lookup hashes the key of every device.
     """
     if value is True:
         return _TRUE_KEY
     if value is False:
         return _FALSE_KEY
+    if type(value) is str or type(value) is int:
+        return value
+    key: Any
     if isinstance(value, tuple):
-        return ("list", tuple(memo_key(v) for v in value))
-    return value
+        key = _FrozenList(tuple(memo_key(v) for v in value))
+    elif isinstance(value, Quantity):
+        key = _QuantityKey(value)
+    else:
+        key = value
+    # Equal stand-ins are interned, so that comparing the keys of two devices stops at
+    # an identity check instead of comparing quantities or versions.
+    found = _INTERNED.get(key)
+    if found is None:
+        if len(_INTERNED) >= 65536:  # bounded; a miss only costs a slower comparison
+            _INTERNED.clear()
+        _INTERNED[key] = found = key
+    return found
+
+
+_INTERNED: dict[Any, Any] = {}
 
 
 def _cel_value(name: str, value: Any) -> Any:
-    if isinstance(value, (bool, int, str, Semver)):
+    if type(value) in _SCALARS:
         return value
     if isinstance(value, (list, tuple)):
         items = tuple(value)
         for item in items:
-            if not isinstance(item, (bool, int, str, Semver)):
+            if type(item) not in _SCALARS:
                 raise TypeError(f"attribute {name}: unsupported list element {item!r}")
         return items
     raise TypeError(
@@ -60,9 +123,18 @@ def _cel_value(name: str, value: Any) -> Any:
     )
 
 
+_SCALARS: Final = (bool, int, str, Semver)
+_SPLIT_CACHE: dict[tuple[str, str], tuple[str, str]] = {}
+
+
 def _split(name: str, driver: str) -> tuple[str, str]:
-    domain, sep, ident = name.partition("/")
-    return (domain, ident) if sep else (driver, name)
+    found = _SPLIT_CACHE.get((name, driver))
+    if found is None:
+        domain, sep, ident = name.partition("/")
+        found = (domain, ident) if sep else (driver, name)
+        if len(_SPLIT_CACHE) < 65536:  # bounded: names repeat across devices
+            _SPLIT_CACHE[(name, driver)] = found
+    return found
 
 
 class _Keys(dict[tuple[Any, ...], Any]):
@@ -159,7 +231,7 @@ class CelDevice:
                 raise TypeError(f"capacity {qualified}: {raw!r} is not a quantity")
             domain, ident = _split(qualified, driver)
             capacity_domains.setdefault(domain, {})[ident] = raw
-            keys[("c", domain, ident)] = raw
+            keys[("c", domain, ident)] = memo_key(raw)
         keys[("d",)] = driver
         keys[("m",)] = memo_key(self.allow_multiple_allocations)
         self.attribute_domains = attribute_domains

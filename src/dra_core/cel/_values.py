@@ -140,7 +140,7 @@ class Semver:
     Build metadata is kept but ignored by comparisons and equality.
     """
 
-    __slots__ = ("_key", "build", "major", "minor", "patch", "pre", "text")
+    __slots__ = ("_hash", "_key", "build", "major", "minor", "patch", "pre", "text")
 
     def __init__(
         self, major: int, minor: int, patch: int, pre: tuple[str, ...] = (), build: str = ""
@@ -160,6 +160,7 @@ class Semver:
         # alphanumeric ones; a version without pre-release sorts after any with one.
         pre_key = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre)
         self._key = (major, minor, patch, 1 if not pre else 0, pre_key)
+        self._hash = hash(self._key)
 
     @classmethod
     def parse(cls, text: str, *, normalize: bool = False) -> Semver:
@@ -190,7 +191,7 @@ class Semver:
         return isinstance(other, Semver) and self._key == other._key
 
     def __hash__(self) -> int:
-        return hash(self._key)
+        return self._hash
 
     def __repr__(self) -> str:
         return f"semver({self.text!r})"
