@@ -147,7 +147,7 @@ def _decls(spec: str) -> dict[str, list[Overload]]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        name, rest = line.split(":", 1)
+        name, rest = line.split(": ", 1)
         rest = rest.strip()
         member = rest.startswith("m ")
         if member:

@@ -27,6 +27,7 @@ __all__ = [
     "SelectorProgram",
     "clear_compile_cache",
     "compile_selector",
+    "evaluate_value",
 ]
 
 DEFAULT_COST_LIMIT: Final = 1_000_000  # resourceapi.CELSelectorExpressionMaxCost
@@ -261,3 +262,35 @@ def clear_compile_cache() -> None:
     """Empty the compile cache."""
     with _cache_lock:
         _cache.clear()
+
+
+def evaluate_value(
+    expression: str, device: CelDevice | None = None, *, cost_limit: int = DEFAULT_COST_LIMIT
+) -> Any:
+    """Evaluate any CEL expression in the DRA environment and return its raw value.
+
+    For tests and debugging: unlike :func:`compile_selector` the result need not be a
+    bool, and nothing is cached or memoised.
+
+    Raises:
+        dra_core.errors.CELCompileError: as :func:`compile_selector` does.
+        dra_core.errors.CELRuntimeError: when evaluation fails.
+    """
+    try:
+        tree = parse(expression)
+        check(tree)
+        fn = compile_tree(tree)
+    except CelSyntaxError as exc:
+        detail = format_error(expression, exc.message, exc.line, exc.column)
+        raise CELCompileError(
+            f"CEL compile error: compilation failed: {detail}", expression=expression
+        ) from None
+    target = device if device is not None else CelDevice(driver="")
+    env = Env(target, cost_limit)
+    try:
+        return fn(env)
+    except (EvalError, CostLimitExceeded) as exc:
+        detail = exc.message if isinstance(exc, EvalError) else str(exc)
+        raise CELRuntimeError(
+            _runtime_message(detail), expression=expression, device=target.name
+        ) from None

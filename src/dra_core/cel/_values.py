@@ -127,11 +127,17 @@ class Optional:
         return "optional.none()" if self.value is MISSING else f"optional.of({self.value!r})"
 
 
-_SEMVER_RE = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
-)
+_SEMVER_ALNUM = re.compile(r"[0-9A-Za-z-]+")
+
+
+def _semver_number(text: str, which: str) -> int:
+    if not all(c in "0123456789" for c in text):
+        raise ValueError(f'Invalid character(s) found in {which} number "{text}"')
+    if len(text) > 1 and text[0] == "0":
+        raise ValueError(f'{which.capitalize()} number must not contain leading zeroes "{text}"')
+    if text == "" or int(text) > UINT64_MAX:
+        raise ValueError(f'strconv.ParseUint: parsing "{text}": invalid syntax')
+    return int(text)
 
 
 class Semver:
@@ -167,21 +173,42 @@ class Semver:
         """Parse strictly (semver 2.0.0), or leniently the way Kubernetes normalises.
 
         Raises:
-            ValueError: with a message close to blang/semver's.
-
+            ValueError: with blang/semver's message ("No Major.Minor.Patch elements found").
         """
         if normalize:
             text = _normalize_semver(text)
         if text == "":
             raise ValueError("Version string empty")
-        match = _SEMVER_RE.match(text)
-        if match is None:
-            raise ValueError(f"invalid semantic version: {text}")
-        major, minor, patch = (int(match.group(i)) for i in (1, 2, 3))
-        if max(major, minor, patch) > UINT64_MAX:
-            raise ValueError(f"invalid semantic version: {text}")
-        pre = tuple(match.group(4).split(".")) if match.group(4) else ()
-        return cls(major, minor, patch, pre, match.group(5) or "")
+        parts = text.split(".", 2)
+        if len(parts) != 3:
+            raise ValueError("No Major.Minor.Patch elements found")
+        major = _semver_number(parts[0], "major")
+        minor = _semver_number(parts[1], "minor")
+        rest = parts[2]
+        cut = min((i for i in (rest.find("+"), rest.find("-")) if i >= 0), default=len(rest))
+        patch = _semver_number(rest[:cut], "patch")
+        rest = rest[cut:]
+        build = ""
+        if "+" in rest:
+            rest, build = rest.split("+", 1)
+            for part in build.split("."):
+                if part == "":
+                    raise ValueError("Build meta data is empty")
+                if not _SEMVER_ALNUM.fullmatch(part):
+                    raise ValueError(f'Invalid character(s) found in build meta data "{part}"')
+        pre: tuple[str, ...] = ()
+        if rest.startswith("-"):
+            pre = tuple(rest[1:].split("."))
+            for part in pre:
+                if part == "":
+                    raise ValueError("Prerelease is empty")
+                if part.isdigit() and len(part) > 1 and part[0] == "0":
+                    raise ValueError(
+                        f'Numeric PreRelease version must not contain leading zeroes "{part}"'
+                    )
+                if not _SEMVER_ALNUM.fullmatch(part):
+                    raise ValueError(f'Invalid character(s) found in prerelease "{part}"')
+        return cls(major, minor, patch, pre, build)
 
     def compare(self, other: Semver) -> int:
         """-1, 0 or 1 by semver precedence."""
