@@ -27,9 +27,10 @@ expression.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dra_core.errors import AllocationInputError, CELError, CELRuntimeError
 from dra_core.features import Features
@@ -45,6 +46,7 @@ __all__ = [
     "Pool",
     "PoolID",
     "SliceEntry",
+    "node_key",
     "node_matches",
     "node_selector_matches",
 ]
@@ -193,6 +195,37 @@ class SliceEntry:
         return PoolID(self.driver, self.pool)
 
 
+# Slice entries (and so their CEL devices and selector results) are shared by every
+# inventory built from the same slice *object*: schedulers rebuild their allocator
+# every cycle from the same informer objects. Safe because slices are treated as
+# immutable: a changed slice is a new object (as with Kubernetes informers). The
+# entry goes away with its slice.
+_ENTRY_CACHE: dict[tuple[int, bool], tuple[weakref.ref[ResourceSlice], SliceEntry]] = {}
+
+
+def _slice_entry(slice_model: ResourceSlice, list_types: bool) -> SliceEntry:
+    key = (id(slice_model), list_types)
+    cached = _ENTRY_CACHE.get(key)
+    if cached is not None and cached[0]() is slice_model:
+        return cached[1]
+    entry = SliceEntry(slice_model, list_types)
+
+    def _forget(
+        ref: weakref.ref[ResourceSlice],
+        key: tuple[int, bool] = key,
+        cache: dict[tuple[int, bool], Any] = _ENTRY_CACHE,
+    ) -> None:
+        current = cache.get(key)
+        if current is not None and current[0] is ref:
+            del cache[key]
+
+    try:
+        _ENTRY_CACHE[key] = (weakref.ref(slice_model, _forget), entry)
+    except TypeError:  # pragma: no cover - objects without weak references
+        pass
+    return entry
+
+
 @dataclass(slots=True)
 class Pool:
     """A resource pool as seen from one node.
@@ -332,6 +365,19 @@ def node_matches(
 # --- the inventory -----------------------------------------------------------------
 
 
+def node_key(node: Node | None) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """Return what node matching reads from a node: its name and labels."""
+    return (_node_name(node), tuple(sorted(_node_labels(node).items())))
+
+
+# Recently built inventories, by the identity of their slices and the features. A
+# scheduler builds its allocator anew every cycle from the same slice objects; this
+# lets it keep the pools and caches. Entries are checked against weak references,
+# so a recycled id() never matches a different slice.
+_INVENTORIES: dict[tuple[Features, tuple[int, ...]], tuple[list[weakref.ref[Any]], Inventory]] = {}
+_MAX_INVENTORIES = 8
+
+
 class Inventory:
     """The slices of a cluster, indexed by node and pool.
 
@@ -340,13 +386,41 @@ class Inventory:
         features: the feature switches (partitionable devices changes which slices
             count).
 
+    Attributes:
+        scratch: a cache for the allocator's per-node work (device tables, candidate
+            lists). It lives and dies with the inventory, so its entries may depend
+            on the slices and features; every key must name whatever else the value
+            depends on (node, allocated state and its version, request).
+
     """
 
     def __init__(self, slices: Iterable[ResourceSlice], features: Features | None = None) -> None:
         self.features = features if features is not None else Features()
         lt = self.features.list_type_attributes
-        self.slices: list[SliceEntry] = [SliceEntry(s, lt) for s in slices]
+        self.slices: list[SliceEntry] = [_slice_entry(s, lt) for s in slices]
         self._index()
+
+    @classmethod
+    def cached(cls, slices: Sequence[ResourceSlice], features: Features) -> Inventory:
+        """Return an inventory for these slice objects, reusing a recent one if any.
+
+        Slices are treated as immutable: pass a new object for a changed slice.
+        """
+        key = (features, tuple(id(s) for s in slices))
+        hit = _INVENTORIES.get(key)
+        if hit is not None:
+            refs, inventory = hit
+            if all(r() is s for r, s in zip(refs, slices, strict=True)):
+                return inventory
+        inventory = cls(slices, features)
+        try:
+            refs = [weakref.ref(s) for s in slices]
+        except TypeError:  # pragma: no cover - objects without weak references
+            return inventory
+        if len(_INVENTORIES) >= _MAX_INVENTORIES:
+            _INVENTORIES.pop(next(iter(_INVENTORIES)))
+        _INVENTORIES[key] = (refs, inventory)
+        return inventory
 
     def _index(self) -> None:
         self._on_node: dict[str, list[SliceEntry]] = {}
@@ -359,6 +433,13 @@ class Inventory:
                 self._on_node.setdefault(entry.node_name, []).append(entry)
             self._by_pool.setdefault(entry.pool_id, []).append(entry)
         self._pool_cache: dict[tuple[str, tuple[tuple[str, str], ...]], list[Pool]] = {}
+        self.scratch: dict[Any, Any] = {}
+
+    def remember(self, key: Any, value: Any) -> None:
+        """Store ``value`` in :attr:`scratch`, keeping the cache bounded."""
+        if len(self.scratch) > 4096:
+            self.scratch.clear()
+        self.scratch[key] = value
 
     def with_slices(self, slices: Iterable[ResourceSlice]) -> Inventory:
         """Return a new inventory for ``slices`` that keeps the caches of unchanged slices.
@@ -369,7 +450,7 @@ class Inventory:
         new = Inventory.__new__(Inventory)
         new.features = self.features
         lt = self.features.list_type_attributes
-        new.slices = [old.get(id(s)) or SliceEntry(s, lt) for s in slices]
+        new.slices = [old.get(id(s)) or _slice_entry(s, lt) for s in slices]
         new._index()
         return new
 
@@ -387,7 +468,7 @@ class Inventory:
             AllocationInputError: a node selector of a slice or device is malformed.
 
         """
-        key = (_node_name(node), tuple(sorted(_node_labels(node).items())))
+        key = node_key(node)
         cached = self._pool_cache.get(key)
         if cached is None:
             cached = self._gather(node)

@@ -164,7 +164,14 @@ class AllocatedState:
 
     """
 
-    __slots__ = ("_capacity", "_consumable_capacity", "_dedicated", "_shared", "_version")
+    __slots__ = (
+        "__weakref__",
+        "_capacity",
+        "_consumable_capacity",
+        "_dedicated",
+        "_shared",
+        "_version",
+    )
 
     def __init__(self, *, consumable_capacity: bool = True) -> None:
         self._consumable_capacity = consumable_capacity

@@ -118,7 +118,10 @@ def request_fits_capacity(
     capacity would be exceeded, True otherwise. ``already_consumed`` is what other
     allocations consume of the device.
     """
-    if requests:
+    if not requests and not already_consumed:
+        if all(cap.request_policy is None for cap in capacity.values()):
+            return True  # each capacity consumes its whole value, which fits
+    elif requests:
         for name in requests:
             if name not in capacity:
                 return None

@@ -90,7 +90,7 @@ class Allocator:
 
         self.features = _features(features)
         slice_models = [_model(ResourceSlice, s, "ResourceSlice") for s in slices]
-        self.inventory = Inventory(slice_models, self.features)
+        self.inventory = Inventory.cached(slice_models, self.features)
         self.classes: dict[str, DeviceClass] = {}
         for c in classes:
             model = _model(DeviceClass, c, "DeviceClass")

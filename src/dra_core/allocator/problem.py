@@ -97,6 +97,7 @@ The rules an engine enforces (the search engine's order)
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -104,7 +105,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from dra_core.allocator.capacity import consumed_capacity, request_fits_capacity
 from dra_core.errors import AllocationInputError, CELError, InputError
 from dra_core.features import Features
-from dra_core.inventory import DeviceEntry, Inventory, Pool, PoolID, SliceEntry, node_matches
+from dra_core.inventory import (
+    DeviceEntry,
+    Inventory,
+    Pool,
+    PoolID,
+    SliceEntry,
+    node_key,
+    node_matches,
+)
 from dra_core.state import AllocatedState, DeviceID
 
 if TYPE_CHECKING:
@@ -469,11 +478,31 @@ class _Builder:
         self.state = state
         self.features = features
         self.pools = inventory.pools_for_node(node)
-        self.devices: list[DeviceInfo] = []
-        self.counters: dict[PoolID, dict[CounterKey, Quantity]] = {}
-        self.overdrawn: set[PoolID] = set()
         self.has_poison = False
-        self._build_devices()
+        # The device table depends on the node, the allocated state (and its
+        # version) and the inventory's slices and features: cached under that key,
+        # together with the candidate lists computed from it.
+        key = ("devices", node_key(node), id(state), state.version)
+        hit = inventory.scratch.get(key)
+        if hit is not None and hit[0]() is state:
+            _, self.devices, self.counters, self.overdrawn, self.candidate_cache = hit
+        else:
+            self.devices = []
+            self.counters = {}
+            self.overdrawn = set()
+            self.candidate_cache = {}
+            self._build_devices()
+            inventory.remember(
+                key,
+                (
+                    weakref.ref(state),
+                    self.devices,
+                    self.counters,
+                    self.overdrawn,
+                    self.candidate_cache,
+                ),
+            )
+        self.by_entry = {id(d.entry): d for d in self.devices}
 
     # devices and counters ---------------------------------------------------------
 
@@ -523,7 +552,6 @@ class _Builder:
                             ),
                         )
                     )
-        self.by_entry = {id(d.entry): d for d in self.devices}
 
     def _build_counters(self, pool: Pool) -> None:
         # Counters of every device that is in use in any way are used up. This
@@ -644,7 +672,25 @@ class _Builder:
             return {}
         return consumed_capacity(req.capacity_requests, capacity)
 
-    def candidates_exact(self, req: _Req) -> tuple[list[Candidate], bool]:
+    def candidates_exact(self, req: _Req) -> tuple[tuple[Candidate, ...], bool]:
+        # Candidates depend only on the device table and what the request asks
+        # for; errors name the claim only through its selectors.
+        signature = (
+            req.class_name,
+            tuple(sel.cel.expression if sel.cel is not None else None for sel in req.selectors),
+            req.claim_ref if req.selectors else "",
+            tuple(sorted((k, v.value) for k, v in (req.capacity_requests or {}).items())),
+            tuple((t.key, t.operator, t.value, t.effect) for t in req.tolerations),
+            req.admin_access,
+        )
+        hit = self.candidate_cache.get(signature)
+        if hit is not None and hit[0] is req.device_class:
+            return hit[1], hit[2]
+        found, poisoned = self._candidates_exact(req)
+        self.candidate_cache[signature] = (req.device_class, found, poisoned)
+        return found, poisoned
+
+    def _candidates_exact(self, req: _Req) -> tuple[tuple[Candidate, ...], bool]:
         out: list[Candidate] = []
         poisoned = False
         for info in self.devices:
@@ -664,7 +710,7 @@ class _Builder:
             if not self._statically_usable(req, info):
                 continue
             out.append(Candidate(info.index, self._demand(req, info)))
-        return out, poisoned
+        return tuple(out), poisoned
 
     def candidates_all(self, req: _Req) -> list[Candidate]:
         out: list[Candidate] = []
