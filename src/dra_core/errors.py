@@ -8,7 +8,8 @@ inner, with Kubernetes' own wording where Kubernetes has one::
     ├── InputError (ValueError)                  input that no node can satisfy or load
     │   ├── QuantityError                        a resource quantity that does not parse
     │   ├── ManifestError                        a document that is not a valid object
-    │   │                                        (file, document, field path, reason)
+    │   │   │                                    (file, document, field path, reason)
+    │   │   └── ManifestValidationError          several problems of one object (.problems)
     │   ├── CELError                             a CEL selector problem
     │   │   ├── CELCompileError                  "CEL compile error: ..."
     │   │   └── CELRuntimeError                  "CEL runtime error: ..."
@@ -33,6 +34,7 @@ __all__ = [
     "DraCoreError",
     "InputError",
     "ManifestError",
+    "ManifestValidationError",
     "QuantityError",
 ]
 
@@ -99,6 +101,36 @@ class ManifestError(InputError):
             where.append(self.field)
         prefix = ": ".join(where)
         return f"{prefix}: {self.reason}" if prefix else self.reason
+
+
+class ManifestValidationError(ManifestError):
+    """An object with several problems; each one is a located :class:`ManifestError`.
+
+    ``field`` and the other location attributes are those of the first problem; the message
+    lists them all.
+
+    Attributes:
+        problems: every problem found in the object, in order.
+
+    """
+
+    def __init__(self, problems: list[ManifestError]) -> None:
+        self.problems = tuple(problems)
+        first = problems[0]
+        reason = (
+            first.reason
+            if len(problems) == 1
+            else f"{len(problems)} problems: "
+            + "; ".join(f"{p.field}: {p.reason}" if p.field else p.reason for p in problems)
+        )
+        super().__init__(
+            reason,
+            source=first.source,
+            document=first.document,
+            kind=first.kind,
+            name=first.name,
+            field=first.field if len(problems) == 1 else None,
+        )
 
 
 class CELError(InputError):
