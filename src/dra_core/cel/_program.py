@@ -275,6 +275,7 @@ def evaluate_value(
     Raises:
         dra_core.errors.CELCompileError: as :func:`compile_selector` does.
         dra_core.errors.CELRuntimeError: when evaluation fails.
+
     """
     try:
         tree = parse(expression)

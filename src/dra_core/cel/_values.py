@@ -174,6 +174,7 @@ class Semver:
 
         Raises:
             ValueError: with blang/semver's message ("No Major.Minor.Patch elements found").
+
         """
         if normalize:
             text = _normalize_semver(text)
