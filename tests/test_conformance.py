@@ -156,16 +156,7 @@ def test_case(path: Path, engine: str) -> None:
 # Cases where the validator (dra_core.allocator.validator) disagrees with Kubernetes'
 # own expected result, which the allocator reproduces. Strict: they must start
 # passing once the validator is fixed, and then be removed from here.
-_ALL_SKIPS = "All skips devices whose capacity cannot hold the request; the validator counts them"
-_CC_ALL = "consumable-capacity-multi-allocatable-device-allocation-mode-all-"
-VALIDATOR_DISAGREES = {
-    _CC_ALL + "filter-out-insufficient-capacity": _ALL_SKIPS,
-    _CC_ALL + "filter-out-no-capacity": _ALL_SKIPS,
-    _CC_ALL + "in-use-insufficient": _ALL_SKIPS,
-    "multi-host-resource-pool-complete-update-from-node-1-to-node-2": (
-        "a pool complete on this node is used even when a newer generation exists elsewhere"
-    ),
-}
+VALIDATOR_DISAGREES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("engine", ENGINES)
