@@ -97,7 +97,7 @@ def atoms(draw: st.DrawFn, *, celpy_subset: bool = False) -> str:
         f"device.attributes[device.driver].{name} == {lit}",
         f'{attr}.size() == 2',
         f"string({attr}).startsWith(\"x\")",
-        f"device.attributes.all(d, device.attributes[d].size() > 0)",
+        "device.attributes.all(d, device.attributes[d].size() > 0)",
     ]
     return draw(st.sampled_from(simple + richer))
 

@@ -10,7 +10,8 @@ import pytest
 from cel_helpers import device_from_json
 
 from conftest import SHARED, shared_path
-from dra_core.cel import compile_selector
+from dra_core.api import Device
+from dra_core.cel import CelDevice, compile_selector
 from dra_core.errors import CELCompileError, CELRuntimeError
 
 CASE_DIR = SHARED / "cel" / "cases"
@@ -31,7 +32,14 @@ def test_case_folder_present() -> None:
 def test_case(path: Path) -> None:
     case = _load(path)
     slice_spec = case["slices"][0]["spec"]
-    device = device_from_json(slice_spec["driver"], slice_spec["devices"][0])
+    raw_device = slice_spec["devices"][0]
+    device = device_from_json(slice_spec["driver"], raw_device)
+    # The same device through the API model, as the allocator builds it.
+    model = Device.model_validate(raw_device)
+    from_model = CelDevice.from_device(slice_spec["driver"], model, name=device.name)
+    assert from_model.attribute_domains == device.attribute_domains
+    assert from_model.capacity_domains == device.capacity_domains
+    assert from_model.allow_multiple_allocations == device.allow_multiple_allocations
     request = case["claims"][0]["spec"]["devices"]["requests"][0]["exactly"]
     (selector,) = request["selectors"]
     expression = selector["cel"]["expression"]
