@@ -205,6 +205,18 @@ class DeviceInfo:
     counters_prepaid: bool
     binding_conditions: tuple[str, ...]
     binding_failure_conditions: tuple[str, ...]
+    # attribute name -> value as constraints see it (filled on demand, never changes)
+    attribute_cache: dict[str, AttributeValue | None] = field(default_factory=dict)
+
+    def attribute(self, name: str, list_type_attributes: bool) -> AttributeValue | None:
+        """Return the attribute ``name`` as constraints compare it (None when missing)."""
+        key = name if list_type_attributes else "\0" + name
+        try:
+            return self.attribute_cache[key]
+        except KeyError:
+            value = _attribute_value(self, name, list_type_attributes)
+            self.attribute_cache[key] = value
+            return value
 
     @property
     def slice(self) -> SliceEntry:
@@ -853,20 +865,21 @@ def build_problem(
                     "type?)",
                     claim=ref,
                 )
-        for slot in slots:
-            for alt in slot.alternatives:
-                applicable = []
-                for k, con in enumerate(constraints):
-                    if con.applies_to(alt.request_name, alt.subrequest_name):
-                        applicable.append(k)
-                        for cand in alt.candidates:
-                            if cand.device not in con.values:
-                                con.values[cand.device] = _attribute_value(
-                                    builder.devices[cand.device],
-                                    con.attribute,
-                                    con.list_type_attributes,
-                                )
-                alt.constraints = tuple(applicable)
+        if constraints:
+            table = builder.devices
+            for slot in slots:
+                for alt in slot.alternatives:
+                    applicable = []
+                    for k, con in enumerate(constraints):
+                        if con.applies_to(alt.request_name, alt.subrequest_name):
+                            applicable.append(k)
+                            values = con.values
+                            for cand in alt.candidates:
+                                if cand.device not in values:
+                                    values[cand.device] = table[cand.device].attribute(
+                                        con.attribute, con.list_type_attributes
+                                    )
+                    alt.constraints = tuple(applicable)
         claim_infos.append(ClaimInfo(c, claim, ref, tuple(slots), tuple(constraints), min_devices))
     return Problem(
         node=node,

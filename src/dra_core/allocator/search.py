@@ -140,7 +140,7 @@ class _Search:
         self._check_abort()
 
     def _check_abort(self) -> None:
-        if self.deadline is not None and time.monotonic() > self.deadline:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
             raise AllocationTimeout(
                 f"allocation did not finish within {self.timeout}s", timeout=self.timeout
             )
