@@ -27,6 +27,7 @@ expression.
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -219,10 +220,9 @@ def _slice_entry(slice_model: ResourceSlice, list_types: bool) -> SliceEntry:
         if current is not None and current[0] is ref:
             del cache[key]
 
-    try:
+    # Objects without weak references are simply not cached.
+    with contextlib.suppress(TypeError):
         _ENTRY_CACHE[key] = (weakref.ref(slice_model, _forget), entry)
-    except TypeError:  # pragma: no cover - objects without weak references
-        pass
     return entry
 
 

@@ -963,7 +963,7 @@ def _validate(
         candidates, poisoned = builder.candidates_exact(req)
         builder.has_poison = builder.has_poison or poisoned
     elif req.mode == "All":
-        candidates = builder.candidates_all(req)
+        candidates = tuple(builder.candidates_all(req))
         count = len(candidates)
     else:
         raise AllocationInputError(
