@@ -151,8 +151,7 @@ class _Compiler:
             if fast is not None:
                 return fast
         if isinstance(node, Const):
-            value = node.value
-            return lambda env: value
+            return _constant(node.value, 0)
         if isinstance(node, Ident):
             return self.ident(node, ctx)
         if isinstance(node, Select):
@@ -163,6 +162,10 @@ class _Compiler:
             return self.call(node, ctx)
         if isinstance(node, ListLit):
             items = [self.compile(item, ctx) for item in node.items]
+            known = [_known(item) for item in items]
+            if all(k is not None for k in known):
+                values = tuple(k[0] for k in known if k is not None)
+                return _constant(values, 10 + sum(k[1] for k in known if k is not None))
 
             def make_list(env: Env) -> Any:
                 _charge(env, 10)
@@ -356,8 +359,9 @@ class _Compiler:
         if impl is None:
             raise CelSyntaxError(f"undeclared reference to '{name}' (in container '')",
                                  node.line, node.column)
-        if name in _FOLDABLE and all(isinstance(a, Const) for a in args):
-            folded = _fold(name, impl, [a.value for a in args])  # type: ignore[attr-defined]
+        known = [_known(f) for f in arg_fns]
+        if all(k is not None for k in known):
+            folded = _fold(name, impl, [k for k in known if k is not None])
             if folded is not None:
                 return folded
         fixed = _FIXED_COST_FUNCTIONS.get(name)
@@ -430,23 +434,50 @@ class _Compiler:
         return _comprehension(kind, names, target, bodies)
 
 
-# Pure functions that are evaluated once at compile time when every argument is a
-# literal (cel-go's optimiser does the same); the cost is still charged at runtime.
-_FOLDABLE: Final = frozenset({"quantity", "semver", "isQuantity", "isSemver"})
+# Constant folding: every library function is pure, so a call whose arguments are all
+# known at compile time is evaluated once, here (cel-go's optimiser does the same). Its
+# cost, and that of its arguments, is still charged at every evaluation, so the cost
+# limit sees the same total. Closures with a known value carry it as ``const``.
+_FOLD_MAX_COST: Final = 10_000  # larger work is left to runtime, under the cost limit
 
 
-def _fold(name: str, impl: Callable[..., Any], values: list[Any]) -> Fn | None:
+def _constant(value: Any, cost: int) -> Fn:
+    if cost == 0:
+
+        def literal(env: Env) -> Any:
+            return value
+
+        fn: Fn = literal
+    else:
+
+        def charged(env: Env) -> Any:
+            _charge(env, cost)
+            return value
+
+        fn = charged
+    fn.const = (value, cost)  # type: ignore[attr-defined]
+    return fn
+
+
+def _known(fn: Fn) -> tuple[Any, int] | None:
+    found: tuple[Any, int] | None = getattr(fn, "const", None)
+    return found
+
+
+def _fold(name: str, impl: Callable[..., Any], known: list[tuple[Any, int]]) -> Fn | None:
+    values = tuple(value for value, _ in known)
+    arg_cost = sum(cost for _, cost in known)
     try:
+        before = _FIXED_COST_FUNCTIONS.get(name) or call_cost(name, values, None)
+        if arg_cost + before > _FOLD_MAX_COST:
+            return None
         result = impl(*values)
     except EvalError:
         return None  # fails at runtime, with the runtime error
-    cost = call_cost(name, tuple(values), result)
-
-    def folded(env: Env) -> Any:
-        _charge(env, cost)
-        return result
-
-    return folded
+    cost = _FIXED_COST_FUNCTIONS.get(name) or call_cost(name, values, result)
+    if isinstance(result, (str, bytes, tuple)) and len(result) > _FOLD_MAX_COST:
+        return None
+    return _constant(result, arg_cost + cost)
 
 
 def _string_equality(left: Fn, constant: str, *, negate: bool) -> Fn:
