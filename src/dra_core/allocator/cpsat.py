@@ -367,9 +367,22 @@ def solve(
     effective = SolverParams(limit, params.num_workers, params.random_seed, params.log)
     started = time.perf_counter()
     if policy == "first-fit":
-        am.add_kubernetes_order()
-        solver = effective.solver(fixed_search=True)
+        # Two solves. The first, CP-SAT's own search with presolve and LP, settles
+        # "does not fit" quickly (counting arguments are cheap for it and exponential
+        # for a fixed depth-first order). Only when the claims fit does the fixed
+        # search pick the Kubernetes-order solution among the feasible ones.
+        solver = effective.solver()
         status = solver.solve(am.model)
+        if status == cp_model.FEASIBLE or status == cp_model.OPTIMAL:
+            am.add_kubernetes_order()
+            left = SolverParams(
+                max(0.001, limit - (time.perf_counter() - started)),
+                1,
+                params.random_seed,
+                params.log,
+            )
+            solver = left.solver(fixed_search=True)
+            status = solver.solve(am.model)
         elapsed = time.perf_counter() - started
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             solution = am.solution(solver)

@@ -93,6 +93,10 @@ class SolverParams:
         p.max_time_in_seconds = float(self.time_limit)
         p.random_seed = int(self.random_seed)
         p.log_search_progress = bool(self.log)
+        # Put every at-most-one ("a device is used once") into the LP relaxation:
+        # counting arguments such as "33 devices wanted from 32" are then one LP
+        # away instead of an exponential pigeonhole proof.
+        p.linearization_level = 2
         if fixed_search:
             p.num_workers = 1
             p.search_branching = cp_model.FIXED_SEARCH
@@ -384,6 +388,42 @@ class AllocationModel:
                     self.model.add_bool_or(options).only_enforce_if([var, *guard])
                 if witness:
                     self.model.add_at_most_one(witness.values())
+                    self._add_match_counting(claim.index, k, con, scope, witness, guard)
+
+    def _add_match_counting(
+        self,
+        claim: int,
+        k: int,
+        con: ConstraintInfo,
+        scope: list[tuple[int, int, cp_model.IntVar]],
+        witness: dict[Any, cp_model.IntVar],
+        guard: list[cp_model.IntVar],
+    ) -> None:
+        # Redundant, for propagation: when the witness is element t, every device the
+        # requests in scope take must contain t, so the devices containing t must be at
+        # least as many as those requests need. A witness whose devices are too few is
+        # ruled out at once, instead of by trying every combination of them.
+        needed = []
+        for slot in self.vars.slots:
+            if slot.claim == claim and k in slot.info.constraints and slot.info.count:
+                needed.append(slot.info.count * self.vars.active(slot.index))
+        if not needed:
+            return
+        holders: dict[Any, list[cp_model.IntVar]] = defaultdict(list)
+        for slot, c, var in scope:
+            value = self._value(con, slot, c)
+            if value is None or not value.kind:
+                continue
+            if con.list_type_attributes:
+                tokens = [(value.kind, e) for e in value.values]
+            else:
+                tokens = [(value.kind, value.values)]
+            for token in tokens:
+                holders[token].append(var)
+        for token in sorted(witness, key=repr):
+            self.model.add(sum(holders[token]) >= sum(needed)).only_enforce_if(
+                [witness[token], *guard]
+            )
 
     def _add_distinct_attribute(self) -> None:
         # distinctAttribute: the chosen devices' value sets are pairwise disjoint, so
