@@ -61,6 +61,15 @@ class YamlInt(int):
         obj.text = text
         return obj
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (YamlInt, (int(self), self.text))
+
+    def __copy__(self) -> YamlInt:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> YamlInt:
+        return self
+
 
 class YamlFloat(float):
     """A float read from an unquoted YAML scalar, with the text it was written as."""
@@ -72,6 +81,15 @@ class YamlFloat(float):
         obj = super().__new__(cls, value)
         obj.text = text
         return obj
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (YamlFloat, (float(self), self.text))
+
+    def __copy__(self) -> YamlFloat:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> YamlFloat:
+        return self
 
 
 class YamlBoolWord(str):

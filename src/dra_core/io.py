@@ -1,0 +1,796 @@
+"""Manifests in and out: YAML and JSON files, folders, ``kind: List``, dicts, client objects.
+
+Reading::
+
+    from dra_core.io import load
+    objects = load("cluster/")                 # a folder, a file, YAML/JSON text, a dict,
+    slices = [o for o in objects if isinstance(o, ResourceSlice)]   # or kubernetes objects
+
+Every resource.k8s.io object is converted to v1 (from v1beta2, v1beta1 and v1alpha3), given
+the API server's defaults (``defaults=False`` keeps it as written) and checked with the API
+server's validation (``validate=False`` skips that). Node and Pod become models too. Other
+kinds (Namespace, Deployment, a driver's own config kinds, ...) are skipped; :func:`load_report`
+says which.
+
+YAML is read with a YAML 1.2-style loader: unquoted ``yes``, ``no``, ``on``, ``0x10de`` or
+``010`` are never turned into something else in a string field. Kubernetes itself reads YAML
+with go-yaml v2 (YAML 1.1), so numeric and boolean fields get what Kubernetes would give them
+(``010`` is 8 in an integer field, ``yes`` is true in a boolean field); string fields keep the
+text as written.
+
+Writing: :func:`dump_json` and :func:`dump_yaml` write objects in Kubernetes shape (camelCase,
+only the fields that are set). One object gives one document; several give a ``kind: List``
+for JSON and a multi-document stream for YAML.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import types
+import typing
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from dra_core.api import (
+    DeviceClass,
+    DeviceTaintRule,
+    K8sModel,
+    Node,
+    Pod,
+    ResourceClaim,
+    ResourceClaimTemplate,
+    ResourceSlice,
+    dump,
+)
+from dra_core.api._base import YamlBoolWord, YamlFloat, YamlInt
+from dra_core.api._convert import GROUP, RESOURCE_KINDS, SERVED_VERSIONS, apply_defaults, to_v1
+from dra_core.api._validation import validate_object
+from dra_core.errors import ManifestError, ManifestValidationError
+
+__all__ = [
+    "LoadedDocument",
+    "dump_json",
+    "dump_yaml",
+    "load",
+    "load_report",
+    "parse_object",
+    "parse_yaml",
+    "unknown_fields",
+]
+
+_MODELS: Final[dict[str, type[K8sModel]]] = {
+    "ResourceSlice": ResourceSlice,
+    "DeviceClass": DeviceClass,
+    "ResourceClaim": ResourceClaim,
+    "ResourceClaimTemplate": ResourceClaimTemplate,
+    "DeviceTaintRule": DeviceTaintRule,
+    "Node": Node,
+    "Pod": Pod,
+}
+_MANIFEST_SUFFIXES: Final = (".yaml", ".yml", ".json")
+
+# ----------------------------------------------------------------------------------- YAML
+
+
+class _Loader(yaml.SafeLoader):
+    """A safe loader with YAML 1.2-style implicit types that remembers the scalar text."""
+
+
+_Loader.yaml_implicit_resolvers = {}
+
+
+def _add_resolver(tag: str, pattern: str, first: str) -> None:
+    _Loader.add_implicit_resolver(tag, re.compile(pattern, re.X), list(first))
+
+
+_add_resolver("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF")
+_add_resolver(
+    "tag:dra-core:boolword",
+    r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$",
+    "yYnNoO",
+)
+_add_resolver("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", "~nN")
+_Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^$"), None)
+_add_resolver(
+    "tag:yaml.org,2002:int",
+    r"^[-+]?(?:0|[1-9][0-9]*|0[0-7]+|0x[0-9a-fA-F]+|0o[0-7]+|0b[01]+)$",
+    "-+0123456789",
+)
+_add_resolver(
+    "tag:yaml.org,2002:float",
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+    "-+0123456789.",
+)
+_add_resolver("tag:yaml.org,2002:merge", r"^(?:<<)$", "<")
+
+
+def _go_int(text: str) -> int:
+    """Read an integer as go-yaml v2 does (``strconv.ParseInt(text, 0, 64)``)."""
+    sign = -1 if text.startswith("-") else 1
+    body = text.lstrip("+-")
+    if body.startswith(("0x", "0X")):
+        return sign * int(body[2:], 16)
+    if body.startswith(("0o", "0O")):
+        return sign * int(body[2:], 8)
+    if body.startswith(("0b", "0B")):
+        return sign * int(body[2:], 2)
+    if len(body) > 1 and body.startswith("0"):
+        return sign * int(body[1:], 8)
+    return sign * int(body)
+
+
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    if node.style is not None:  # quoted: a tagged string such as !!int "5"
+        return _go_int(text)
+    return YamlInt(_go_int(text), text)
+
+
+def _construct_float(loader: _Loader, node: yaml.ScalarNode) -> float:
+    text = str(loader.construct_scalar(node))
+    lowered = text.lower()
+    if lowered.endswith(".inf"):
+        value = float("-inf") if lowered.startswith("-") else float("inf")
+    elif lowered.endswith(".nan"):
+        value = float("nan")
+    else:
+        value = float(text)
+    return YamlFloat(value, text)
+
+
+def _construct_boolword(loader: _Loader, node: yaml.ScalarNode) -> str:
+    return YamlBoolWord(str(loader.construct_scalar(node)))
+
+
+def _key_text(key: Any) -> Any:
+    # JSON object keys are strings: keep the text as written.
+    if isinstance(key, (YamlInt, YamlFloat)):
+        return key.text
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    if isinstance(key, YamlBoolWord):
+        return str(key)
+    return key
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    result: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = _key_text(loader.construct_object(key_node, deep=True))
+        if not isinstance(key, str):
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping",
+                node.start_mark,
+                f"found an unsupported key of type {type(key).__name__}",
+                key_node.start_mark,
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+    return result
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+_Loader.add_constructor("tag:dra-core:boolword", _construct_boolword)
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+# Timestamps stay strings (the models keep RFC 3339 text).
+
+
+def _construct_str(loader: _Loader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)
+
+
+def parse_yaml(text: str, *, source: str = "<text>") -> list[Any]:
+    """Parse a (multi-document) YAML or JSON text into plain values, one per document.
+
+    Raises:
+        ManifestError: with the line and column of a syntax error.
+
+    """
+    try:
+        return list(yaml.load_all(text, Loader=_Loader))  # a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        document = text[: mark.index].count("\n---") if mark else None
+        raise ManifestError(
+            f"YAML error at {where}{problem}", source=source, document=document
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"YAML error: {exc}", source=source) from None
+
+
+def _parse_text(text: str, source: str) -> list[Any]:
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            return _parse_json_stream(text)
+        except ValueError:
+            pass  # not JSON after all (or broken JSON): let the YAML parser locate the problem
+    return parse_yaml(text, source=source)
+
+
+def _parse_json_stream(text: str) -> list[Any]:
+    decoder = json.JSONDecoder()
+    documents: list[Any] = []
+    position = 0
+    while True:
+        while position < len(text) and text[position].isspace():
+            position += 1
+        if position >= len(text):
+            return documents
+        value, position = decoder.raw_decode(text, position)
+        documents.append(value)
+
+
+# ----------------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    """What became of one object found in a source (see :func:`load_report`).
+
+    Attributes:
+        source: the file, or ``<text>``, ``<dict>``, ``<object>``.
+        document: the index of the document in the source, from 0.
+        item: the index within a ``kind: List`` document, else None.
+        api_version: the object's ``apiVersion`` as written.
+        kind: the object's ``kind`` (empty when missing).
+        name: ``namespace/name`` or ``name`` (empty when missing).
+        object: the model, or None when skipped or invalid.
+        errors: the problems that make the object invalid (empty when it loaded).
+        warnings: unknown fields (dropped, as the API server drops them), conversions.
+        skipped: why the document was not turned into a model (unknown kind), or None.
+
+    """
+
+    source: str
+    document: int
+    item: int | None
+    api_version: str
+    kind: str
+    name: str
+    object: K8sModel | None
+    errors: tuple[ManifestError, ...] = ()
+    warnings: tuple[str, ...] = ()
+    skipped: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the object loaded (or was skipped) without errors."""
+        return not self.errors
+
+    @property
+    def where(self) -> str:
+        """``source#document`` (plus ``[item]`` inside a List)."""
+        item = f"[{self.item}]" if self.item is not None else ""
+        return f"{self.source}#{self.document}{item}"
+
+
+# ----------------------------------------------------------------------------------- sources
+
+
+def _iter_sources(source: Any) -> Iterator[tuple[str, list[Any]]]:
+    """Yield (source name, documents) for whatever ``source`` is."""
+    if isinstance(source, BaseModel):
+        yield "<object>", [dump(source)]
+    elif isinstance(source, Mapping):
+        yield "<dict>", [source]
+    elif isinstance(source, Path):
+        yield from _iter_path(source)
+    elif isinstance(source, bytes):
+        yield "<text>", _parse_text(source.decode("utf-8"), "<text>")
+    elif isinstance(source, str):
+        if "\n" not in source and os.path.exists(source):
+            yield from _iter_path(Path(source))
+        elif "\n" not in source and source.endswith(_MANIFEST_SUFFIXES):
+            raise ManifestError("no such file or directory", source=source)
+        else:
+            yield "<text>", _parse_text(source, "<text>")
+    elif isinstance(source, (list, tuple)):
+        for item in source:
+            yield from _iter_sources(item)
+    elif hasattr(source, "openapi_types") and hasattr(source, "attribute_map"):
+        yield "<object>", [_from_client_object(source)]
+    else:
+        raise ManifestError(
+            f"cannot load a {type(source).__name__}: give a path, YAML/JSON text, a dict, a "
+            "dra_core model or a kubernetes client object",
+            source="<object>",
+        )
+
+
+def _iter_path(path: Path) -> Iterator[tuple[str, list[Any]]]:
+    if path.is_dir():
+        files = sorted(
+            p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in _MANIFEST_SUFFIXES
+        )
+        for file in files:
+            yield from _iter_path(file)
+        return
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"cannot read the file: {exc}", source=name) from None
+    if path.suffix.lower() == ".json":
+        try:
+            yield name, _parse_json_stream(text)
+            return
+        except ValueError as exc:
+            if not isinstance(exc, json.JSONDecodeError):
+                raise
+            raise ManifestError(
+                f"JSON error at line {exc.lineno}, column {exc.colno}: {exc.msg}", source=name
+            ) from None
+    yield name, parse_yaml(text, source=name)
+
+
+def _from_client_object(obj: Any) -> dict[str, Any]:
+    """Turn an object of the official ``kubernetes`` client into Kubernetes JSON."""
+    try:
+        from kubernetes.client import ApiClient
+    except ImportError:  # pragma: no cover - only without the optional dependency
+        raise ManifestError(
+            "loading kubernetes client objects needs the 'kubernetes' package",
+            source="<object>",
+        ) from None
+    data = ApiClient().sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
+    if not isinstance(data, dict):
+        raise ManifestError("the client object is not a Kubernetes object", source="<object>")
+    return data
+
+
+# ----------------------------------------------------------------------------------- loading
+
+
+def load_report(
+    source: Any, *, defaults: bool = True, validate: bool = True
+) -> list[LoadedDocument]:
+    """Load ``source`` and say, for every object in it, whether it loaded and why not.
+
+    ``source`` is a path (file or folder), YAML/JSON text, a dict, a model, a kubernetes
+    client object, or a list of those. This never raises for a bad object; it raises
+    :class:`ManifestError` only for a source that cannot be read or parsed at all.
+    """
+    results: list[LoadedDocument] = []
+    for name, documents in _iter_sources(source):
+        for index, document in enumerate(documents):
+            if document is None:
+                continue  # an empty document ("---" at the end of a file)
+            results.extend(_load_document(document, name, index, defaults, validate))
+    return results
+
+
+def load(source: Any, *, defaults: bool = True, validate: bool = True) -> list[K8sModel]:
+    """Load every object of ``source`` that dra-core models, in order.
+
+    See :func:`load_report` for the sources. Kinds that dra-core does not model are skipped.
+
+    Raises:
+        ManifestError: for the first invalid object (a :class:`ManifestValidationError`
+            listing all its problems when it has several), or an unreadable source.
+
+    """
+    objects: list[K8sModel] = []
+    for result in load_report(source, defaults=defaults, validate=validate):
+        if result.errors:
+            if len(result.errors) == 1:
+                raise result.errors[0]
+            raise ManifestValidationError(list(result.errors))
+        if result.object is not None:
+            objects.append(result.object)
+    return objects
+
+
+def parse_object(
+    data: Mapping[str, Any],
+    kind: str | type[K8sModel],
+    *,
+    defaults: bool = False,
+    validate: bool = False,
+    source: str = "<dict>",
+) -> K8sModel:
+    """Turn one object into a model of ``kind``, even when it has no ``apiVersion``/``kind``.
+
+    This is for data that is known to be of one kind, such as the objects of a test case. By
+    default the object is kept as written (no defaults, no API validation); an ``apiVersion``
+    that it carries is still converted to v1.
+
+    Raises:
+        ManifestError: when the object does not fit the model (or, with ``validate``, would
+            be rejected by the API server); several problems give a
+            :class:`ManifestValidationError`.
+
+    """
+    model_class = _MODELS[kind] if isinstance(kind, str) else kind
+    kind_name = model_class.KIND or model_class.__name__
+    full = dict(data)
+    full.setdefault("kind", kind_name)
+    group = f"{model_class.API_GROUP}/v1" if model_class.API_GROUP else "v1"
+    full.setdefault("apiVersion", group)
+    result = _load_object(full, source, 0, None, defaults, validate)
+    if result.errors:
+        if len(result.errors) == 1:
+            raise result.errors[0]
+        raise ManifestValidationError(list(result.errors))
+    if result.object is None:
+        raise ManifestError(result.skipped or "not loaded", source=source, kind=kind_name)
+    return result.object
+
+
+def _name_of(data: Mapping[str, Any]) -> str:
+    meta = data.get("metadata")
+    if not isinstance(meta, Mapping):
+        return ""
+    name = meta.get("name") or meta.get("generateName") or ""
+    namespace = meta.get("namespace") or ""
+    name, namespace = str(name), str(namespace)
+    return f"{namespace}/{name}" if namespace and name else name
+
+
+def _load_document(
+    document: Any, source: str, index: int, defaults: bool, validate: bool
+) -> list[LoadedDocument]:
+    if not isinstance(document, Mapping):
+        error = ManifestError(
+            f"expected a Kubernetes object (a mapping), got {_json_type(document)}",
+            source=source,
+            document=index,
+        )
+        return [LoadedDocument(source, index, None, "", "", "", None, errors=(error,))]
+    if document.get("kind") == "List" or (
+        isinstance(document.get("kind"), str)
+        and str(document.get("kind")).endswith("List")
+        and isinstance(document.get("items"), list)
+    ):
+        items = document.get("items")
+        if not isinstance(items, list):
+            error = ManifestError(
+                "a List needs `items`", source=source, document=index, kind="List", field="items"
+            )
+            return [LoadedDocument(source, index, None, "", "List", "", None, errors=(error,))]
+        out: list[LoadedDocument] = []
+        list_kind = str(document.get("kind"))
+        for i, item in enumerate(items):
+            if isinstance(item, Mapping) and list_kind != "List" and "kind" not in item:
+                # typed lists (ResourceSliceList) may leave the item kind out
+                item = {"kind": list_kind[: -len("List")], **item}
+                if "apiVersion" in document and "apiVersion" not in item:
+                    item = {"apiVersion": document["apiVersion"], **item}
+            out.append(_load_object(item, source, index, i, defaults, validate))
+        return out
+    return [_load_object(document, source, index, None, defaults, validate)]
+
+
+def _load_object(
+    data: Any, source: str, index: int, item: int | None, defaults: bool, validate: bool
+) -> LoadedDocument:
+    prefix = f"items[{item}]." if item is not None else ""
+
+    def error(
+        reason: str, *, kind: str | None, name: str | None, path: str | None
+    ) -> ManifestError:
+        full = f"{prefix}{path}" if path else (prefix[:-1] or None)
+        return ManifestError(
+            reason, source=source, document=index, kind=kind or None, name=name or None, field=full
+        )
+
+    if not isinstance(data, Mapping):
+        problem = error(
+            f"expected a Kubernetes object (a mapping), got {_json_type(data)}",
+            kind=None,
+            name=None,
+            path=None,
+        )
+        return LoadedDocument(source, index, item, "", "", "", None, errors=(problem,))
+    api_version = data.get("apiVersion")
+    kind = data.get("kind")
+    name = _name_of(data)
+    api_version_text = api_version if isinstance(api_version, str) else ""
+    kind_text = kind if isinstance(kind, str) else ""
+
+    def make(
+        model: K8sModel | None = None,
+        errors: tuple[ManifestError, ...] = (),
+        warnings: tuple[str, ...] = (),
+        skipped: str | None = None,
+    ) -> LoadedDocument:
+        return LoadedDocument(
+            source, index, item, api_version_text, kind_text, name, model, errors, warnings, skipped
+        )
+
+    if not kind_text:
+        problem = error("Required value: kind is missing", kind=None, name=name, path="kind")
+        return make(errors=(problem,))
+    group, _, version = api_version_text.rpartition("/")
+    if not api_version_text:
+        problem = error(
+            "Required value: apiVersion is missing", kind=kind_text, name=name, path="apiVersion"
+        )
+        return make(errors=(problem,))
+    model_class = _MODELS.get(kind_text)
+    is_resource = group == GROUP
+    if is_resource and kind_text in RESOURCE_KINDS and version not in SERVED_VERSIONS:
+        problem = error(
+            f'no matches for kind "{kind_text}" in version "{api_version_text}": dra-core reads '
+            f"resource.k8s.io {', '.join(SERVED_VERSIONS)}; older DRA versions (such as "
+            "v1alpha2, classic DRA) cannot be converted",
+            kind=kind_text,
+            name=name,
+            path="apiVersion",
+        )
+        return make(errors=(problem,))
+    if (
+        model_class is None
+        or (is_resource != bool(model_class.API_GROUP))
+        or (not is_resource and group not in ("", "v1") and api_version_text != "v1")
+    ):
+        reason = f"{api_version_text} {kind_text} is not used by dra-core"
+        return make(skipped=reason)
+    warnings: list[str] = []
+    converted: dict[str, Any] = dict(data)
+    if is_resource:
+        converted = to_v1(converted)
+        if version != "v1" and kind_text != "DeviceTaintRule":
+            warnings.append(f"converted from {api_version_text} to {GROUP}/v1")
+        if defaults:
+            converted = apply_defaults(converted)
+    warnings.extend(
+        f"unknown field {prefix}{path!s} (ignored, as the API server drops it)"
+        for path in unknown_fields(converted, model_class)
+    )
+    type_errors: list[tuple[str, str]] = []  # (field path, reason) of wrong types
+    candidate: Any = converted
+    model: K8sModel | None = None
+    for _attempt in range(4):
+        try:
+            model = model_class.model_validate(candidate)
+            break
+        except ValidationError as exc:
+            found = exc.errors()
+            for e in found:
+                path = _field_path(model_class, e["loc"])
+                if not any(_related(path, known) for known, _ in type_errors):
+                    type_errors.append((path, _pydantic_reason(e)))
+            # Drop the bad values and try again, so that the API validation below can
+            # still report every other problem of the object.
+            candidate = _without(candidate, [tuple(e["loc"]) for e in found])
+    problems = [error(reason, kind=kind_text, name=name, path=path) for path, reason in type_errors]
+    if model is not None and validate:
+        bad_paths = [path for path, _ in type_errors]
+        problems.extend(
+            error(fe.reason, kind=kind_text, name=name, path=fe.field)
+            for fe in validate_object(model)
+            if not any(_related(fe.field, bad) for bad in bad_paths)
+        )
+    if problems or model is None:
+        return make(errors=tuple(problems), warnings=tuple(warnings))
+    return make(model, warnings=tuple(warnings))
+
+
+def _related(path: str, bad: str) -> bool:
+    """Whether ``path`` is ``bad`` or encloses it (a follow-on of a dropped value)."""
+    return bad == path or bad.startswith((f"{path}.", f"{path}["))
+
+
+def _step(parent: Any, key: Any) -> Any:
+    if isinstance(parent, Mapping):
+        return parent.get(key)
+    if isinstance(parent, list) and isinstance(key, int) and key < len(parent):
+        return parent[key]
+    return None
+
+
+def _without(data: Any, locations: list[tuple[Any, ...]]) -> Any:
+    """Return a copy of ``data`` without the values at the given pydantic locations."""
+    out = copy.deepcopy(data)
+    for loc in locations:
+        parent: Any = out
+        keys = [k for k in loc if isinstance(k, (str, int))]
+        for key in keys[:-1]:
+            parent = _step(parent, key)
+        if not keys:
+            continue
+        last = keys[-1]
+        if isinstance(parent, dict) and last in parent:
+            del parent[last]
+        elif isinstance(parent, list) and isinstance(last, int) and last < len(parent):
+            parent[last] = None
+    return out
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+_EXPECTED: Final = {
+    "string_type": "a string",
+    "bool_type": "a boolean",
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "list_type": "a list",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+}
+
+
+def _pydantic_reason(error: Mapping[str, Any]) -> str:
+    kind = str(error.get("type", ""))
+    value = error.get("input")
+    if kind in _EXPECTED:
+        shown = json.dumps(value, default=str) if not isinstance(value, (dict, list)) else None
+        got = f"{_json_type(value)} {shown}" if shown is not None else _json_type(value)
+        hint = ""
+        if kind == "string_type" and isinstance(value, (bool, int, float)):
+            hint = " (quote the value in YAML)"
+        return f"Invalid value: expected {_EXPECTED[kind]}, got {got}{hint}"
+    message = str(error.get("msg", "invalid value"))
+    return f"Invalid value: {message.removeprefix('Value error, ')}"
+
+
+# ----------------------------------------------------------------------------------- model paths
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Annotated[...] and Optional[...] from an annotation."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+            continue
+        if origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(args) == 1:
+                annotation = args[0]
+                continue
+        return annotation
+
+
+def _field_by_key(model: type[BaseModel], key: str) -> tuple[str, Any] | None:
+    for name, info in model.model_fields.items():
+        if key in (info.alias or name, name):
+            return info.alias or name, info.annotation
+    return None
+
+
+def _field_path(model: type[BaseModel], loc: Sequence[Any]) -> str:
+    """Render a pydantic error location as a Kubernetes field path (``a.b[0].c[key]``)."""
+    path = ""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        origin = typing.get_origin(current)
+        if isinstance(current, type) and issubclass(current, BaseModel) and isinstance(part, str):
+            found = _field_by_key(current, part)
+            if found is None:
+                path = f"{path}.{part}" if path else part
+                current = Any
+            else:
+                alias, current = found
+                path = f"{path}.{alias}" if path else alias
+        elif origin is list and isinstance(part, int):
+            path = f"{path}[{part}]"
+            current = typing.get_args(current)[0]
+        elif origin is dict:
+            path = f"{path}[{part}]"
+            current = typing.get_args(current)[1]
+        elif isinstance(part, int):
+            path = f"{path}[{part}]"
+        # other parts (validator names, union tags) are not fields
+    return path
+
+
+def unknown_fields(data: Any, model: type[BaseModel], path: str = "") -> list[str]:
+    """Return the paths of the keys in ``data`` that ``model`` does not know (sorted by path)."""
+    found: list[str] = []
+    _walk_unknown(data, model, path, found)
+    return found
+
+
+def _walk_unknown(data: Any, annotation: Any, path: str, found: list[str]) -> None:
+    annotation = _unwrap(annotation)
+    origin = typing.get_origin(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if not isinstance(data, Mapping) or annotation.model_config.get("extra") == "allow":
+            return
+        for key, value in data.items():
+            child = f"{path}.{key}" if path else str(key)
+            field_info = _field_by_key(annotation, str(key))
+            if field_info is None:
+                found.append(child)
+            else:
+                _walk_unknown(value, field_info[1], child, found)
+    elif origin is list and isinstance(data, list):
+        (item_type,) = typing.get_args(annotation)
+        for i, item in enumerate(data):
+            _walk_unknown(item, item_type, f"{path}[{i}]", found)
+    elif origin is dict and isinstance(data, Mapping):
+        value_type = typing.get_args(annotation)[1]
+        for key, item in data.items():
+            _walk_unknown(item, value_type, f"{path}[{key}]", found)
+
+
+# ----------------------------------------------------------------------------------- dumping
+
+
+def _as_json(obj: Any) -> Any:
+    if isinstance(obj, BaseModel):
+        return dump(obj)
+    return obj
+
+
+def _documents(objects: BaseModel | Iterable[BaseModel] | Mapping[str, Any]) -> list[Any]:
+    if isinstance(objects, (BaseModel, Mapping)):
+        return [_as_json(objects)]
+    return [_as_json(o) for o in objects]
+
+
+def dump_json(objects: BaseModel | Iterable[BaseModel], *, indent: int | None = 2) -> str:
+    """Write one object as a JSON document, or several as a ``v1`` ``List``."""
+    documents = _documents(objects)
+    data = (
+        documents[0]
+        if len(documents) == 1 and not isinstance(objects, (list, tuple))
+        else {"apiVersion": "v1", "kind": "List", "items": documents}
+    )
+    return json.dumps(data, indent=indent, ensure_ascii=False) + "\n"
+
+
+class _Dumper(yaml.SafeDumper):
+    """A safe dumper that quotes every string YAML 1.1 would read as something else."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_str(str(value))
+
+
+_Dumper.add_representer(YamlBoolWord, _represent_str)
+_Dumper.add_multi_representer(
+    YamlInt,
+    lambda d, v: d.represent_int(int(v)),
+)
+_Dumper.add_multi_representer(
+    YamlFloat,
+    lambda d, v: d.represent_float(float(v)),
+)
+
+
+def dump_yaml(objects: BaseModel | Iterable[BaseModel]) -> str:
+    """Write objects as a multi-document YAML stream in Kubernetes shape."""
+    return yaml.dump_all(
+        _documents(objects),
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        explicit_start=len(_documents(objects)) > 1,
+    )
