@@ -5,6 +5,7 @@ until someone outside needs it.
 """
 
 from dra_core.allocator import Allocator, allocate
+from dra_core.api import Quantity
 from dra_core.errors import (
     AllocationAborted,
     AllocationCancelled,
@@ -16,9 +17,11 @@ from dra_core.errors import (
     DraCoreError,
     InputError,
     ManifestError,
+    ManifestValidationError,
     QuantityError,
 )
 from dra_core.features import Features
+from dra_core.io import dump_json, dump_yaml, load, load_report
 from dra_core.state import AllocatedState, DeviceID, SharedDeviceID
 
 __version__ = "0.1.0"
@@ -38,8 +41,14 @@ __all__ = [
     "Features",
     "InputError",
     "ManifestError",
+    "ManifestValidationError",
+    "Quantity",
     "QuantityError",
     "SharedDeviceID",
     "__version__",
     "allocate",
+    "dump_json",
+    "dump_yaml",
+    "load",
+    "load_report",
 ]
