@@ -23,7 +23,7 @@ from dra_core import DraCoreError, Features
 from dra_core.allocator import allocate
 
 # Engines that claim Kubernetes compatibility; the CP-SAT engineer adds "cpsat".
-ENGINES = ["search"]
+ENGINES = ["search", "cpsat"]
 
 CASE_DIRS = (("conformance", "cases"), ("cel", "cases"))
 
