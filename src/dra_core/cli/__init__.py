@@ -50,6 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DraCoreError as exc:
         print(f"dra-core {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): not an error of ours.
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"dra-core {args.command}: interrupted", file=sys.stderr)
         return 130
