@@ -400,3 +400,32 @@ def test_features_off_match_a_cluster_without_the_gate() -> None:
             classes=[device_class()],
             features=Features(prioritized_list=False),
         )
+
+
+def test_claim_config_naming_two_requests_appears_once() -> None:
+    # Kubernetes 1.36 repeats such a config once per request it names.
+    cfg = {"requests": ["r0", "r1"], "opaque": {"driver": "driver-a", "parameters": {"x": 1}}}
+    results = allocate(
+        node=node(),
+        claims=[claim("c", request("r0"), request("r1"), config=[cfg])],
+        slices=[slice_with_devices("s", device("a"), device("b"))],
+        classes=[device_class()],
+    )
+    assert results is not None
+    configs = results[0].devices.config
+    assert [(c.source, c.requests) for c in configs] == [("FromClaim", ["r0", "r1"])]
+
+
+def test_class_config_is_scoped_to_the_requests_of_that_class() -> None:
+    results = allocate(
+        node=node(),
+        claims=[claim("c", request("r0"), request("r1", class_name="b"), request("r2"))],
+        slices=[slice_with_devices("s", device("a"), device("b"), device("c"))],
+        classes=[device_class(config=[{"k": "a"}]), device_class("b", config=[{"k": "b"}])],
+    )
+    assert results is not None
+    configs = results[0].devices.config
+    assert [(c.source, c.requests) for c in configs] == [
+        ("FromClass", ["r0", "r2"]),
+        ("FromClass", ["r1"]),
+    ]

@@ -143,13 +143,16 @@ def _configs(problem: Problem, claim: ClaimInfo, solution: Solution) -> list[dic
         if not wanted:
             configs.append(entry)
             continue
-        # Kubernetes adds a claim config once per allocated request it names.
+        # A claim config applies when it names an allocated request, or the
+        # subrequest that was chosen for one. (Kubernetes 1.36 adds it once per
+        # request it names, so a config naming two requests appears twice; dra-core
+        # adds it once.)
         for slot, alt_index in zip(claim.requests, chosen_alt, strict=True):
-            if slot.name in wanted:
-                configs.append(dict(entry))
-                continue
-            if slot.first_available and slot.alternatives[alt_index].name in wanted:
-                configs.append(dict(entry))
+            if slot.name in wanted or (
+                slot.first_available and slot.alternatives[alt_index].name in wanted
+            ):
+                configs.append(entry)
+                break
     return configs
 
 
