@@ -573,10 +573,17 @@ def _load_object(
             candidate = _without(candidate, [tuple(e["loc"]) for e in found])
     problems = [error(reason, kind=kind_text, name=name, path=path) for path, reason in type_errors]
     if model is not None and validate:
+        checked = model
+        if is_resource and not defaults:
+            # The API server validates the defaulted object; keep ours as written.
+            try:
+                checked = model_class.model_validate(apply_defaults(candidate))
+            except ValidationError:
+                checked = model
         bad_paths = [path for path, _ in type_errors]
         problems.extend(
             error(fe.reason, kind=kind_text, name=name, path=fe.field)
-            for fe in validate_object(model)
+            for fe in validate_object(checked)
             if not any(_related(fe.field, bad) for bad in bad_paths)
         )
     if problems or model is None:
