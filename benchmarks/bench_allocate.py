@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+import dra_core.inventory as inventory_module
 from dra_core.allocator import Allocator
 from dra_core.api import DeviceClass, Node, ResourceClaim, ResourceSlice
 from dra_core.features import Features
@@ -122,9 +123,14 @@ def _claim(shape: str) -> ResourceClaim:
     )
 
 
+@pytest.mark.parametrize("caches", ["warm", "cold"])
 @pytest.mark.parametrize("in_use", [0, 50, 99])
 @pytest.mark.parametrize("shape", ["basic", "selector", "matchAttribute"])
-def test_scheduler_shape(benchmark: Any, shape: str, in_use: int) -> None:
+def test_scheduler_shape(benchmark: Any, shape: str, in_use: int, caches: str) -> None:
+    """``warm``: dra-core's caches across calls are used (same slice objects, same
+    state); ``cold``: they are dropped before every call, so each call rebuilds the
+    inventory, the CEL view of every device and the selector results (CEL's own
+    compile cache and per-value memo stay warm, like Go's compile cache)."""
     slices = [_slice()]
     classes = [
         DeviceClass.model_validate(
@@ -142,6 +148,9 @@ def test_scheduler_shape(benchmark: Any, shape: str, in_use: int) -> None:
     )
 
     def run() -> Any:
+        if caches == "cold":
+            inventory_module._ENTRY_CACHE.clear()
+            inventory_module._INVENTORIES.clear()
         allocator = Allocator(slices=slices, classes=classes, allocated_state=state)
         return allocator.allocate(node, claims)
 
