@@ -56,22 +56,6 @@ class _FrozenList:
         return self._hash
 
 
-class _QuantityKey:
-    """A quantity's memo-key stand-in: equal by value, hash computed once."""
-
-    __slots__ = ("_hash", "value")
-
-    def __init__(self, value: Quantity) -> None:
-        self.value = value
-        self._hash = hash(value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _QuantityKey) and self.value == other.value
-
-    def __hash__(self) -> int:
-        return self._hash
-
-
 _TRUE_KEY: Final = _Marker("true")
 _FALSE_KEY: Final = _Marker("false")
 
@@ -80,8 +64,11 @@ def memo_key(value: Any) -> Any:
     """Return a hashable stand-in for a value; equal stand-ins mean CEL sees equal values.
 
     Python's ``True == 1`` is the one collision among attribute values, so booleans
-    become markers; lists and quantities get stand-ins whose hash is computed once,
-    because a memo lookup hashes the key of every device.
+    become markers; lists, versions and quantities get stand-ins that are cheap to hash
+    (a memo lookup hashes the key of every device) and interned, so that comparing two
+    devices' keys stops at an identity check. Equal stand-ins imply equal values; equal
+    values may have different stand-ins (``1Gi`` and ``1024Mi``), which only costs an
+    extra evaluation.
     """
     if value is True:
         return _TRUE_KEY
@@ -93,7 +80,10 @@ def memo_key(value: Any) -> Any:
     if isinstance(value, tuple):
         key = _FrozenList(tuple(memo_key(v) for v in value))
     elif isinstance(value, Quantity):
-        key = _QuantityKey(value)
+        # The text fixes the value (as given, else canonical); its hash is cached by str.
+        key = ("quantity", value.original or str(value))
+    elif isinstance(value, Semver):
+        key = ("semver", value.text)
     else:
         key = value
     # Equal stand-ins are interned, so that comparing the keys of two devices stops at
