@@ -6,6 +6,7 @@ until someone outside needs it.
 
 from dra_core.allocator import Allocator, allocate
 from dra_core.api import Quantity
+from dra_core.cel import CelDevice, SelectorProgram, compile_selector
 from dra_core.errors import (
     AllocationAborted,
     AllocationCancelled,
@@ -36,6 +37,7 @@ __all__ = [
     "CELCompileError",
     "CELError",
     "CELRuntimeError",
+    "CelDevice",
     "DeviceID",
     "DraCoreError",
     "Features",
@@ -44,9 +46,11 @@ __all__ = [
     "ManifestValidationError",
     "Quantity",
     "QuantityError",
+    "SelectorProgram",
     "SharedDeviceID",
     "__version__",
     "allocate",
+    "compile_selector",
     "dump_json",
     "dump_yaml",
     "load",
