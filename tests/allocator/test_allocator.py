@@ -429,3 +429,133 @@ def test_class_config_is_scoped_to_the_requests_of_that_class() -> None:
         ("FromClass", ["r0", "r2"]),
         ("FromClass", ["r1"]),
     ]
+
+
+# --- more rules, each in one small case ------------------------------------------------------
+
+
+def _shared_partition(name: str, memory: str) -> dict[str, Any]:
+    return device(
+        name,
+        capacity={"memory": memory},
+        allowMultipleAllocations=True,
+        consumesCounters=[{"counterSet": "cs", "counters": {"memory": {"value": memory}}}],
+    )
+
+
+def test_shareable_partitions_pay_their_counters_once() -> None:
+    # 8Gi of counters; device-1 (4Gi) is shared by req-0; req-1 prefers >= 6Gi
+    # (device-2 would need 4+6 > 8) and falls back to >= 4Gi: device-1 is full
+    # (its capacity is used by req-0), so device-3.
+    parts = slice_with_devices(
+        "slice-1",
+        _shared_partition("device-1", "4Gi"),
+        _shared_partition("device-2", "6Gi"),
+        _shared_partition("device-3", "4Gi"),
+        slice_count=2,
+    )
+    counters = slice_with_devices(
+        "slice-2",
+        slice_count=2,
+        sharedCounters=[{"name": "cs", "counters": {"memory": {"value": "8Gi"}}}],
+    )
+    counters["spec"].pop("devices")
+
+    def at_least(q: str) -> tuple[str, ...]:
+        return (f'device.capacity["driver-a"].memory.compareTo(quantity("{q}")) >= 0',)
+
+    results = allocate(
+        node=node(),
+        claims=[
+            claim(
+                "c",
+                request("req-0"),
+                first_available(
+                    "req-1",
+                    subrequest("big", selectors=at_least("6Gi")),
+                    subrequest("small", selectors=at_least("4Gi")),
+                ),
+            )
+        ],
+        slices=[parts, counters],
+        classes=[device_class("class-a", "device.allowMultipleAllocations == true")],
+    )
+    assert results is not None
+    got = [
+        (r.request, r.device, str(r.consumed_capacity["memory"]))
+        for r in results[0].devices.results
+    ]
+    assert got == [("req-0", "device-1", "4Gi"), ("req-1/small", "device-3", "4Gi")]
+
+
+def test_first_subrequest_over_the_claim_limit_falls_back() -> None:
+    results = allocate(
+        node=node(),
+        claims=[
+            claim(
+                "c",
+                first_available("r", subrequest("many", count=500), subrequest("one", count=1)),
+            )
+        ],
+        slices=[slice_with_devices("s", device("a"))],
+        classes=[device_class()],
+    )
+    assert results is not None
+    assert [r.request for r in results[0].devices.results] == ["r/one"]
+
+
+def test_admin_access_claims_may_share_a_device() -> None:
+    claims = [claim(f"c{i}", request(admin_access=True)) for i in range(2)]
+    results = allocate(
+        node=node(),
+        claims=claims,
+        slices=[slice_with_devices("s", device("a"))],
+        classes=[device_class()],
+        allocated_claims=[allocated_claim(("driver-a", "pool-1", "a"))],
+    )
+    assert results is not None
+    assert [[(r.device, r.admin_access) for r in res.devices.results] for res in results] == [
+        [("a", True)],
+        [("a", True)],
+    ]
+
+
+def test_untolerated_taints_hide_devices_and_none_effect_does_not() -> None:
+    taint = [{"key": "k", "value": "v", "effect": "NoSchedule"}]
+    harmless = [{"key": "k", "value": "v", "effect": "None"}]
+    args: dict[str, Any] = dict(
+        node=node(),
+        slices=[slice_with_devices("s", device("a", taints=taint), device("b", taints=harmless))],
+        classes=[device_class()],
+    )
+    results = allocate(claims=[claim("c")], **args)
+    assert results is not None and devices_of(results) == [["b"]]
+    assert allocate(claims=[claim("c", request(count=2))], **args) is None
+    tolerate = [{"key": "k", "operator": "Equal", "value": "v", "effect": "NoSchedule"}]
+    results = allocate(claims=[claim("c", request(count=2, tolerations=tolerate))], **args)
+    assert results is not None and devices_of(results) == [["a", "b"]]
+
+
+def test_incomplete_pool_is_never_used_and_fails_all_mode() -> None:
+    args: dict[str, Any] = dict(
+        node=node(),
+        slices=[slice_with_devices("s", device("a"), slice_count=2)],
+        classes=[device_class()],
+    )
+    assert allocate(claims=[claim("c")], **args) is None
+    with pytest.raises(AllocationInputError, match="is currently being updated"):
+        allocate(claims=[claim("c", request(mode="All"))], **args)
+
+
+def test_invalid_pool_is_an_error_only_when_nothing_fits() -> None:
+    bad = slice_with_devices("bad", device("x"), device("x"), pool="bad")
+    good = slice_with_devices("good", device("y"), pool="good")
+    args: dict[str, Any] = dict(node=node(), classes=[device_class()])
+    results = allocate(claims=[claim("c")], slices=[bad, good], **args)
+    assert results is not None and devices_of(results) == [["y"]]
+    with pytest.raises(AllocationInputError, match="invalid resource pools were encountered"):
+        allocate(claims=[claim("c")], slices=[bad], **args)
+
+
+def test_no_claims_allocate_to_an_empty_list() -> None:
+    assert allocate(node=node(), claims=[], slices=[], classes=[]) == []

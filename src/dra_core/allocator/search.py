@@ -175,7 +175,7 @@ class _Search:
         if self.hopeless():
             return None
         needed = 200 + 4 * sum(
-            max((a.count for a in slot.alternatives), default=0) + 2
+            min(max((a.count for a in slot.alternatives), default=0), self.limit) + 2
             for claim in self.claims
             for slot in claim.requests
         )
