@@ -238,12 +238,17 @@ def ne(a: Any, b: Any) -> bool:
 def in_(item: Any, container: Any) -> bool:
     """``@in`` on lists (by equality) and maps (by key)."""
     if isinstance(container, (list, tuple)):
+        # As cel-go's list Contains: a match wins; otherwise the first comparison
+        # error (a semantic version compared with a string) is the result.
+        error: EvalError | None = None
         for element in container:
             try:
                 if cel_equal(element, item):
                     return True
-            except EvalError:
-                continue
+            except EvalError as exc:
+                error = error or exc
+        if error is not None:
+            raise error
         return False
     if isinstance(container, Mapping):
         if not isinstance(item, (str, int, float, bool)) or isinstance(item, bytes):
