@@ -20,12 +20,15 @@ from builders import (
     device,
     device_class,
     distinct_attribute,
+    first_available,
     match_attribute,
     node,
     request,
     slice_with_devices,
+    subrequest,
 )
 from dra_core.allocator import allocate
+from dra_core.api import DeviceClass, Node, ResourceClaim, ResourceSlice
 
 
 @st.composite
@@ -40,13 +43,15 @@ def instances(draw: st.DrawFn) -> dict[str, Any]:
     for c in range(draw(st.integers(1, 2))):
         reqs = []
         for r in range(draw(st.integers(1, 2))):
-            reqs.append(
+            # One alternative is a plain request; two are firstAvailable subrequests.
+            alternatives = [
                 {
-                    "name": f"r{r}",
                     "count": draw(st.integers(1, 2)),
                     "want_a": draw(st.one_of(st.none(), st.integers(0, 2))),
                 }
-            )
+                for _ in range(draw(st.integers(1, 2)))
+            ]
+            reqs.append({"name": f"r{r}", "alternatives": alternatives})
         constraint = draw(st.sampled_from([None, "match", "distinct"]))
         attr = draw(st.sampled_from("ab"))
         claims.append({"name": f"c{c}", "requests": reqs, "constraint": (constraint, attr)})
@@ -71,48 +76,61 @@ def _constraint_ok(kind: str | None, attr: str, chosen: list[dict[str, Any]]) ->
 
 
 def brute_force(inst: dict[str, Any]) -> bool:
-    choices_per_request = []
-    owners = []
-    for c, cl in enumerate(inst["claims"]):
-        for req in cl["requests"]:
+    requests = [(c, req) for c, cl in enumerate(inst["claims"]) for req in cl["requests"]]
+    for picks in itertools.product(*(range(len(req["alternatives"])) for _, req in requests)):
+        choices_per_request = []
+        for (_, req), pick in zip(requests, picks, strict=True):
+            alt = req["alternatives"][pick]
             choices_per_request.append(
-                list(itertools.combinations(_candidates(inst, req), req["count"]))
+                list(itertools.combinations(_candidates(inst, alt), alt["count"]))
             )
-            owners.append(c)
-    for assignment in itertools.product(*choices_per_request):
-        names = [d["name"] for combo in assignment for d in combo]
-        if len(names) != len(set(names)):
-            continue
-        ok = True
-        for c, cl in enumerate(inst["claims"]):
-            chosen = [
-                d for o, combo in zip(owners, assignment, strict=True) if o == c for d in combo
-            ]
-            kind, attr = cl["constraint"]
-            if not _constraint_ok(kind, attr, chosen):
-                ok = False
-                break
-        if ok:
-            return True
+        for assignment in itertools.product(*choices_per_request):
+            names = [d["name"] for combo in assignment for d in combo]
+            if len(names) != len(set(names)):
+                continue
+            if all(
+                _constraint_ok(
+                    *cl["constraint"],
+                    [
+                        d
+                        for (owner, _), combo in zip(requests, assignment, strict=True)
+                        if owner == c
+                        for d in combo
+                    ],
+                )
+                for c, cl in enumerate(inst["claims"])
+            ):
+                return True
     return False
+
+
+def _selector(alt: dict[str, Any]) -> tuple[str, ...]:
+    if alt["want_a"] is None:
+        return ()
+    return (f'device.attributes["driver-a"].a == {alt["want_a"]}',)
 
 
 def to_manifests(inst: dict[str, Any]) -> dict[str, Any]:
     devices = [device(d["name"], attributes={"a": d["a"], "b": d["b"]}) for d in inst["devices"]]
     claims = []
     for cl in inst["claims"]:
-        reqs = [
-            request(
-                r["name"],
-                count=r["count"],
-                selectors=(
-                    (f'device.attributes["driver-a"].a == {r["want_a"]}',)
-                    if r["want_a"] is not None
-                    else ()
-                ),
-            )
-            for r in cl["requests"]
-        ]
+        reqs = []
+        for r in cl["requests"]:
+            alts = r["alternatives"]
+            if len(alts) == 1:
+                reqs.append(
+                    request(r["name"], count=alts[0]["count"], selectors=_selector(alts[0]))
+                )
+            else:
+                reqs.append(
+                    first_available(
+                        r["name"],
+                        *(
+                            subrequest(f"s{i}", count=alt["count"], selectors=_selector(alt))
+                            for i, alt in enumerate(alts)
+                        ),
+                    )
+                )
         kind, attr = cl["constraint"]
         constraints = None
         if kind == "match":
@@ -135,26 +153,55 @@ def check_valid(inst: dict[str, Any], results: list[Any]) -> None:
     seen: set[str] = set()
     for cl, result in zip(inst["claims"], results, strict=True):
         chosen = []
+        per_request: dict[str, list[str]] = {}
         for item in result.devices.results:
             assert item.device not in seen, "a device was given twice"
             assert item.device not in inst["in_use"], "a device in use was given"
             seen.add(item.device)
-            req = next(r for r in cl["requests"] if r["name"] == item.request)
-            dev = by_name[item.device]
-            assert req["want_a"] is None or dev["a"] == req["want_a"]
-            chosen.append(dev)
+            per_request.setdefault(item.request, []).append(item.device)
+            chosen.append(by_name[item.device])
         for req in cl["requests"]:
-            assert (
-                sum(1 for i in result.devices.results if i.request == req["name"]) == req["count"]
+            alts = req["alternatives"]
+            names = (
+                [req["name"]]
+                if len(alts) == 1
+                else [f"{req['name']}/s{i}" for i in range(len(alts))]
             )
-        kind, attr = cl["constraint"]
-        assert _constraint_ok(kind, attr, chosen)
+            used = [n for n in names if n in per_request]
+            assert len(used) == 1, "exactly one alternative of each request is used"
+            alt = alts[names.index(used[0])]
+            assert len(per_request[used[0]]) == alt["count"]
+            for dev in per_request[used[0]]:
+                assert alt["want_a"] is None or by_name[dev]["a"] == alt["want_a"]
+        assert _constraint_ok(*cl["constraint"], chosen)
 
 
 @settings(max_examples=150, deadline=None)
 @given(instances())
 def test_search_finds_an_allocation_whenever_one_exists(inst: dict[str, Any]) -> None:
-    results = allocate(**to_manifests(inst))
+    manifests = to_manifests(inst)
+    results = allocate(**manifests)
     assert (results is not None) == brute_force(inst)
     if results is not None:
         check_valid(inst, results)
+        validate = _validator()
+        if validate is not None:
+            violations = validate(
+                results=results,
+                node=Node.model_validate(manifests["node"]),
+                claims=[ResourceClaim.model_validate(c) for c in manifests["claims"]],
+                slices=[ResourceSlice.model_validate(s) for s in manifests["slices"]],
+                classes=[DeviceClass.model_validate(c) for c in manifests["classes"]],
+                allocated_claims=[
+                    ResourceClaim.model_validate(c) for c in manifests["allocated_claims"]
+                ],
+            )
+            assert not violations
+
+
+def _validator() -> Any:
+    try:
+        from dra_core.allocator.validator import validate_allocation
+    except ImportError:
+        return None
+    return validate_allocation

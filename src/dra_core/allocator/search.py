@@ -179,16 +179,15 @@ class _Search:
             for claim in self.claims
             for slot in claim.requests
         )
-        old_limit = sys.getrecursionlimit()
-        if needed > old_limit:
+        # The walk recurses once per chosen device and request. The limit is only
+        # ever raised (never restored), so concurrent searches cannot lower it
+        # under each other's feet.
+        if needed > sys.getrecursionlimit():
             sys.setrecursionlimit(needed)
         try:
             found = self._one(0, 0, None, False, 0, 0)
         except _MaxSizeExceeded:
             found = False
-        finally:
-            if needed > old_limit:
-                sys.setrecursionlimit(old_limit)
         if not found:
             return None
         return Solution(
