@@ -11,9 +11,10 @@ Pruning (each rule keeps the first solution unchanged):
 
 - *Counting before searching*: when some request cannot get enough candidates
   even with nothing else chosen (fewer candidates than its count, an ``All``
-  request with no device or an unusable one), no solution exists; with no
-  poisoned candidate anywhere, Kubernetes would also end with "does not fit" after
-  searching, so the search is skipped.
+  request with no device or an unusable one), no solution exists; when nothing on
+  the way can raise (no poisoned candidate, no ``All`` request under a
+  constraint), Kubernetes would also end with "does not fit" after searching, so
+  the search is skipped.
 - *Not enough left*: when fewer candidates remain after position ``i`` than devices
   are still needed, the request cannot be completed from here; Kubernetes would
   try them and fail. Only applied when no poisoned candidate remains (reaching one
@@ -155,6 +156,15 @@ class _Search:
     def hopeless(self) -> bool:
         """Return true when counting alone shows that no solution exists."""
         if self.problem.has_poison:
+            return False
+        # An All request under a constraint can raise "cannot add device" when the
+        # walk reaches it; answering "does not fit" early would hide that error.
+        if any(
+            alt.all_devices and alt.constraints
+            for claim in self.claims
+            for slot in claim.requests
+            for alt in slot.alternatives
+        ):
             return False
         for claim in self.claims:
             for slot in claim.requests:
