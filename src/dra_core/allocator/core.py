@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from dra_core.allocator.engines import get_engine
 from dra_core.allocator.problem import build_problem
 from dra_core.allocator.results import build_results
+from dra_core.allocator.search import check_abort
 from dra_core.errors import AllocationInputError, ManifestError
 from dra_core.features import Features
 from dra_core.inventory import Inventory
@@ -142,6 +143,13 @@ class Allocator:
         deadline = time.monotonic() + timeout if timeout is not None else None
         node_model = None if node is None else _model(NodeModel, node, "Node")
         claim_models = [_model(ResourceClaim, c, "ResourceClaim") for c in claims]
+        check = None
+        if deadline is not None or cancel is not None:
+
+            def check() -> None:
+                check_abort(deadline, timeout, cancel)
+
+            check()
         problem = build_problem(
             inventory=self.inventory,
             node=node_model,
@@ -149,6 +157,7 @@ class Allocator:
             classes=self.classes,
             allocated_state=self.allocated_state,
             features=self.features,
+            check_abort=check,
         )
         solution = solve(
             problem, deadline=deadline, timeout=timeout, cancel=cancel, options=options

@@ -98,7 +98,7 @@ The rules an engine enforces (the search engine's order)
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -491,6 +491,7 @@ class _Builder:
         self.features = features
         self.pools = inventory.pools_for_node(node)
         self.has_poison = False
+        self.check_abort: Callable[[], None] | None = None
         # The device table depends on the node, the allocated state (and its
         # version) and the inventory's slices and features: cached under that key,
         # together with the candidate lists computed from it.
@@ -705,7 +706,10 @@ class _Builder:
     def _candidates_exact(self, req: _Req) -> tuple[tuple[Candidate, ...], bool]:
         out: list[Candidate] = []
         poisoned = False
+        check = self.check_abort
         for info in self.devices:
+            if check is not None and info.index % 64 == 63:
+                check()
             # Checking "in use" comes first, as in Kubernetes: a device in use is
             # never evaluated, so its selector errors never surface.
             if not req.admin_access and self.state.is_dedicated(info.id):
@@ -742,6 +746,8 @@ class _Builder:
                     request=req.full_name,
                 )
             for slice_entry in pool.slices:
+                if self.check_abort is not None:
+                    self.check_abort()
                 for entry in slice_entry.devices:
                     if not self._selectable(req, entry):
                         continue
@@ -783,8 +789,12 @@ def build_problem(
     classes: Mapping[str, DeviceClass],
     allocated_state: AllocatedState,
     features: Features,
+    check_abort: Callable[[], None] | None = None,
 ) -> Problem:
     """Check the claims the way Kubernetes does and build the problem for ``node``.
+
+    ``check_abort`` (optional) is called every few devices while selectors are
+    evaluated; it raises to stop (a deadline or a cancellation).
 
     Raises:
         AllocationInputError: input that no node can satisfy, with Kubernetes' text
@@ -794,6 +804,7 @@ def build_problem(
 
     """
     builder = _Builder(inventory, node, claims, classes, allocated_state, features)
+    builder.check_abort = check_abort
     claim_infos: list[ClaimInfo] = []
     for c, claim in enumerate(claims):
         ref = claim_ref(claim)

@@ -55,7 +55,7 @@ from dra_core.errors import (
     AllocationTimeout,
 )
 
-__all__ = ["CancelFlag", "SearchBudgetExceeded", "search"]
+__all__ = ["CancelFlag", "SearchBudgetExceeded", "check_abort", "search"]
 
 # How many steps pass between two looks at the clock and the cancellation flag.
 _CHECK_EVERY = 64
@@ -67,6 +67,24 @@ class CancelFlag(Protocol):
     def is_set(self) -> bool:
         """Return true once the caller wants the allocation to stop."""
         ...
+
+
+def check_abort(
+    deadline: float | None, timeout: float | None, cancel: CancelFlag | Callable[[], bool] | None
+) -> None:
+    """Raise when the deadline has passed or the caller cancelled.
+
+    Raises:
+        AllocationTimeout: ``time.monotonic()`` reached ``deadline``.
+        AllocationCancelled: ``cancel.is_set()`` (or ``cancel()``) is true.
+
+    """
+    if deadline is not None and time.monotonic() >= deadline:
+        raise AllocationTimeout(f"allocation did not finish within {timeout}s", timeout=timeout)
+    if cancel is not None:
+        stopped = cancel.is_set() if hasattr(cancel, "is_set") else cancel()
+        if stopped:
+            raise AllocationCancelled("allocation was cancelled")
 
 
 class SearchBudgetExceeded(AllocationAborted):
@@ -141,15 +159,7 @@ class _Search:
         self._check_abort()
 
     def _check_abort(self) -> None:
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            raise AllocationTimeout(
-                f"allocation did not finish within {self.timeout}s", timeout=self.timeout
-            )
-        cancel = self.cancel
-        if cancel is not None:
-            stopped = cancel.is_set() if hasattr(cancel, "is_set") else cancel()
-            if stopped:
-                raise AllocationCancelled("allocation was cancelled")
+        check_abort(self.deadline, self.timeout, self.cancel)
 
     # --- quick infeasibility ------------------------------------------------------------
 
