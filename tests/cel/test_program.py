@@ -242,3 +242,12 @@ def test_not_cel_never_escapes_as_a_raw_exception() -> None:
             program.matches(gpu(0))
         except CELRuntimeError as exc:
             assert str(exc).startswith("CEL runtime error: ")
+
+
+def test_a_device_error_is_not_memoised_for_healthy_devices() -> None:
+    program = compile_selector("true")
+    broken = CelDevice(driver=DRIVER, error="attribute v: parse semantic version: bad")
+    with pytest.raises(CELRuntimeError):
+        program.matches(broken)
+    assert program.matches(CelDevice(driver=DRIVER)) is True
+    assert program.matches_many([CelDevice(driver=DRIVER), broken])[0] is True

@@ -124,7 +124,10 @@ class SelectorProgram:
 
         """
         key_fn = self._key
-        if key_fn is None:
+        # A device that cannot be evaluated at all (device.error) is never memoised:
+        # its memo key does not record the error, so the outcome would leak to healthy
+        # devices with the same key.
+        if key_fn is None or device.error is not None:
             outcome = self._outcome(device)
         else:
             key = key_fn(device._keys)
@@ -154,7 +157,7 @@ class SelectorProgram:
         key_fn = self._key
         memo = self._memo
         for device in devices:
-            if key_fn is None:
+            if key_fn is None or device.error is not None:
                 outcome = self._outcome(device)
             else:
                 key = key_fn(device._keys)
