@@ -14,8 +14,10 @@ inner, with Kubernetes' own wording where Kubernetes has one::
     │   │   ├── CELCompileError                  "CEL compile error: ..."
     │   │   └── CELRuntimeError                  "CEL runtime error: ..."
     │   └── AllocationInputError                 claims, classes or slices that make
-    │                                            allocation impossible on any node
-    │                                            ("could not retrieve device class", ...)
+    │       │                                    allocation impossible on any node
+    │       │                                    ("could not retrieve device class", ...)
+    │       └── InvalidPoolsError                only this node: its invalid pools and
+    │                                            nothing else fits (other nodes may)
     └── AllocationAborted                        the search was stopped, never "does not fit"
         ├── AllocationTimeout (TimeoutError)     the deadline passed
         └── AllocationCancelled                  the caller cancelled
@@ -33,6 +35,7 @@ __all__ = [
     "CELRuntimeError",
     "DraCoreError",
     "InputError",
+    "InvalidPoolsError",
     "ManifestError",
     "ManifestValidationError",
     "QuantityError",
@@ -181,6 +184,23 @@ class AllocationInputError(InputError):
         self.claim = claim
         self.request = request
         self.device = device
+
+
+class InvalidPoolsError(AllocationInputError):
+    """Nothing fits on this node and some of its resource pools are invalid.
+
+    Kubernetes reports this per node ("invalid resource pools were encountered",
+    its ``ErrFailedAllocationOnNode``): other nodes may still fit, so a scheduler
+    should treat it as "does not fit here, and say why", not abort.
+
+    Attributes:
+        pools: ``driver/pool`` of the invalid pools, with their reasons.
+
+    """
+
+    def __init__(self, message: str, *, pools: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.pools = dict(pools or {})
 
 
 class AllocationAborted(DraCoreError):

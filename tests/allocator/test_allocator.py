@@ -25,7 +25,13 @@ from builders import (
     slice_with_devices,
     subrequest,
 )
-from dra_core import AllocationCancelled, AllocationInputError, AllocationTimeout, CELRuntimeError
+from dra_core import (
+    AllocationCancelled,
+    AllocationInputError,
+    AllocationTimeout,
+    CELRuntimeError,
+    InvalidPoolsError,
+)
 from dra_core.allocator import Allocator, SearchBudgetExceeded, allocate, engine_names, get_engine
 from dra_core.features import Features
 
@@ -553,8 +559,9 @@ def test_invalid_pool_is_an_error_only_when_nothing_fits() -> None:
     args: dict[str, Any] = dict(node=node(), classes=[device_class()])
     results = allocate(claims=[claim("c")], slices=[bad, good], **args)
     assert results is not None and devices_of(results) == [["y"]]
-    with pytest.raises(AllocationInputError, match="invalid resource pools were encountered"):
+    with pytest.raises(InvalidPoolsError, match="invalid resource pools were encountered") as info:
         allocate(claims=[claim("c")], slices=[bad], **args)
+    assert info.value.pools == {"driver-a/bad": "duplicate device name x"}
 
 
 def test_no_claims_allocate_to_an_empty_list() -> None:

@@ -25,7 +25,7 @@ from dra_core.allocator.engines import get_engine
 from dra_core.allocator.problem import build_problem
 from dra_core.allocator.results import build_results
 from dra_core.allocator.search import check_abort
-from dra_core.errors import AllocationInputError, ManifestError
+from dra_core.errors import InvalidPoolsError, ManifestError
 from dra_core.features import Features
 from dra_core.inventory import Inventory
 from dra_core.state import AllocatedState
@@ -165,7 +165,12 @@ class Allocator:
         if solution is None:
             if problem.has_invalid_pools:
                 # Only an error when nothing could be allocated: other pools may do.
-                raise AllocationInputError("invalid resource pools were encountered")
+                invalid = {str(p.id): p.invalid_reason for p in problem.pools if p.invalid}
+                raise InvalidPoolsError(
+                    "invalid resource pools were encountered: "
+                    + "; ".join(f"{pool}: {reason}" for pool, reason in invalid.items()),
+                    pools=invalid,
+                )
             return None
         return build_results(problem, solution, seed=self.share_id_seed)
 
