@@ -566,3 +566,20 @@ def test_invalid_pool_is_an_error_only_when_nothing_fits() -> None:
 
 def test_no_claims_allocate_to_an_empty_list() -> None:
     assert allocate(node=node(), claims=[], slices=[], classes=[]) == []
+
+
+def test_cancellation_is_noticed_while_selectors_are_evaluated() -> None:
+    calls = 0
+
+    def cancelled() -> bool:
+        nonlocal calls
+        calls += 1
+        return calls > 1  # the check before building passes, the next one stops
+
+    allocator = Allocator(
+        slices=[slice_with_devices("s", *(device(f"d{i}") for i in range(130)))],
+        classes=[device_class("class-a", 'device.driver == "driver-a"')],
+    )
+    with pytest.raises(AllocationCancelled):
+        allocator.allocate(node(), [claim("c")], cancel=cancelled)
+    assert calls == 2
