@@ -81,7 +81,8 @@ def memo_key(value: Any) -> Any:
         key = _FrozenList(tuple(memo_key(v) for v in value))
     elif isinstance(value, Quantity):
         # The text fixes the value (as given, else canonical); its hash is cached by str.
-        key = ("quantity", value.original or str(value))
+        # A bare string is unambiguous: capacity items only ever hold quantities.
+        key = value.original or str(value)
     elif isinstance(value, Semver):
         key = ("semver", value.text)
     else:
@@ -131,7 +132,8 @@ class _Keys(dict[tuple[Any, ...], Any]):
     """Memo-key material of one device, keyed by the read items of :mod:`._compiler`.
 
     Present attributes and capacities are filled in eagerly; whole-map items are built on
-    first use; absent items read as :data:`MISSING` without being stored.
+    first use; absent items read as :data:`MISSING` (and are stored, so there is at most
+    one entry per item that some selector reads).
     """
 
     __slots__ = ("device",)
@@ -153,7 +155,9 @@ class _Keys(dict[tuple[Any, ...], Any]):
         elif kind == "CC":
             value = frozenset((d, _frozen(m)) for d, m in dev.capacity_domains.items())
         else:
-            return MISSING
+            # An absent attribute or capacity: remembered, so that the next lookup of
+            # the same item (by any device's memo key) stays in C.
+            value = MISSING
         self[item] = value
         return value
 
