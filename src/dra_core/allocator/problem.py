@@ -79,6 +79,13 @@ The shape
     are already used up and are not consumed again), ``binding_conditions``,
     ``binding_failure_conditions``.
 
+Read-only
+=========
+Treat everything in a ``Problem`` as read-only: ``DeviceInfo`` objects, the counters
+and the candidate tuples are cached per (inventory, node, allocated state and its
+version) and shared by later calls. ``DeviceInfo.attribute(name, list_types)``
+returns (and caches) an attribute as constraints compare it.
+
 The rules an engine enforces (the search engine's order)
 =========================================================
 1. A non-shareable device is chosen at most once per call, over all claims
