@@ -212,7 +212,7 @@ class Quantity:
 
     """
 
-    __slots__ = ("_e", "_format", "_m", "_original", "_raw", "_s")
+    __slots__ = ("_e", "_format", "_m", "_norm", "_original", "_raw", "_s", "_value")
 
     DECIMAL_SI: ClassVar[str] = DECIMAL_SI
     BINARY_SI: ClassVar[str] = BINARY_SI
@@ -226,6 +226,8 @@ class Quantity:
     _s: str | None
     _original: str | None
     _raw: int | float | str | None
+    _value: Fraction | None
+    _norm: tuple[int, int] | None
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError("use Quantity.parse(text) or Quantity.from_int(value)")
@@ -248,6 +250,8 @@ class Quantity:
         object.__setattr__(q, "_s", s)
         object.__setattr__(q, "_original", original)
         object.__setattr__(q, "_raw", raw)
+        object.__setattr__(q, "_value", None)  # caches, filled on first use
+        object.__setattr__(q, "_norm", None)
         return q
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -371,9 +375,22 @@ class Quantity:
     @property
     def value(self) -> Fraction:
         """The exact numeric value."""
-        if self._e >= 0:
-            return Fraction(self._m * 10**self._e)
-        return Fraction(self._m, 10**-self._e)
+        value: Fraction | None = self._value
+        if value is None:
+            if self._e >= 0:
+                value = Fraction(self._m * _p10(self._e))
+            else:
+                value = Fraction(self._m, _p10(-self._e))
+            object.__setattr__(self, "_value", value)
+        return value
+
+    def _normal(self) -> tuple[int, int]:
+        """Return (m, e) without trailing zeros in m (cached; (0, 0) for zero)."""
+        norm: tuple[int, int] | None = self._norm
+        if norm is None:
+            norm = _strip10(self._m, self._e) if self._m else (0, 0)
+            object.__setattr__(self, "_norm", norm)
+        return norm
 
     def sign(self) -> int:
         """-1, 0 or 1."""
@@ -387,7 +404,7 @@ class Quantity:
         """Return the value as an int; None when it is not an integer or does not fit int64."""
         if self._m == 0:
             return 0
-        m, e = _strip10(self._m, self._e)
+        m, e = self._normal()
         if e < 0:
             return None
         if _magnitude(m, e) > 19:
@@ -424,8 +441,8 @@ class Quantity:
             return -1 if a < b else 1
         if a == 0:
             return 0
-        ma, ea = _strip10(self._m, self._e)
-        mb, eb = _strip10(other._m, other._e)
+        ma, ea = self._normal()
+        mb, eb = other._normal()
         la, lb = _magnitude(ma, ea), _magnitude(mb, eb)
         if la != lb:
             bigger = 1 if la > lb else -1
@@ -498,7 +515,7 @@ class Quantity:
     def __hash__(self) -> int:
         if self._m == 0:
             return hash((Quantity, 0, 0))
-        return hash((Quantity, *_strip10(self._m, self._e)))
+        return hash((Quantity, *self._normal()))
 
     # ----------------------------------------------------------------- text
 
@@ -521,7 +538,7 @@ class Quantity:
                 return f"{sign}{amount}{_BINARY_BY_POWER[power]}"
         elif fmt not in _FORMATS:
             fmt = DECIMAL_EXPONENT
-        m, e = _strip10(self._m, self._e)
+        m, e = self._normal()
         shift = e % 3
         m, e = m * 10**shift, e - shift
         if fmt == DECIMAL_SI:
