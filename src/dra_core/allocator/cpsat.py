@@ -33,11 +33,13 @@ Scoring policies (beyond Kubernetes)
 Timeouts: a CP-SAT ``UNKNOWN`` is never "does not fit": it raises
 :class:`~dra_core.errors.AllocationTimeout`.
 
-Known differences from the search (documented in ``docs/cpsat.md``): a selector
-error on any candidate is raised as soon as the model is built (the search raises it
-only when its walk reaches that device), and an ``All`` request's "cannot add device
-... constraint" error is raised when the request's own devices conflict; a conflict
-that only arises with devices of earlier requests makes that branch fail instead.
+Errors the search raises while walking (a selector error on a device it reaches, an
+``All`` request's device that a claim constraint refuses) are *stops* in the model:
+leaves of the walk like solutions, so CP-SAT raises exactly when, and what, the search
+raises (see :meth:`~dra_core.allocator.cpsat_model.AllocationModel._create_stops`).
+One approximation remains: an ``All`` request is checked against its own devices
+only; a conflict with devices of earlier requests makes that branch fail instead of
+raising.
 """
 
 from __future__ import annotations
@@ -52,9 +54,9 @@ from ortools.sat.python import cp_model
 
 from dra_core.allocator.cpsat_model import AllocationModel, SolverParams
 from dra_core.allocator.engines import register_engine
-from dra_core.allocator.problem import AttributeValue, Problem, Solution
+from dra_core.allocator.problem import Problem, Solution
 from dra_core.allocator.search import SearchBudgetExceeded, search
-from dra_core.errors import AllocationCancelled, AllocationInputError, AllocationTimeout
+from dra_core.errors import AllocationCancelled, AllocationTimeout
 
 __all__ = [
     "DEFAULT_AUTO_STEPS",
@@ -102,52 +104,6 @@ class CpSatOutcome:
 
 
 # --- checks the search makes while walking ---------------------------------------------------
-
-
-def _raise_poison(problem: Problem) -> None:
-    """Raise the first selector error of any candidate (in Kubernetes order)."""
-    if not problem.has_poison:
-        return
-    for claim in problem.claims:
-        for slot in claim.requests:
-            for alt in slot.alternatives:
-                for cand in alt.candidates:
-                    if cand.error is not None:
-                        raise cand.error
-
-
-def _check_all_requests(problem: Problem) -> None:
-    """Kubernetes' error for an ``All`` request whose own devices break a constraint.
-
-    The search adds an ``All`` request's devices one by one and treats a constraint
-    that refuses one as an input error ("cannot add device ... because a claim
-    constraint would not be satisfied"). Devices that cannot be taken anyway stop the
-    walk first (the request then just cannot be satisfied).
-    """
-    for claim in problem.claims:
-        for slot in claim.requests:
-            for alt in slot.alternatives:
-                if not alt.all_devices or not alt.constraints:
-                    continue
-                chosen: dict[int, list[AttributeValue]] = {k: [] for k in alt.constraints}
-                for cand in alt.candidates:
-                    if not cand.usable:
-                        break
-                    device = problem.devices[cand.device]
-                    for k in alt.constraints:
-                        con = claim.constraints[k]
-                        value = con.values.get(cand.device)
-                        if not con.admits(chosen[k], value):
-                            name = alt.subrequest_name or alt.request_name
-                            raise AllocationInputError(
-                                f"claim {claim.ref}, request {name}: cannot add device "
-                                f"{device.id} because a claim constraint would not be satisfied",
-                                claim=claim.ref,
-                                request=alt.name,
-                                device=str(device.id),
-                            )
-                        assert value is not None
-                        chosen[k].append(value)
 
 
 # --- scoring ---------------------------------------------------------------------------------
@@ -360,8 +316,6 @@ def solve(
     if policy not in POLICIES:
         raise _unknown_policy(policy)
     params = params or SolverParams()
-    _raise_poison(problem)
-    _check_all_requests(problem)
     limit = _time_limit(params, deadline, timeout)
     am = AllocationModel(problem)
     effective = SolverParams(limit, params.num_workers, params.random_seed, params.log)

@@ -51,6 +51,7 @@ from dra_core.allocator.problem import (
     RequestSlot,
     Solution,
 )
+from dra_core.errors import AllocationInputError
 
 __all__ = [
     "AllocationModel",
@@ -150,6 +151,41 @@ def _scaled(value: Fraction, scale: tuple[int, int]) -> int:
     return int(Fraction(value) * multiplier) // divisor
 
 
+def _all_request_conflict(
+    problem: Problem, claim: int, info: RequestInfo
+) -> tuple[int, Exception] | None:
+    """Where an ``All`` request's own devices break a claim constraint, and the error.
+
+    The search adds the devices of an ``All`` request one by one and raises
+    Kubernetes' "cannot add device ... because a claim constraint would not be
+    satisfied" when a constraint refuses one. A device that cannot be taken at all
+    ends the request quietly before that.
+    """
+    if not info.constraints:
+        return None
+    claim_info = problem.claims[claim]
+    chosen: dict[int, list[AttributeValue]] = {k: [] for k in info.constraints}
+    for position, cand in enumerate(info.candidates):
+        if not cand.usable:
+            return None
+        for k in info.constraints:
+            con = claim_info.constraints[k]
+            value = con.values.get(cand.device)
+            if not con.admits(chosen[k], value):
+                device = problem.devices[cand.device]
+                name = info.subrequest_name or info.request_name
+                return position, AllocationInputError(
+                    f"claim {claim_info.ref}, request {name}: cannot add device "
+                    f"{device.id} because a claim constraint would not be satisfied",
+                    claim=claim_info.ref,
+                    request=info.name,
+                    device=str(device.id),
+                )
+            assert value is not None
+            chosen[k].append(value)
+    return None
+
+
 @dataclass(eq=False)
 class _Slot:
     """One request or subrequest, as the model indexes it."""
@@ -216,6 +252,10 @@ class AllocationModel:
         self.model = cp_model.CpModel()
         self.vars = Variables(self.model)
         self.guards: list[tuple[cp_model.IntVar, Guard]] = []
+        # stop(slot, candidate) -> (variable, the error the search raises there).
+        self.stops: dict[tuple[int, int], tuple[cp_model.IntVar, Exception]] = {}
+        self.after: dict[int, Any] = {}
+        self.stop_in: dict[int, Any] = {}
         # slot indices of each (claim, request), in alternative order.
         self.request_slots: dict[tuple[int, int], list[int]] = {}
         self._create_variables()
@@ -239,6 +279,57 @@ class AllocationModel:
                     self.vars.add_slot(_Slot(index, claim.index, slot, info, a))
                     indices.append(index)
                 self.request_slots[(claim.index, slot.request)] = indices
+        self._create_stops()
+
+    def _create_stops(self) -> None:
+        """Create the places where the search's walk ends with an error.
+
+        The search raises when its walk *reaches* a poisoned candidate (a selector
+        error) that no earlier choice holds, or an ``All`` request's device that a
+        claim constraint refuses. Whether it gets there depends on the choices made
+        before, so each such place is a variable ``stop(slot, candidate)``: true when
+        the walk ends there. A stop is a leaf of the search like a solution is: the
+        choices before it must be consistent, the ones after it do not exist. In
+        Kubernetes order the first leaf wins, error or solution.
+        """
+        for slot in self.vars.slots:
+            info = slot.info
+            if info.all_devices:
+                conflict = _all_request_conflict(self.problem, slot.claim, info)
+                if conflict is not None:
+                    c, error = conflict
+                    self._new_stop(slot.index, c, error)
+                continue
+            for c, cand in enumerate(info.candidates):
+                if cand.error is not None:
+                    self._new_stop(slot.index, c, cand.error)
+                    # The search never takes a poisoned candidate.
+                    self.model.add(self.vars.assigned(slot.index, c) == 0)
+        if not self.stops:
+            return
+        self.model.add_at_most_one(var for var, _ in self.stops.values())
+        # after(slot): a stop lies strictly before the slot in the walk's order
+        # (claims, requests, alternatives), so the walk never reaches it.
+        before: Any = 0
+        for slot in self.vars.slots:
+            here = [var for (s, _), (var, _) in self.stops.items() if s == slot.index]
+            after = self.model.new_bool_var(f"after[{slot.info.name}]")
+            self.model.add(after == before)
+            self.after[slot.index] = after
+            self.stop_in[slot.index] = sum(here) if here else 0
+            before = after + self.stop_in[slot.index]
+
+    def _new_stop(self, slot: int, candidate: int, error: Exception) -> None:
+        var = self.model.new_bool_var(f"stop[{self.vars.slots[slot].info.name},{candidate}]")
+        self.stops[(slot, candidate)] = (var, error)
+
+    def _normal(self, slot: int) -> list[Any]:
+        """Return the literals under which a slot is walked to its end (none: always)."""
+        if not self.stops:
+            return []
+        normal = self.model.new_bool_var(f"normal[{self.vars.slots[slot].info.name}]")
+        self.model.add(normal + self.after[slot] + self.stop_in[slot] == 1)
+        return [normal]
 
     def _guard(self, guard: Guard) -> list[cp_model.IntVar]:
         """Return the enforcement literals of a user-facing constraint (none unless explaining)."""
@@ -257,17 +348,35 @@ class AllocationModel:
         # count/All: an active request takes exactly ``count`` of its candidates; an
         # inactive one takes none. ``All`` takes every candidate, so one that can never
         # be taken (``usable=False``) or an empty list makes the request impossible.
+        # With stops: a request after the stop takes nothing; the request holding the
+        # stop has taken fewer than ``count`` devices, all before the stop.
         for slot in self.vars.slots:
             info = slot.info
             row = self.vars.row(slot.index)
             active = self.vars.active(slot.index)
+            normal = self._normal(slot.index)
             if info.all_devices:
                 if not info.candidates or not all(c.usable for c in info.candidates):
-                    self.model.add(active == 0)
+                    self.model.add(active == 0).only_enforce_if(normal)
+                if any(s == slot.index for s, _ in self.stops):
+                    # Reaching this request always ends in its error.
+                    self.model.add(active == 0).only_enforce_if(normal)
                 for var in row:
-                    self.model.add(var == active)
+                    self.model.add(var == active).only_enforce_if(normal)
             else:
-                self.model.add(sum(row) == info.count * active)
+                self.model.add(sum(row) == info.count * active).only_enforce_if(normal)
+            if not self.stops:
+                continue
+            self.model.add(sum(row) == 0).only_enforce_if(self.after[slot.index])
+            for (s, c), (stop, _) in self.stops.items():
+                if s != slot.index:
+                    continue
+                self.model.add(active == 1).only_enforce_if(stop)
+                self.model.add(sum(row[c:]) == 0).only_enforce_if(stop)
+                if info.all_devices:
+                    self.model.add(sum(row[:c]) == c).only_enforce_if(stop)
+                else:
+                    self.model.add(sum(row[:c]) <= info.count - 1).only_enforce_if(stop)
 
     def _add_subrequest_choice(self) -> None:
         # firstAvailable: exactly one alternative of each request is used (a plain
@@ -280,11 +389,13 @@ class AllocationModel:
                     Guard("request", claim.index, slot.name,
                           f"claim {claim.ref}, request {slot.name} must be satisfied")
                 )
-                if guard:
-                    self.model.add(sum(actives) == 1).only_enforce_if(guard)
-                    self.model.add(sum(actives) <= 1)
-                else:
-                    self.model.add(sum(actives) == 1)
+                reached = []
+                if self.stops:
+                    # A request the walk never reaches needs nothing.
+                    first = self.request_slots[(claim.index, slot.request)][0]
+                    reached = [self.after[first].Not()]
+                self.model.add(sum(actives) <= 1)
+                self.model.add(sum(actives) == 1).only_enforce_if([*guard, *reached])
 
     def _add_claim_limit(self) -> None:
         # AllocationResultsMaxSize: a claim holds at most 32 devices.
@@ -310,7 +421,13 @@ class AllocationModel:
         # access against every claim, with admin access only against its own claim.
         # So: at most one use per claim, and a use without admin access excludes
         # every use in earlier claims. A request never takes a device twice.
-        for device, uses in self.vars.uses().items():
+        all_uses = self.vars.uses()
+        for (where, c), (stop, _) in sorted(self.stops.items()):
+            cand = self.vars.slots[where].info.candidates[c]
+            if cand.error is not None:
+                # The search checks "in use" before it evaluates the selector.
+                all_uses.setdefault(cand.device, []).append((where, c, stop))
+        for device, uses in sorted(all_uses.items()):
             if self.problem.devices[device].shareable:
                 continue
             if len(uses) < 2:
@@ -388,7 +505,8 @@ class AllocationModel:
                     self.model.add_bool_or(options).only_enforce_if([var, *guard])
                 if witness:
                     self.model.add_at_most_one(witness.values())
-                    self._add_match_counting(claim.index, k, con, scope, witness, guard)
+                    if not self.stops:
+                        self._add_match_counting(claim.index, k, con, scope, witness, guard)
 
     def _add_match_counting(
         self,
@@ -404,9 +522,9 @@ class AllocationModel:
         # least as many as those requests need. A witness whose devices are too few is
         # ruled out at once, instead of by trying every combination of them.
         needed = []
-        for slot in self.vars.slots:
-            if slot.claim == claim and k in slot.info.constraints and slot.info.count:
-                needed.append(slot.info.count * self.vars.active(slot.index))
+        for entry in self.vars.slots:
+            if entry.claim == claim and k in entry.info.constraints and entry.info.count:
+                needed.append(entry.info.count * self.vars.active(entry.index))
         if not needed:
             return
         holders: dict[Any, list[cp_model.IntVar]] = defaultdict(list)
@@ -551,7 +669,11 @@ class AllocationModel:
                 if slot.first_available:
                     order.extend(self.vars.active(i) for i in indices)
                 for i in indices:
-                    order.extend(self.vars.row(i))
+                    for c, var in enumerate(self.vars.row(i)):
+                        order.append(var)
+                        stop = self.stops.get((i, c))
+                        if stop is not None:
+                            order.append(stop[0])
         if order:
             self.model.add_decision_strategy(
                 order, cp_model.CHOOSE_FIRST, cp_model.SELECT_MAX_VALUE
@@ -561,6 +683,9 @@ class AllocationModel:
 
     def solution(self, solver: cp_model.CpSolver) -> Solution:
         """Read the neutral :class:`Solution` from the solver's current assignment."""
+        for var, error in self.stops.values():
+            if solver.boolean_value(var):
+                raise error
         choices: list[tuple[Choice, ...]] = []
         selected: dict[tuple[int, int], int] = {}
         for claim in self.problem.claims:
