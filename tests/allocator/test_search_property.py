@@ -205,3 +205,111 @@ def _validator() -> Any:
     except ImportError:
         return None
     return validate_allocation
+
+
+# --- counters and shared capacity ------------------------------------------------------------
+
+
+@st.composite
+def shared_instances(draw: st.DrawFn) -> dict[str, Any]:
+    devices = []
+    for i in range(draw(st.integers(1, 4))):
+        shared = draw(st.booleans())
+        devices.append(
+            {
+                "name": f"d{i}",
+                "shared": shared,
+                "cap": draw(st.integers(1, 4)) if shared else None,
+                "counter": draw(st.integers(0, 3)),
+            }
+        )
+    requests = [
+        {
+            "name": f"r{r}",
+            "count": draw(st.integers(1, 2)),
+            "asks": draw(st.sampled_from([None, 1, 2])),
+        }
+        for r in range(draw(st.integers(1, 3)))
+    ]
+    return {"devices": devices, "requests": requests, "counter_total": draw(st.integers(1, 6))}
+
+
+def shared_brute_force(inst: dict[str, Any]) -> bool:
+    devs = inst["devices"]
+
+    def demand(dev: dict[str, Any], req: dict[str, Any]) -> int | None:
+        if not dev["shared"]:
+            return 0 if req["asks"] is None else None  # a dedicated device has no capacity
+        return dev["cap"] if req["asks"] is None else req["asks"]
+
+    options = []
+    for req in inst["requests"]:
+        usable = [
+            d
+            for d in devs
+            if demand(d, req) is not None
+            and demand(d, req) <= (d["cap"] or 0 if d["shared"] else 0)
+        ]
+        options.append(list(itertools.combinations(usable, req["count"])))
+    for assignment in itertools.product(*options):
+        dedicated = [d["name"] for combo in assignment for d in combo if not d["shared"]]
+        if len(dedicated) != len(set(dedicated)):
+            continue
+        used: dict[str, int] = {}
+        for req, combo in zip(inst["requests"], assignment, strict=True):
+            for d in combo:
+                if d["shared"]:
+                    used[d["name"]] = used.get(d["name"], 0) + (demand(d, req) or 0)
+        if any(used[d["name"]] > d["cap"] for d in devs if d["name"] in used):
+            continue
+        chosen = {d["name"] for combo in assignment for d in combo}
+        if sum(d["counter"] for d in devs if d["name"] in chosen) > inst["counter_total"]:
+            continue
+        return True
+    return False
+
+
+def shared_manifests(inst: dict[str, Any]) -> dict[str, Any]:
+    devices = []
+    for d in inst["devices"]:
+        extra: dict[str, Any] = {
+            "consumesCounters": [
+                {"counterSet": "cs", "counters": {"units": {"value": str(d["counter"])}}}
+            ]
+        }
+        if d["shared"]:
+            extra["allowMultipleAllocations"] = True
+            extra["capacity"] = {"units": {"value": str(d["cap"])}}
+        devices.append(device(d["name"], **extra))
+    parts = slice_with_devices("parts", *devices, slice_count=2)
+    counters = slice_with_devices(
+        "counters",
+        slice_count=2,
+        sharedCounters=[
+            {"name": "cs", "counters": {"units": {"value": str(inst["counter_total"])}}}
+        ],
+    )
+    counters["spec"].pop("devices")
+    reqs = [
+        request(
+            r["name"],
+            count=r["count"],
+            capacity={"units": str(r["asks"])} if r["asks"] is not None else None,
+        )
+        for r in inst["requests"]
+    ]
+    return {
+        "node": node(),
+        "claims": [claim("c", *reqs)],
+        "slices": [parts, counters],
+        "classes": [device_class()],
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(shared_instances())
+def test_search_with_counters_and_shares_finds_an_allocation_whenever_one_exists(
+    inst: dict[str, Any],
+) -> None:
+    results = allocate(**shared_manifests(inst))
+    assert (results is not None) == shared_brute_force(inst)
