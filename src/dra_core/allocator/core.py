@@ -187,11 +187,14 @@ def allocate(
     engine: str = "search",
     allocated_state: AllocatedState | None = None,
     share_id_seed: str = "",
+    cancel: Any = None,
+    options: Mapping[str, Any] | None = None,
 ) -> list[AllocationResult] | None:
     """Allocate ``claims`` on ``node``, the way kube-scheduler's allocator does.
 
     Accepts models or plain Kubernetes-shaped dicts. See :class:`Allocator` for the
-    arguments and :meth:`Allocator.allocate` for the outcomes.
+    arguments and :meth:`Allocator.allocate` for the outcomes (``timeout``,
+    ``cancel``, ``engine`` and ``options`` are passed on to it).
     """
     allocator = Allocator(
         slices=slices,
@@ -201,4 +204,6 @@ def allocate(
         features=features,
         share_id_seed=share_id_seed,
     )
-    return allocator.allocate(node, claims, timeout=timeout, engine=engine)
+    return allocator.allocate(
+        node, claims, timeout=timeout, cancel=cancel, engine=engine, options=options
+    )
