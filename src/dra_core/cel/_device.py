@@ -11,7 +11,7 @@ from dra_core.cel._values import MISSING, Semver, is_quantity
 if TYPE_CHECKING:  # pragma: no cover
     from dra_core.api import Device
 
-__all__ = ["CelDevice", "DefaultMap", "memo_key"]
+__all__ = ["CelDevice", "DefaultMap", "item_key", "memo_key"]
 
 
 class DefaultMap(dict[str, Any]):
@@ -128,8 +128,19 @@ def _split(name: str, driver: str) -> tuple[str, str]:
     return found
 
 
-class _Keys(dict[tuple[Any, ...], Any]):
-    """Memo-key material of one device, keyed by the read items of :mod:`._compiler`.
+ITEM_SEPARATOR: Final = "\x1f"  # never part of a domain or an identifier
+
+
+def item_key(item: tuple[str, ...]) -> str:
+    """Return the string form of a read item: its parts joined by :data:`ITEM_SEPARATOR`.
+
+    Strings cache their hash, tuples do not: memo keys are built from these.
+    """
+    return ITEM_SEPARATOR.join(item)
+
+
+class _Keys(dict[str, Any]):
+    """Memo-key material of one device, keyed by :func:`item_key` of the read items.
 
     Present attributes and capacities are filled in eagerly; whole-map items are built on
     first use; absent items read as :data:`MISSING` (and are stored, so there is at most
@@ -142,7 +153,8 @@ class _Keys(dict[tuple[Any, ...], Any]):
         super().__init__()
         self.device = device
 
-    def __missing__(self, item: tuple[Any, ...]) -> Any:
+    def __missing__(self, key: str) -> Any:
+        item = key.split(ITEM_SEPARATOR)
         kind = item[0]
         dev = self.device
         value: Any
@@ -158,7 +170,7 @@ class _Keys(dict[tuple[Any, ...], Any]):
             # An absent attribute or capacity: remembered, so that the next lookup of
             # the same item (by any device's memo key) stays in C.
             value = MISSING
-        self[item] = value
+        self[key] = value
         return value
 
 
@@ -219,15 +231,15 @@ class CelDevice:
             domain, ident = _split(qualified, driver)
             value = _cel_value(qualified, raw)
             attribute_domains.setdefault(domain, {})[ident] = value
-            keys[("a", domain, ident)] = memo_key(value)
+            keys[f"a{ITEM_SEPARATOR}{domain}{ITEM_SEPARATOR}{ident}"] = memo_key(value)
         for qualified, raw in sorted((capacity or {}).items()):
             if not is_quantity(raw):
                 raise TypeError(f"capacity {qualified}: {raw!r} is not a quantity")
             domain, ident = _split(qualified, driver)
             capacity_domains.setdefault(domain, {})[ident] = raw
-            keys[("c", domain, ident)] = memo_key(raw)
-        keys[("d",)] = driver
-        keys[("m",)] = memo_key(self.allow_multiple_allocations)
+            keys[f"c{ITEM_SEPARATOR}{domain}{ITEM_SEPARATOR}{ident}"] = memo_key(raw)
+        keys["d"] = driver
+        keys["m"] = memo_key(self.allow_multiple_allocations)
         self.attribute_domains = attribute_domains
         self.capacity_domains = capacity_domains
         self._keys = keys

@@ -18,7 +18,7 @@ from dra_core.cel._compiler import (
     analyze,
     compile_tree,
 )
-from dra_core.cel._device import CelDevice
+from dra_core.cel._device import CelDevice, item_key
 from dra_core.cel._values import EvalError, type_name
 from dra_core.errors import CELCompileError, CELRuntimeError
 
@@ -84,7 +84,7 @@ class SelectorProgram:
         elif not read_set.items:
             self._key = _constant_key
         else:
-            self._key = operator.itemgetter(*read_set.items)
+            self._key = operator.itemgetter(*(item_key(i) for i in read_set.items))
 
     # -- evaluation
 
