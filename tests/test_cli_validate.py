@@ -73,10 +73,9 @@ def test_wrong_type(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, "s.yaml", SLICE.format(name="s", devices=devices))
     status, out, _ = run(capsys, path)
     assert status == 2
-    assert f"error {path}#0: ResourceSlice s" in out
     assert (
-        "  spec.devices[0].attributes[index].int: Invalid value: expected an integer, "
-        'got a string "seven"'
+        f"error {path}#0: ResourceSlice s: spec.devices[0].attributes[index].int: Invalid "
+        'value: expected an integer, got a string "seven"\n'
     ) in out
 
 
@@ -85,7 +84,7 @@ def test_too_long_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     path = write(tmp_path, "s.yaml", SLICE.format(name=name, devices="  - name: gpu-0"))
     status, out, _ = run(capsys, path)
     assert status == 2
-    assert "  metadata.name: Invalid value:" in out
+    assert f"error {path}#0: ResourceSlice {name}: metadata.name: Invalid value:" in out
     assert "must be no more than 253 characters" in out
 
 
@@ -94,7 +93,10 @@ def test_too_many_devices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     path = write(tmp_path, "s.yaml", SLICE.format(name="big", devices=devices))
     status, out, _ = run(capsys, path)
     assert status == 2
-    assert "  spec.devices: Too many: 129: must have at most 128 items" in out
+    assert (
+        f"error {path}#0: ResourceSlice big: spec.devices: Too many: 129: must have at most "
+        "128 items\n"
+    ) in out
 
 
 def test_every_problem_is_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -102,8 +104,10 @@ def test_every_problem_is_listed(tmp_path: Path, capsys: pytest.CaptureFixture[s
     path = write(tmp_path, "s.yaml", SLICE.format(name="s", devices=devices))
     status, out, _ = run(capsys, path)
     assert status == 2
-    assert '  spec.devices[0].name: Invalid value: "GPU_0"' in out
-    assert "  spec.devices[1].attributes[a]: Invalid value:" in out
+    lines = [line for line in out.splitlines() if line.startswith("error ")]
+    assert len(lines) == 2
+    assert f'error {path}#0: ResourceSlice s: spec.devices[0].name: Invalid value: "GPU_0"' in out
+    assert f"error {path}#0: ResourceSlice s: spec.devices[1].attributes[a]: Invalid value:" in out
     assert "exactly one value must be specified" in out
 
 
@@ -111,7 +115,10 @@ def test_cel_selectors_are_compiled(tmp_path: Path, capsys: pytest.CaptureFixtur
     path = write(tmp_path, "c.yaml", GOOD.replace('device.driver == "gpu.example.com"', "1 +"))
     status, out, _ = run(capsys, path)
     assert status == 2
-    assert "  spec.selectors[0].cel.expression: Invalid value: CEL compile error" in out
+    assert (
+        f"error {path}#0: DeviceClass gpu.example.com: spec.selectors[0].cel.expression: "
+        "Invalid value: CEL compile error"
+    ) in out
     status, out, _ = run(capsys, "--no-cel", path)
     assert status == 0
 
@@ -121,7 +128,10 @@ def test_warnings_quiet_and_folders(tmp_path: Path, capsys: pytest.CaptureFixtur
     write(tmp_path, "b.yml", GOOD)
     status, out, _ = run(capsys, str(tmp_path))
     assert status == 0
-    assert "  warning: unknown field spec.colour (ignored, as the API server drops it)" in out
+    assert (
+        "DeviceClass gpu.example.com: unknown field spec.colour (ignored, as the API server "
+        "drops it)"
+    ) in out
     status, out, _ = run(capsys, "-q", str(tmp_path))
     assert status == 0 and out == ""
 

@@ -1,9 +1,10 @@
 """``dra-core validate FILE...``: does each object load, and if not, why.
 
 For every object in the files (folders are searched for ``*.yaml``, ``*.yml``, ``*.json``)
-one line: ``ok``, ``skip`` (a kind dra-core does not use) or ``error`` followed by one located
-line per problem. CEL selectors are compiled too. Exit status 0 when everything loads, 2 when
-anything does not (or a file cannot be read or parsed).
+one line ``ok`` or ``skip`` (a kind dra-core does not use), or one ``error`` line per problem,
+each located (``file#document: Kind name: field: reason``); ``warn`` lines name unknown
+fields. CEL selectors are compiled too. Exit status 0 when everything loads, 2 when anything
+does not (or a file cannot be read or parsed).
 """
 
 from __future__ import annotations
@@ -95,12 +96,10 @@ def _label(result: LoadedDocument) -> str:
 def _report(
     result: LoadedDocument, problems: list[ManifestError], quiet: bool, out: TextIO
 ) -> None:
-    if problems:
-        print(f"error {_label(result)}", file=out)
-        for problem in problems:
-            where = f"{problem.field}: " if problem.field else ""
-            print(f"  {where}{problem.reason}", file=out)
-    elif not quiet:
+    # One self-contained line per problem: file#document: Kind name: field: reason.
+    for problem in problems:
+        print(f"error {problem}", file=out)
+    if not problems and not quiet:
         if result.skipped is not None:
             print(f"skip  {_label(result)}: {result.skipped}", file=out)
         else:
@@ -108,7 +107,7 @@ def _report(
     if not quiet or problems:
         for warning in result.warnings:
             if warning.startswith("unknown field"):
-                print(f"  warning: {warning}", file=out)
+                print(f"warn  {_label(result)}: {warning}", file=out)
 
 
 def run(args: argparse.Namespace) -> int:
