@@ -187,7 +187,8 @@ def test_rejection_messages_are_gos() -> None:
 @pytest.mark.parametrize(
     ("text", "value"),
     [
-        # Go's parser reads a missing number as zero (num = "0"); these parse in Kubernetes.
+        # Go's parser reads a missing number as zero (num = "0"); these parse in Kubernetes
+        # (kubernetes/apimachinery#165, closed unfixed).
         ("Gi", 0),
         ("Mi", 0),
         ("m", 0),
@@ -318,7 +319,8 @@ def test_parse_emit(text: str, expect: str) -> None:
 
 
 def test_deliberate_fixes_of_go_printing() -> None:
-    # Go prints "1" for 1000E (the DecimalSI suffix table stops at E); we keep the value.
+    # Go prints "1" for 1000E (the DecimalSI suffix table stops at E; the fix,
+    # kubernetes/kubernetes#119855, was not merged); we keep the value.
     q = Quantity.parse("1000E")
     assert str(q) == "1000E"
     assert Quantity.parse(str(q)) == q
