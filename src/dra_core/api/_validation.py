@@ -590,10 +590,9 @@ def _selector(errs: _Errors, selector: DeviceSelector, path: str) -> None:
     if selector.cel is None:
         errs.required(_child(path, "cel"))
         return
+    # Compiling the expression is the CEL layer's job (``dra-core validate`` does it).
     if len(selector.cel.expression) > CEL_MAX_LENGTH:
         errs.too_long(_child(_child(path, "cel"), "expression"), CEL_MAX_LENGTH)
-    elif not selector.cel.expression.strip():
-        errs.required(_child(_child(path, "cel"), "expression"), "expression must not be empty")
 
 
 def _selectors(errs: _Errors, selectors: Sequence[DeviceSelector], path: str) -> None:
@@ -1054,29 +1053,12 @@ def _class_name(errs: _Errors, name: str, path: str) -> None:
         _dns_subdomain(errs, name, path)
 
 
-def _capacity_requests(
-    errs: _Errors, request: ExactDeviceRequest | DeviceSubRequest, path: str
-) -> None:
-    if request.capacity is None:
-        return
-    requests_path = _child(_child(path, "capacity"), "requests")
-    for key in sorted(request.capacity.requests):
-        _qualified_name(errs, key, requests_path)
-        if request.capacity.requests[key].sign() < 0:
-            errs.invalid(
-                _key(requests_path, key),
-                str(request.capacity.requests[key]),
-                "must be greater than or equal to 0",
-            )
-
-
 def _exact(errs: _Errors, request: ExactDeviceRequest | DeviceSubRequest, path: str) -> None:
     _class_name(errs, request.device_class_name, _child(path, "deviceClassName"))
     _selectors(errs, request.selectors, _child(path, "selectors"))
     _allocation_mode(errs, request.allocation_mode, request.count, path)
     for i, toleration in enumerate(request.tolerations):
         _device_toleration(errs, toleration, _index(_child(path, "tolerations"), i))
-    _capacity_requests(errs, request, path)
 
 
 def _subrequest(errs: _Errors, sub: DeviceSubRequest, path: str) -> None:
