@@ -86,8 +86,8 @@ class SolverParams:
         """Build a solver configured with these parameters.
 
         ``fixed_search`` follows the model's decision strategy depth-first, true
-        before false, without presolve reductions that drop feasible solutions:
-        the first solution found is then the lexicographically first one.
+        before false, without presolve (whose reductions may drop feasible
+        solutions): the first solution found is then the lexicographically first.
         """
         solver = cp_model.CpSolver()
         p = solver.parameters
@@ -101,8 +101,10 @@ class SolverParams:
         if fixed_search:
             p.num_workers = 1
             p.search_branching = cp_model.FIXED_SEARCH
-            # Dominance and symmetry reductions may remove the lexicographically
-            # first solution (they only promise to keep *a* solution).
+            # Presolve only promises to keep *a* solution: its reductions (even with
+            # keep_all_feasible_solutions_in_presolve) were seen to lose the
+            # lexicographically first one, so the fixed search runs without it.
+            p.cp_model_presolve = False
             p.keep_all_feasible_solutions_in_presolve = True
             p.symmetry_level = 0
         else:
