@@ -75,10 +75,15 @@ def _charge(env: Env, amount: int) -> None:
 
 
 def _no_such_key(key: object) -> EvalError:
+    if isinstance(key, bool):
+        key = "true" if key else "false"
     return EvalError(f"no such key: {key}")
 
 
-# --- map access shared by the generic closures ------------------------------------------------
+# Selection and indexing follow cel-go's attribute qualification: a map lookup that
+# misses is "no such key" (except on a DefaultMap, which answers an empty map), a list
+# index out of range is "index out of bounds", and qualifying a scalar is "no such key";
+# has() answers false where a lookup would fail.
 
 
 def _select(obj: Any, field: str) -> Any:
@@ -89,20 +94,27 @@ def _select(obj: Any, field: str) -> Any:
                 return DefaultMap.default
             raise _no_such_key(field)
         return value
-    raise no_overload()
+    if isinstance(obj, (list, tuple)):
+        raise no_overload()
+    raise _no_such_key(field)
+
+
+def _list_index(obj: list[Any] | tuple[Any, ...], key: Any) -> int:
+    if type(key) is float:
+        if not key.is_integer():
+            raise EvalError(f"unsupported index value {key}")
+        key = int(key)
+    if isinstance(key, bool) or not isinstance(key, int):
+        raise no_overload()
+    return int(key)
 
 
 def _index(obj: Any, key: Any) -> Any:
     if isinstance(obj, (list, tuple)):
-        if type(key) is float:
-            if not key.is_integer():
-                raise EvalError(f"unsupported index value {key}")
-            key = int(key)
-        if isinstance(key, bool) or not isinstance(key, int):
-            raise no_overload()
-        if key < 0 or key >= len(obj):
-            raise EvalError(f"index out of bounds: {key}")
-        return obj[key]
+        position = _list_index(obj, key)
+        if position < 0 or position >= len(obj):
+            raise EvalError(f"index out of bounds: {position}")
+        return obj[position]
     if isinstance(obj, Mapping):
         if isinstance(key, (list, tuple, Mapping)) or key is None:
             raise no_overload()
@@ -112,14 +124,16 @@ def _index(obj: Any, key: Any) -> Any:
                 return DefaultMap.default
             raise _no_such_key(key)
         return value
-    raise no_overload()
+    raise _no_such_key(key)
 
 
 def _present(obj: Any, key: Any) -> bool:
     """``has()``: whether a map has the key (a :class:`DefaultMap` has every key)."""
     if isinstance(obj, Mapping):
         return type(obj) is DefaultMap or map_get(obj, key) is not MISSING
-    raise no_overload()
+    if isinstance(obj, (list, tuple)):
+        raise no_overload()
+    return False
 
 
 # --- the compiler -------------------------------------------------------------------------------
@@ -275,7 +289,9 @@ class _Compiler:
                         return obj
                     obj = obj.value
                 if not isinstance(obj, Mapping):
-                    raise no_overload()
+                    if isinstance(obj, (list, tuple)):
+                        raise no_overload()
+                    return Optional()  # a scalar has no fields: none, as has() is false
                 if type(obj) is DefaultMap:
                     return Optional(obj.get(field, DefaultMap.default))
                 value = obj.get(field, MISSING)
