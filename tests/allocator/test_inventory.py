@@ -141,3 +141,21 @@ def test_selector_results_are_cached_per_device_and_expression() -> None:
     expr = 'device.attributes["driver-a"].m == 1'
     assert entry.matches(expr)
     assert entry._results[expr] is True  # the cached answer
+
+
+def test_with_slices_keeps_the_entries_of_unchanged_slices() -> None:
+    kept = ResourceSlice.model_validate(slice_with_devices("a", device("x"), pool="p1"))
+    changed = ResourceSlice.model_validate(slice_with_devices("b", device("y"), pool="p2"))
+    inv = Inventory([kept, changed], Features())
+    replacement = ResourceSlice.model_validate(slice_with_devices("b", device("z"), pool="p2"))
+    newer = inv.with_slices([kept, replacement])
+    assert newer.slices[0] is inv.slices[0]
+    assert [d.device.name for d in newer.slices[1].devices] == ["z"]
+    assert [str(p.id) for p in pools(newer)] == ["driver-a/p1", "driver-a/p2"]
+
+
+def test_inventories_are_reused_for_the_same_slice_objects() -> None:
+    slices = [ResourceSlice.model_validate(slice_with_devices("a", device("x")))]
+    first = Inventory.cached(slices, Features())
+    assert Inventory.cached(list(slices), Features()) is first
+    assert Inventory.cached(slices, Features(device_taints=False)) is not first

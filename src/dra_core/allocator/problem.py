@@ -56,7 +56,9 @@ The shape
     requests the device cannot satisfy even alone, counters the device cannot
     get even alone.
     ``constraints``: indices into ``ClaimInfo.constraints`` that apply to this
-    request (or subrequest).
+    request (or subrequest). ``has_poison``: some candidate carries an error.
+    Also ``request_name``/``subrequest_name``, ``class_name``/``device_class`` and
+    ``tolerations`` (copied into results).
 
 ``Candidate``
     ``device``: index into ``Problem.devices``. ``demand``: what this request
