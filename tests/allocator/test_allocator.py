@@ -583,3 +583,31 @@ def test_cancellation_is_noticed_while_selectors_are_evaluated() -> None:
     with pytest.raises(AllocationCancelled):
         allocator.allocate(node(), [claim("c")], cancel=cancelled)
     assert calls == 2
+
+
+def test_a_shared_device_in_use_does_not_pay_its_counters_twice() -> None:
+    # The device's counters are used up by its existing share; another share of
+    # the same device needs no more. (Kubernetes 1.36 charges them again when the
+    # existing share recorded no consumed capacity.)
+    part = device(
+        "part",
+        allowMultipleAllocations=True,
+        consumesCounters=[{"counterSet": "cs", "counters": {"mem": {"value": "4"}}}],
+    )
+    counters = slice_with_devices(
+        "counters",
+        slice_count=2,
+        sharedCounters=[{"name": "cs", "counters": {"mem": {"value": "4"}}}],
+    )
+    counters["spec"].pop("devices")
+    in_use = allocated_claim(("driver-a", "pool-1", "part"))
+    in_use["status"]["allocation"]["devices"]["results"][0]["shareID"] = "existing"
+    results = allocate(
+        node=node(),
+        claims=[claim("c")],
+        slices=[slice_with_devices("parts", part, slice_count=2), counters],
+        classes=[device_class()],
+        allocated_claims=[in_use],
+    )
+    assert results is not None
+    assert devices_of(results) == [["part"]]

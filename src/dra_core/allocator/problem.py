@@ -566,8 +566,11 @@ class _Builder:
                             shareable=shareable,
                             capacity_left=left,
                             consumes=tuple(consumes),
-                            counters_prepaid=shareable
-                            and state.consumed_capacity(entry.id) is not None,
+                            # A shareable device in use already had its counters
+                            # used up (see _build_counters): new shares do not
+                            # consume them again. (Kubernetes 1.36 only knows this
+                            # when the shares recorded consumed capacity.)
+                            counters_prepaid=shareable and state.is_device_allocated(entry.id),
                             binding_conditions=tuple(device.binding_conditions or ()),
                             binding_failure_conditions=tuple(
                                 device.binding_failure_conditions or ()
