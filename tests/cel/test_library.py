@@ -302,6 +302,9 @@ LOGIC = [
     ("device.nope", CompileErr("undefined field 'nope'")),
     ("1 +", CompileErr("Syntax error")),
     ("[1, 2, 3].size() == 3", True),
+    ("[1, 2,] == [1, 2]", True),
+    ('{"a": 1,}.a', 1),
+    ("size([1],)", CompileErr("Syntax error")),
 ]
 
 OPTIONALS = [

@@ -156,11 +156,16 @@ def children(node: Node) -> list[Node]:
 
 # --- the parser ---------------------------------------------------------------------------
 
-# cel-go's optional field and index selection, added to cel-python's grammar.
+# What cel-go accepts beyond cel-python's grammar: optional field and index selection,
+# and a trailing comma in list and map literals.
 _GRAMMAR_EXTENSION: Final = """
 %extend member: member_dot_opt | member_index_opt
 member_dot_opt : member "." "?" IDENT
 member_index_opt : member "[" "?" expr "]"
+%override list_lit: "[" [listelems] "]"
+listelems: expr ("," expr)* [","]
+%override map_lit: "{" [mapelems] "}"
+mapelems: expr ":" expr ("," expr ":" expr)* [","]
 """
 
 _PARSER: lark.Lark | None = None
