@@ -32,8 +32,39 @@ from dra_core import (
     CELRuntimeError,
     InvalidPoolsError,
 )
-from dra_core.allocator import Allocator, SearchBudgetExceeded, allocate, engine_names, get_engine
+from dra_core.allocator import Allocator, SearchBudgetExceeded, engine_names, get_engine
+from dra_core.allocator import allocate as _allocate
 from dra_core.features import Features
+
+
+def allocate(**kwargs: Any) -> Any:
+    """dra_core.allocate, with every allocation checked by the validator (when present)."""
+    results = _allocate(**kwargs)
+    if results:
+        check_with_validator(results, **kwargs)
+    return results
+
+
+def check_with_validator(results: Any, **kwargs: Any) -> None:
+    try:
+        from dra_core.allocator.validator import validate_allocation
+    except ImportError:
+        return
+    from dra_core.api import DeviceClass, Node, ResourceClaim, ResourceSlice
+
+    features = kwargs.get("features")
+    violations = validate_allocation(
+        results=results,
+        node=Node.model_validate(kwargs["node"]),
+        claims=[ResourceClaim.model_validate(c) for c in kwargs["claims"]],
+        slices=[ResourceSlice.model_validate(s) for s in kwargs["slices"]],
+        classes=[DeviceClass.model_validate(c) for c in kwargs["classes"]],
+        allocated_claims=[
+            ResourceClaim.model_validate(c) for c in kwargs.get("allocated_claims", ())
+        ],
+        features=features if isinstance(features, Features) else None,
+    )
+    assert not violations, violations
 
 
 def devices_of(results: Any) -> list[list[str]]:
