@@ -74,6 +74,15 @@ def _charge(env: Env, amount: int) -> None:
         raise CostLimitExceeded(COST_LIMIT_MESSAGE)
 
 
+def _qualifier_cost(node: Select | Index) -> int:
+    """Cost of a selection or index: cel-go charges 1 per attribute, not per qualifier.
+
+    ``a.b["c"].d`` is one attribute (cost 1, paid by the identifier ``a``); a selection on
+    a computed value (``f(x).y``) starts a new one.
+    """
+    return 0 if isinstance(node.operand, (Ident, Select, Index)) else 1
+
+
 def _no_such_key(key: object) -> EvalError:
     if isinstance(key, bool):
         key = "true" if key else "false"
@@ -212,14 +221,14 @@ class _Compiler:
         if path == ("driver",):
 
             def driver(env: Env) -> Any:
-                env.cost += 2
+                env.cost += 1
                 return env.dev.driver
 
             return driver
         if path == ("allowMultipleAllocations",):
 
             def multi(env: Env) -> Any:
-                env.cost += 2
+                env.cost += 1
                 return env.dev.allow_multiple_allocations
 
             return multi
@@ -229,7 +238,7 @@ class _Compiler:
             if path[0] == "attributes":
 
                 def attribute(env: Env) -> Any:
-                    env.cost += 3
+                    env.cost += 1
                     found = env.dev.attribute_domains.get(domain)
                     if found is None or (value := found.get(ident, MISSING)) is MISSING:
                         raise EvalError(message)
@@ -238,7 +247,7 @@ class _Compiler:
                 return attribute
 
             def capacity(env: Env) -> Any:
-                env.cost += 3
+                env.cost += 1
                 found = env.dev.capacity_domains.get(domain)
                 if found is None or (value := found.get(ident, MISSING)) is MISSING:
                     raise EvalError(message)
@@ -273,6 +282,7 @@ class _Compiler:
     def select(self, node: Select, ctx: _Ctx) -> Fn:
         operand = self.compile(node.operand, ctx)
         field = node.field
+        step = _qualifier_cost(node)
         if node.test_only:
 
             def has(env: Env) -> Any:
@@ -282,7 +292,7 @@ class _Compiler:
         if node.optional:
 
             def opt_select(env: Env) -> Any:
-                env.cost += 1
+                env.cost += step
                 obj = operand(env)
                 if isinstance(obj, Optional):
                     if not obj.has_value():
@@ -300,7 +310,7 @@ class _Compiler:
             return opt_select
 
         def select(env: Env) -> Any:
-            env.cost += 1
+            env.cost += step
             return _select(operand(env), field)
 
         return select
@@ -308,10 +318,11 @@ class _Compiler:
     def index(self, node: Index, ctx: _Ctx) -> Fn:
         operand = self.compile(node.operand, ctx)
         key_fn = self.compile(node.key, ctx)
+        step = _qualifier_cost(node)
         if node.optional:
 
             def opt_index(env: Env) -> Any:
-                env.cost += 1
+                env.cost += step
                 obj = operand(env)
                 key = key_fn(env)
                 if isinstance(obj, Optional):
@@ -336,13 +347,13 @@ class _Compiler:
             key = node.key.value
 
             def const_index(env: Env) -> Any:
-                env.cost += 1
+                env.cost += step
                 return _index(operand(env), key)
 
             return const_index
 
         def index(env: Env) -> Any:
-            env.cost += 1
+            env.cost += step
             return _index(operand(env), key_fn(env))
 
         return index
@@ -484,26 +495,30 @@ def _fold(name: str, impl: Callable[..., Any], known: list[tuple[Any, int]]) -> 
     values = tuple(value for value, _ in known)
     arg_cost = sum(cost for _, cost in known)
     try:
-        before = _FIXED_COST_FUNCTIONS.get(name) or call_cost(name, values, None)
-        if arg_cost + before > _FOLD_MAX_COST:
+        cost = _FIXED_COST_FUNCTIONS.get(name) or call_cost(name, values)
+        if arg_cost + cost > _FOLD_MAX_COST:
             return None
         result = impl(*values)
     except EvalError:
         return None  # fails at runtime, with the runtime error
-    cost = _FIXED_COST_FUNCTIONS.get(name) or call_cost(name, values, result)
     if isinstance(result, (str, bytes, tuple)) and len(result) > _FOLD_MAX_COST:
         return None
     return _constant(result, arg_cost + cost)
 
 
 def _string_equality(left: Fn, constant: str, *, negate: bool) -> Fn:
-    cost = 1 + -(-len(constant) // 10)
+    size = len(constant)
 
     def equal(env: Env) -> Any:
         value = left(env)
-        _charge(env, cost)
         if type(value) is str:
+            # cel-go: the shorter length times the string traversal factor, rounded up.
+            n = len(value)
+            env.cost += -(-(n if n < size else size) // 10)
+            if env.cost > env.limit:
+                raise CostLimitExceeded(COST_LIMIT_MESSAGE)
             return (value == constant) != negate
+        _charge(env, call_cost("_==_", (value, constant)))
         return cel_equal(value, constant) != negate
 
     return equal
@@ -560,12 +575,9 @@ def _fixed_cost_call(impl: Callable[..., Any], arg_fns: list[Fn], cost: int) -> 
 def _measured_call(name: str, impl: Callable[..., Any], arg_fns: list[Fn]) -> Fn:
     def call(env: Env) -> Any:
         values = tuple(f(env) for f in arg_fns)
-        # Charge for the inputs before the work, so that a huge input stops here.
-        _charge(env, call_cost(name, values, None))
-        result = impl(*values)
-        if name in ("replace", "split", "join", "slice", "lists.range"):
-            _charge(env, call_cost(name, values, result) - call_cost(name, values, None))
-        return result
+        # Charged before the work, so that a call that would build a huge value stops here.
+        _charge(env, call_cost(name, values))
+        return impl(*values)
 
     return call
 
@@ -619,6 +631,10 @@ def _iteration_items(value: Any, two: bool) -> list[tuple[Any, Any]]:
     raise EvalError(f"got '{go_type_name(value)}', expected iterable type")
 
 
+# Per-iteration costs of the macros, as cel-go's expansions count them: all/exists read
+# the accumulator in the loop condition (@not_strictly_false, 2) and the step (1);
+# exists_one adds to the accumulator (2); filter keeps an element with
+# __result__ + [x] (11 more); map-like macros build a one-element list and concatenate (12).
 def _comprehension(kind: str, names: tuple[str, ...], target: Fn, bodies: list[Fn]) -> Fn:
     two = len(names) == 2
     first_name = names[0]
@@ -662,7 +678,7 @@ def _comprehension(kind: str, names: tuple[str, ...], target: Fn, bodies: list[F
         if kind == "exists_one":
             count = 0
             for first, second in items:
-                _charge(env, 3)
+                _charge(env, 2)
                 vars_[first_name] = first
                 if second_name is not None:
                     vars_[second_name] = second
@@ -675,10 +691,11 @@ def _comprehension(kind: str, names: tuple[str, ...], target: Fn, bodies: list[F
         if kind == "filter":
             kept: list[Any] = []
             for first, _ in items:
-                _charge(env, 3)
+                _charge(env, 2)
                 vars_[first_name] = first
                 value = pred(env)
                 if value is True:
+                    _charge(env, 11)  # __result__ + [x]: a list literal and a concatenation
                     kept.append(first)
                 elif value is not False:
                     raise no_overload()
@@ -689,7 +706,7 @@ def _comprehension(kind: str, names: tuple[str, ...], target: Fn, bodies: list[F
             out_list: list[Any] = []
             out_map: dict[Any, Any] = {}
             for first, second in items:
-                _charge(env, 3)
+                _charge(env, 12)
                 vars_[first_name] = first
                 if second_name is not None:
                     vars_[second_name] = second

@@ -1041,43 +1041,78 @@ def _traverse(n: float) -> int:
     return math.ceil(n * STRING_TRAVERSAL_COST)
 
 
-# Functions whose cost grows with their input (cel-go's cost tracker and Kubernetes'
-# library cost estimator); every other call costs 1.
-def call_cost(name: str, args: tuple[Any, ...], result: Any) -> int:
+# The cost of a call, as cel-go's runtime cost tracker and Kubernetes' library cost
+# estimator count it, computed from the arguments before the call runs: functions whose
+# output can be much larger than their input (replace, join, lists.range, +) are charged
+# for the output they are about to build, so that the limit stops them before they
+# allocate it. Calls that neither function knows cost 1.
+_COMPARISONS: Final = frozenset({"_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_"})
+_LIST_TRAVERSALS: Final = frozenset({
+    "isSorted", "sum", "max", "min", "indexOf", "lastIndexOf", "includes", "distinct",
+    "reverse", "sort", "flatten", "first", "last", "slice",
+})
+_STRING_TRAVERSALS: Final = frozenset({
+    "lowerAscii", "upperAscii", "substring", "trim", "quantity", "isQuantity", "semver",
+    "isSemver", "strings.quote", "charAt",
+})
+
+
+def _traversal(v: Any) -> int:
+    if isinstance(v, (str, bytes)):
+        return _traverse(len(v))
+    return _size(v)
+
+
+def call_cost(name: str, args: tuple[Any, ...]) -> int:
     """Return the runtime cost of one call, in CEL cost units."""
-    if name in ("_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_"):
-        a = args[0]
-        if isinstance(a, (str, bytes)):
-            return 1 + _traverse(min(_size(args[0]), _size(args[1])))
-        if isinstance(a, (list, tuple, Mapping)):
-            return 1 + _traverse(min(_size(args[0]), _size(args[1])))
-        return 1
+    if name in _COMPARISONS:
+        left, right = args
+        if is_quantity(left) or isinstance(left, Semver):
+            return 1
+        return _traverse(min(_size(left), _size(right)))
     if name == "_+_":
-        a = args[0]
-        if isinstance(a, (str, bytes, list, tuple)):
-            return 1 + _traverse(_size(args[0]) + _size(args[1]))
+        left, right = args
+        if isinstance(left, (str, bytes)):
+            return _traverse(_size(left) + _size(right))
+        if isinstance(left, (list, tuple)):
+            return 1 + _traverse(_size(left) + _size(right))
         return 1
-    if name in ("contains", "startsWith", "endsWith"):
-        return 1 + _traverse(_size(args[0]) + _size(args[1]))
+    if name == "@in":
+        container = args[1]
+        return _size(container) if isinstance(container, (list, tuple)) else 1
+    if name in ("startsWith", "endsWith"):
+        return _traverse(_size(args[1]))
+    if name == "contains":
+        return _traverse(_size(args[0])) * _traverse(_size(args[1]))
     if name in ("matches", "find", "findAll"):
-        text_cost = math.ceil((1.0 + _size(args[0])) * STRING_TRAVERSAL_COST)
-        regex_cost = math.ceil(_size(args[1]) * REGEX_LENGTH_COST)
-        return max(1, text_cost * regex_cost)
-    if name in ("isSorted", "sum", "max", "min", "indexOf", "lastIndexOf", "@in", "includes",
-                "distinct", "reverse", "sort", "flatten", "sets.contains", "sets.equivalent",
-                "sets.intersects"):
-        total = _size(args[0])
-        if len(args) > 1 and isinstance(args[1], (list, tuple)):
-            total *= max(1, _size(args[1]))
-        if name in ("indexOf", "lastIndexOf") and isinstance(args[0], str):
-            return 1 + _traverse(total)
-        return 1 + total
-    if name in ("lowerAscii", "upperAscii", "substring", "trim", "charAt", "quantity",
-                "isQuantity", "semver", "isSemver", "strings.quote", "int", "uint", "double",
-                "string", "bytes", "bool"):
-        return 1 + _traverse(_size(args[0]))
-    if name in ("replace", "split"):
-        return 1 + _traverse(_size(args[0]) * 2 + _size(result))
-    if name in ("join", "slice", "lists.range"):
-        return 1 + _traverse(_size(result) * 2) + (_size(result) if name != "join" else 0)
+        text_cost = math.ceil((1.0 + _size(args[-2])) * STRING_TRAVERSAL_COST)
+        regex_cost = math.ceil(_size(args[-1] if name != "findAll" else args[1])
+                               * REGEX_LENGTH_COST)
+        return text_cost * regex_cost
+    if name in _LIST_TRAVERSALS:
+        return _traversal(args[0])
+    if name in _STRING_TRAVERSALS:
+        return _traverse(_size(args[0]))
+    if name in ("sets.contains", "sets.equivalent", "sets.intersects"):
+        return 1 + _size(args[0]) * _size(args[1])
+    if name == "split":
+        return _traverse(_size(args[0]) * 2)
+    if name == "replace":
+        text, old, new = args[0], args[1], args[2]
+        if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
+            hits = len(text) + 1 if old == "" else text.count(old)
+            grown = len(text) + hits * max(0, len(new) - len(old))
+            return _traverse(_size(text) * 2 + grown)
+        return 1
+    if name == "join":
+        items = args[0]
+        if isinstance(items, (list, tuple)):
+            separator = args[1] if len(args) > 1 else ""
+            total = sum(len(v) for v in items if isinstance(v, str))
+            total += len(separator) * max(0, len(items) - 1) if isinstance(separator, str) else 0
+            return _traverse(total * 2)
+        return 1
+    if name == "lists.range":
+        n = args[0]
+        return 1 + (n if type(n) is int and n > 0 else 0)
     return 1
