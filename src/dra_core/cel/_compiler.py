@@ -74,15 +74,6 @@ def _charge(env: Env, amount: int) -> None:
         raise CostLimitExceeded(COST_LIMIT_MESSAGE)
 
 
-def _qualifier_cost(node: Select | Index) -> int:
-    """Cost of a selection or index: cel-go charges 1 per attribute, not per qualifier.
-
-    ``a.b["c"].d`` is one attribute (cost 1, paid by the identifier ``a``); a selection on
-    a computed value (``f(x).y``) starts a new one.
-    """
-    return 0 if isinstance(node.operand, (Ident, Select, Index)) else 1
-
-
 def _no_such_key(key: object) -> EvalError:
     if isinstance(key, bool):
         key = "true" if key else "false"
@@ -221,14 +212,14 @@ class _Compiler:
         if path == ("driver",):
 
             def driver(env: Env) -> Any:
-                env.cost += 1
+                env.cost += 2  # the identifier and one qualifier
                 return env.dev.driver
 
             return driver
         if path == ("allowMultipleAllocations",):
 
             def multi(env: Env) -> Any:
-                env.cost += 1
+                env.cost += 2
                 return env.dev.allow_multiple_allocations
 
             return multi
@@ -238,7 +229,7 @@ class _Compiler:
             if path[0] == "attributes":
 
                 def attribute(env: Env) -> Any:
-                    env.cost += 1
+                    env.cost += 4  # the identifier and three qualifiers
                     found = env.dev.attribute_domains.get(domain)
                     if found is None or (value := found.get(ident, MISSING)) is MISSING:
                         raise EvalError(message)
@@ -247,7 +238,7 @@ class _Compiler:
                 return attribute
 
             def capacity(env: Env) -> Any:
-                env.cost += 1
+                env.cost += 4
                 found = env.dev.capacity_domains.get(domain)
                 if found is None or (value := found.get(ident, MISSING)) is MISSING:
                     raise EvalError(message)
@@ -282,7 +273,6 @@ class _Compiler:
     def select(self, node: Select, ctx: _Ctx) -> Fn:
         operand = self.compile(node.operand, ctx)
         field = node.field
-        step = _qualifier_cost(node)
         if node.test_only:
 
             def has(env: Env) -> Any:
@@ -292,7 +282,7 @@ class _Compiler:
         if node.optional:
 
             def opt_select(env: Env) -> Any:
-                env.cost += step
+                env.cost += 1
                 obj = operand(env)
                 if isinstance(obj, Optional):
                     if not obj.has_value():
@@ -310,7 +300,7 @@ class _Compiler:
             return opt_select
 
         def select(env: Env) -> Any:
-            env.cost += step
+            env.cost += 1
             return _select(operand(env), field)
 
         return select
@@ -318,11 +308,10 @@ class _Compiler:
     def index(self, node: Index, ctx: _Ctx) -> Fn:
         operand = self.compile(node.operand, ctx)
         key_fn = self.compile(node.key, ctx)
-        step = _qualifier_cost(node)
         if node.optional:
 
             def opt_index(env: Env) -> Any:
-                env.cost += step
+                env.cost += 1
                 obj = operand(env)
                 key = key_fn(env)
                 if isinstance(obj, Optional):
@@ -347,13 +336,13 @@ class _Compiler:
             key = node.key.value
 
             def const_index(env: Env) -> Any:
-                env.cost += step
+                env.cost += 1
                 return _index(operand(env), key)
 
             return const_index
 
         def index(env: Env) -> Any:
-            env.cost += step
+            env.cost += 1
             return _index(operand(env), key_fn(env))
 
         return index
@@ -584,6 +573,7 @@ def _measured_call(name: str, impl: Callable[..., Any], arg_fns: list[Fn]) -> Fn
 
 def _bind(name: str, init: Fn, body: Fn) -> Fn:
     def bind(env: Env) -> Any:
+        env.cost += 10  # cel-go expands cel.bind into a comprehension over an empty list
         value = init(env)
         saved = env.vars.get(name, MISSING)
         env.vars[name] = value
@@ -631,10 +621,10 @@ def _iteration_items(value: Any, two: bool) -> list[tuple[Any, Any]]:
     raise EvalError(f"got '{go_type_name(value)}', expected iterable type")
 
 
-# Per-iteration costs of the macros, as cel-go's expansions count them: all/exists read
-# the accumulator in the loop condition (@not_strictly_false, 2) and the step (1);
-# exists_one adds to the accumulator (2); filter keeps an element with
-# __result__ + [x] (11 more); map-like macros build a one-element list and concatenate (12).
+# Per-iteration costs of the macros, as cel-go's expansions count them (and Kubernetes'
+# estimates in compile_test.go confirm): all 3 and exists 4 (the loop condition and the
+# step's read of the accumulator), exists_one 2 (__result__ + 1), filter 1 plus 12 for a
+# kept element (__result__ + [x]), map-like macros 12 (a one-element list, concatenated).
 def _comprehension(kind: str, names: tuple[str, ...], target: Fn, bodies: list[Fn]) -> Fn:
     two = len(names) == 2
     first_name = names[0]
@@ -657,9 +647,12 @@ def _comprehension(kind: str, names: tuple[str, ...], target: Fn, bodies: list[F
         pred = bodies[0]
         if kind in ("all", "exists"):
             decisive = kind == "exists"
+            # Loop condition @not_strictly_false(__result__) (exists negates it first)
+            # and the step's read of __result__.
+            overhead = 3 if kind == "all" else 4
             error: EvalError | None = None
             for first, second in items:
-                _charge(env, 3)
+                _charge(env, overhead)
                 vars_[first_name] = first
                 if second_name is not None:
                     vars_[second_name] = second
@@ -674,6 +667,7 @@ def _comprehension(kind: str, names: tuple[str, ...], target: Fn, bodies: list[F
                     error = error or no_overload()
             if error is not None:
                 raise error
+            env.cost += 1  # reading the accumulator for the result
             return not decisive
         if kind == "exists_one":
             count = 0
@@ -687,15 +681,16 @@ def _comprehension(kind: str, names: tuple[str, ...], target: Fn, bodies: list[F
                     count += 1
                 elif value is not False:
                     raise no_overload()
+            env.cost += 2  # __result__ == 1
             return count == 1
         if kind == "filter":
             kept: list[Any] = []
             for first, _ in items:
-                _charge(env, 2)
+                _charge(env, 1)
                 vars_[first_name] = first
                 value = pred(env)
                 if value is True:
-                    _charge(env, 11)  # __result__ + [x]: a list literal and a concatenation
+                    _charge(env, 12)  # __result__ + [x]: a list literal and a concatenation
                     kept.append(first)
                 elif value is not False:
                     raise no_overload()

@@ -1048,7 +1048,7 @@ def _traverse(n: float) -> int:
 # allocate it. Calls that neither function knows cost 1.
 _COMPARISONS: Final = frozenset({"_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_"})
 _LIST_TRAVERSALS: Final = frozenset({
-    "isSorted", "sum", "max", "min", "indexOf", "lastIndexOf", "includes", "distinct",
+    "isSorted", "sum", "max", "min", "indexOf", "lastIndexOf", "distinct",
     "reverse", "sort", "flatten", "first", "last", "slice",
 })
 _STRING_TRAVERSALS: Final = frozenset({

@@ -146,6 +146,19 @@ class SelectorProgram:
             return outcome
         raise self._raise(outcome, device)
 
+    def actual_cost(self, device: CelDevice) -> int:
+        """Evaluate without the memo and return the cost spent, in CEL cost units.
+
+        The count stops where the evaluation stops (at an error, or just past the limit).
+        Kubernetes logs the same figure as ``actualCost``.
+        """
+        env = Env(device, self.cost_limit)
+        try:
+            self._fn(env)
+        except (EvalError, CostLimitExceeded, RecursionError):
+            pass
+        return env.cost
+
     def matches_many(self, devices: Iterable[CelDevice]) -> list[bool | CELRuntimeError]:
         """Evaluate on many devices; one entry per device, in order.
 
