@@ -448,3 +448,24 @@ def test_field_error_rendering() -> None:
 )
 def test_class_name_is_a_subdomain(name: str, ok: bool) -> None:
     assert (claim_problems(claim_doc(exact(deviceClassName=name))) == []) is ok
+
+
+def test_device_status_must_be_allocated() -> None:
+    doc = claim_doc(exact("gpu"))
+    doc["status"] = {
+        "allocation": {
+            "devices": {
+                "results": [
+                    {"request": "gpu", "driver": "d.example.com", "pool": "p", "device": "x"}
+                ]
+            }
+        },
+        "devices": [
+            {"driver": "d.example.com", "pool": "p", "device": "x"},
+            {"driver": "d.example.com", "pool": "p", "device": "y"},
+        ],
+    }
+    assert claim_problems(doc) == [
+        'status.devices[1]: Invalid value: "d.example.com/p/y": must be an allocated device in '
+        "the claim"
+    ]

@@ -74,6 +74,10 @@ OPAQUE_PARAMETERS_MAX_LENGTH: Final = 10 * 1024
 RESERVED_FOR_MAX: Final = 256
 RESULTS_MAX: Final = 32
 POLICY_MAX_VALID_VALUES: Final = 10
+DEVICE_STATUS_MAX_CONDITIONS: Final = 8
+NETWORK_MAX_IPS: Final = 16
+NETWORK_INTERFACE_NAME_MAX_LENGTH: Final = 256
+NETWORK_HARDWARE_ADDRESS_MAX_LENGTH: Final = 128
 
 _DNS1123_LABEL_FMT: Final = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS1123_SUBDOMAIN_FMT: Final = rf"{_DNS1123_LABEL_FMT}(\.{_DNS1123_LABEL_FMT})*"
@@ -1182,6 +1186,46 @@ def _claim_status(errs: _Errors, status: ResourceClaimStatus, names: _RequestNam
         )
     if status.allocation is not None:
         _allocation(errs, status.allocation, _child(path, "allocation"), names)
+    allocated: set[tuple[str, str, str, str | None]] = set()
+    if status.allocation is not None and status.allocation.devices is not None:
+        allocated = {
+            (r.driver, r.pool, r.device, r.share_id) for r in status.allocation.devices.results
+        }
+
+    def device_status(d: Any, p: str) -> None:
+        _driver_name(errs, d.driver, _child(p, "driver"))
+        _pool_name(errs, d.pool, _child(p, "pool"))
+        if not d.device:
+            errs.required(_child(p, "device"))
+        else:
+            _dns_label(errs, d.device, _child(p, "device"))
+        if d.share_id is not None:
+            _uid(errs, d.share_id, _child(p, "shareID"))
+        if (d.driver, d.pool, d.device, d.share_id) not in allocated:
+            shown = "/".join([d.driver, d.pool, d.device] + ([d.share_id] if d.share_id else []))
+            errs.invalid(p, shown, "must be an allocated device in the claim")
+        if len(d.conditions) > DEVICE_STATUS_MAX_CONDITIONS:
+            errs.too_many(_child(p, "conditions"), len(d.conditions), DEVICE_STATUS_MAX_CONDITIONS)
+        network = d.network_data
+        if network is not None:
+            net_path = _child(p, "networkData")
+            if len(network.interface_name.encode()) > NETWORK_INTERFACE_NAME_MAX_LENGTH:
+                errs.too_long(_child(net_path, "interfaceName"), NETWORK_INTERFACE_NAME_MAX_LENGTH)
+            if len(network.hardware_address.encode()) > NETWORK_HARDWARE_ADDRESS_MAX_LENGTH:
+                errs.too_long(
+                    _child(net_path, "hardwareAddress"), NETWORK_HARDWARE_ADDRESS_MAX_LENGTH
+                )
+            if len(network.ips) > NETWORK_MAX_IPS:
+                errs.too_many(_child(net_path, "ips"), len(network.ips), NETWORK_MAX_IPS)
+
+    _check_set(
+        errs,
+        status.devices,
+        -1,
+        device_status,
+        lambda d: (d.driver, d.pool, d.device, d.share_id),
+        _child(path, "devices"),
+    )
 
 
 def _resource_claim(errs: _Errors, obj: ResourceClaim) -> None:
