@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import threading
 from collections import OrderedDict
@@ -153,10 +154,8 @@ class SelectorProgram:
         Kubernetes logs the same figure as ``actualCost``.
         """
         env = Env(device, self.cost_limit)
-        try:
+        with contextlib.suppress(EvalError, CostLimitExceeded, RecursionError):
             self._fn(env)
-        except (EvalError, CostLimitExceeded, RecursionError):
-            pass
         return env.cost
 
     def matches_many(self, devices: Iterable[CelDevice]) -> list[bool | CELRuntimeError]:
