@@ -34,35 +34,40 @@ Timeouts: a CP-SAT ``UNKNOWN`` is never "does not fit": it raises
 :class:`~dra_core.errors.AllocationTimeout`.
 
 Errors the search raises while walking (a selector error on a device it reaches, an
-``All`` request's device that a claim constraint refuses) are *stops* in the model:
-leaves of the walk like solutions, so CP-SAT raises exactly when, and what, the search
-raises (see :meth:`~dra_core.allocator.cpsat_model.AllocationModel._create_stops`).
-One approximation remains: an ``All`` request is checked against its own devices
-only; a conflict with devices of earlier requests makes that branch fail instead of
-raising.
+``All`` request's device that a claim constraint refuses given the devices chosen
+before it) are *stops* in the model: leaves of the walk like solutions, so CP-SAT
+raises exactly when, and what, the search raises (see
+:meth:`~dra_core.allocator.cpsat_model.AllocationModel._create_stops`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ortools.sat.python import cp_model
 
 from dra_core.allocator.cpsat_model import AllocationModel, SolverParams
 from dra_core.allocator.engines import register_engine
-from dra_core.allocator.problem import Problem, Solution
+from dra_core.allocator.problem import Problem, Solution, build_problem
+from dra_core.allocator.results import build_results
 from dra_core.allocator.search import SearchBudgetExceeded, search
-from dra_core.errors import AllocationCancelled, AllocationTimeout
+from dra_core.errors import AllocationCancelled, AllocationTimeout, InvalidPoolsError
+
+if TYPE_CHECKING:
+    from dra_core.allocator.core import Allocator
+    from dra_core.api import AllocationResult, Node, ResourceClaim
 
 __all__ = [
     "DEFAULT_AUTO_STEPS",
     "POLICIES",
     "CpSatOutcome",
+    "ScoredAllocation",
     "SolverParams",
+    "allocate_scored",
     "auto_engine",
     "cpsat_engine",
     "solve",
@@ -194,12 +199,15 @@ def _objective(am: AllocationModel, policy: str, weights: Mapping[str, float]) -
     problem = am.problem
     model = am.model
     slots = am.vars.slots
+    # Ties: earlier requests get earlier devices (a weighted sum of positions, the
+    # weight falling with the request's place), always below one cost unit.
     position_terms = []
     max_position = 0
     for slot in slots:
+        weight = len(slots) - slot.index
         for c, cand in enumerate(slot.info.candidates):
-            position_terms.append((cand.device + 1, am.vars.assigned(slot.index, c)))
-            max_position += cand.device + 1
+            position_terms.append((weight * (cand.device + 1), am.vars.assigned(slot.index, c)))
+            max_position += weight * (cand.device + 1)
     tie = sum(p * v for p, v in position_terms)
     big = max_position + 1
     costs: list[Any] = []
@@ -446,6 +454,81 @@ def auto_engine(
     except SearchBudgetExceeded:
         pass
     return cpsat_engine(problem, deadline=deadline, timeout=timeout, cancel=cancel, options=options)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredAllocation:
+    """The result of :func:`allocate_scored` on one node.
+
+    Attributes:
+        results: one AllocationResult per claim, or None when they do not fit.
+        policy: the scoring policy used.
+        optimal: True when proven best for the policy; False means "the best found
+            within the time limit".
+        score: higher is better, comparable between nodes for the same claims and
+            policy; None when the claims do not fit. Use it in a scheduler's score step.
+
+    """
+
+    results: list[AllocationResult] | None
+    policy: str
+    optimal: bool
+    score: float | None
+
+
+def allocate_scored(
+    allocator: Allocator,
+    node: Node | Mapping[str, Any] | None,
+    claims: Sequence[ResourceClaim | Mapping[str, Any]],
+    *,
+    policy: str = "best-fit",
+    weights: Mapping[str, float] | None = None,
+    params: SolverParams | None = None,
+) -> ScoredAllocation:
+    """Allocate ``claims`` on ``node`` with CP-SAT under a scoring policy.
+
+    ``allocator`` holds the slices, classes, allocated state and features (see
+    :class:`~dra_core.allocator.core.Allocator`); build it once and score every node.
+    ``policy="first-fit"`` gives Kubernetes' devices.
+
+    Raises:
+        InputError: input that no node can satisfy.
+        AllocationTimeout: CP-SAT had no answer at all within the time limit.
+        ValueError: an unknown policy.
+
+    """
+    from dra_core.api import Node as NodeModel
+    from dra_core.api import ResourceClaim as ClaimModel
+
+    node_model = (
+        None
+        if node is None
+        else node if isinstance(node, NodeModel) else NodeModel.model_validate(node)
+    )
+    claim_models = [
+        c if isinstance(c, ClaimModel) else ClaimModel.model_validate(c) for c in claims
+    ]
+    problem = build_problem(
+        inventory=allocator.inventory,
+        node=node_model,
+        claims=claim_models,
+        classes=allocator.classes,
+        allocated_state=allocator.allocated_state,
+        features=allocator.features,
+    )
+    outcome = solve(problem, policy=policy, weights=weights, params=params)
+    if outcome.solution is None:
+        if problem.has_invalid_pools:
+            # As the facade: only an error when nothing could be allocated.
+            invalid = {str(p.id): p.invalid_reason for p in problem.pools if p.invalid}
+            raise InvalidPoolsError(
+                "invalid resource pools were encountered: "
+                + "; ".join(f"{pool}: {reason}" for pool, reason in invalid.items()),
+                pools=invalid,
+            )
+        return ScoredAllocation(None, policy, outcome.optimal, None)
+    results = build_results(problem, outcome.solution, seed=allocator.share_id_seed)
+    return ScoredAllocation(results, policy, outcome.optimal, outcome.score)
 
 
 register_engine("cpsat", cpsat_engine)

@@ -153,39 +153,27 @@ def _scaled(value: Fraction, scale: tuple[int, int]) -> int:
     return int(Fraction(value) * multiplier) // divisor
 
 
-def _all_request_conflict(
-    problem: Problem, claim: int, info: RequestInfo
-) -> tuple[int, Exception] | None:
-    """Where an ``All`` request's own devices break a claim constraint, and the error.
-
-    The search adds the devices of an ``All`` request one by one and raises
-    Kubernetes' "cannot add device ... because a claim constraint would not be
-    satisfied" when a constraint refuses one. A device that cannot be taken at all
-    ends the request quietly before that.
-    """
-    if not info.constraints:
-        return None
+def _cannot_add(problem: Problem, claim: int, info: RequestInfo, device: int) -> Exception:
+    """Kubernetes' error for an ``All`` request's device that a constraint refuses."""
     claim_info = problem.claims[claim]
-    chosen: dict[int, list[AttributeValue]] = {k: [] for k in info.constraints}
-    for position, cand in enumerate(info.candidates):
-        if not cand.usable:
-            return None
-        for k in info.constraints:
-            con = claim_info.constraints[k]
-            value = con.values.get(cand.device)
-            if not con.admits(chosen[k], value):
-                device = problem.devices[cand.device]
-                name = info.subrequest_name or info.request_name
-                return position, AllocationInputError(
-                    f"claim {claim_info.ref}, request {name}: cannot add device "
-                    f"{device.id} because a claim constraint would not be satisfied",
-                    claim=claim_info.ref,
-                    request=info.name,
-                    device=str(device.id),
-                )
-            assert value is not None
-            chosen[k].append(value)
-    return None
+    device_id = problem.devices[device].id
+    name = info.subrequest_name or info.request_name
+    return AllocationInputError(
+        f"claim {claim_info.ref}, request {name}: cannot add device "
+        f"{device_id} because a claim constraint would not be satisfied",
+        claim=claim_info.ref,
+        request=info.name,
+        device=str(device_id),
+    )
+
+
+def _tokens(con: ConstraintInfo, value: AttributeValue | None) -> list[Any]:
+    """Return the elements a constraint compares for one value (typed: kinds never mix)."""
+    if value is None or not value.kind:
+        return []
+    if con.list_type_attributes:
+        return sorted(((value.kind, e) for e in value.values), key=repr)
+    return [(value.kind, value.values)]
 
 
 @dataclass(eq=False)
@@ -256,6 +244,7 @@ class AllocationModel:
         self.guards: list[tuple[cp_model.IntVar, Guard]] = []
         # stop(slot, candidate) -> (variable, the error the search raises there).
         self.stops: dict[tuple[int, int], tuple[cp_model.IntVar, Exception]] = {}
+        self.stop_kind: dict[tuple[int, int], str] = {}
         self.after: dict[int, Any] = {}
         self.stop_in: dict[int, Any] = {}
         # slot indices of each (claim, request), in alternative order.
@@ -269,6 +258,7 @@ class AllocationModel:
         self._add_distinct_attribute()
         self._add_shared_counters()
         self._add_consumable_capacity()
+        self._add_all_request_refusals()
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -297,14 +287,19 @@ class AllocationModel:
         for slot in self.vars.slots:
             info = slot.info
             if info.all_devices:
-                conflict = _all_request_conflict(self.problem, slot.claim, info)
-                if conflict is not None:
-                    c, error = conflict
-                    self._new_stop(slot.index, c, error)
+                if not info.constraints:
+                    continue
+                # Every device of an All request up to the first one that cannot be
+                # taken at all may be where a constraint refuses it.
+                for c, cand in enumerate(info.candidates):
+                    if not cand.usable:
+                        break
+                    error = _cannot_add(self.problem, slot.claim, info, cand.device)
+                    self._new_stop(slot.index, c, error, kind="all")
                 continue
             for c, cand in enumerate(info.candidates):
                 if cand.error is not None:
-                    self._new_stop(slot.index, c, cand.error)
+                    self._new_stop(slot.index, c, cand.error, kind="poison")
                     # The search never takes a poisoned candidate.
                     self.model.add(self.vars.assigned(slot.index, c) == 0)
         if not self.stops:
@@ -321,9 +316,19 @@ class AllocationModel:
             self.stop_in[slot.index] = sum(here) if here else 0
             before = after + self.stop_in[slot.index]
 
-    def _new_stop(self, slot: int, candidate: int, error: Exception) -> None:
+    def _new_stop(self, slot: int, candidate: int, error: Exception, *, kind: str) -> None:
         var = self.model.new_bool_var(f"stop[{self.vars.slots[slot].info.name},{candidate}]")
         self.stops[(slot, candidate)] = (var, error)
+        self.stop_kind[(slot, candidate)] = kind
+
+    def stop_uses(self, *kinds: str) -> dict[int, list[tuple[int, int, cp_model.IntVar]]]:
+        """Per device: the stops at it, as uses (the search checks them like a take)."""
+        out: dict[int, list[tuple[int, int, cp_model.IntVar]]] = defaultdict(list)
+        for (slot, c), (var, _) in sorted(self.stops.items()):
+            if self.stop_kind[(slot, c)] in kinds:
+                device = self.vars.slots[slot].info.candidates[c].device
+                out[device].append((slot, c, var))
+        return out
 
     def _normal(self, slot: int) -> list[Any]:
         """Return the literals under which a slot is walked to its end (none: always)."""
@@ -360,9 +365,9 @@ class AllocationModel:
             if info.all_devices:
                 if not info.candidates or not all(c.usable for c in info.candidates):
                     self.model.add(active == 0).only_enforce_if(normal)
-                if any(s == slot.index for s, _ in self.stops):
-                    # Reaching this request always ends in its error.
-                    self.model.add(active == 0).only_enforce_if(normal)
+                for var, cand in zip(row, info.candidates, strict=True):
+                    if not cand.usable:
+                        self.model.add(var == 0)
                 for var in row:
                     self.model.add(var == active).only_enforce_if(normal)
             else:
@@ -388,8 +393,12 @@ class AllocationModel:
                 indices = self.request_slots[(claim.index, slot.request)]
                 actives = [self.vars.active(i) for i in indices]
                 guard = self._guard(
-                    Guard("request", claim.index, slot.name,
-                          f"claim {claim.ref}, request {slot.name} must be satisfied")
+                    Guard(
+                        "request",
+                        claim.index,
+                        slot.name,
+                        f"claim {claim.ref}, request {slot.name} must be satisfied",
+                    )
                 )
                 reached = []
                 if self.stops:
@@ -412,8 +421,12 @@ class AllocationModel:
             if most <= limit:
                 continue  # cannot be exceeded whatever is chosen
             guard = self._guard(
-                Guard("claim-limit", claim.index, claim.ref,
-                      f"claim {claim.ref} can hold at most {limit} devices")
+                Guard(
+                    "claim-limit",
+                    claim.index,
+                    claim.ref,
+                    f"claim {claim.ref} can hold at most {limit} devices",
+                )
             )
             self.model.add(sum(terms) <= limit).only_enforce_if(guard)
 
@@ -424,11 +437,10 @@ class AllocationModel:
         # So: at most one use per claim, and a use without admin access excludes
         # every use in earlier claims. A request never takes a device twice.
         all_uses = self.vars.uses()
-        for (where, c), (stop, _) in sorted(self.stops.items()):
-            cand = self.vars.slots[where].info.candidates[c]
-            if cand.error is not None:
-                # The search checks "in use" before it evaluates the selector.
-                all_uses.setdefault(cand.device, []).append((where, c, stop))
+        # The search checks "in use" before it evaluates a selector or a constraint,
+        # so a stop only happens at a device that is free.
+        for device, stops in self.stop_uses("poison", "all").items():
+            all_uses.setdefault(device, []).extend(stops)
         for device, uses in sorted(all_uses.items()):
             if self.problem.devices[device].shareable:
                 continue
@@ -482,8 +494,12 @@ class AllocationModel:
                 if not scope:
                     continue
                 guard = self._guard(
-                    Guard("match", claim.index, con.attribute,
-                          f"claim {claim.ref}: matchAttribute {con.attribute}")
+                    Guard(
+                        "match",
+                        claim.index,
+                        con.attribute,
+                        f"claim {claim.ref}: matchAttribute {con.attribute}",
+                    )
                 )
                 witness: dict[Any, cp_model.IntVar] = {}
                 for slot, c, var in scope:
@@ -558,8 +574,12 @@ class AllocationModel:
                 if not scope:
                     continue
                 guard = self._guard(
-                    Guard("distinct", claim.index, con.attribute,
-                          f"claim {claim.ref}: distinctAttribute {con.attribute}")
+                    Guard(
+                        "distinct",
+                        claim.index,
+                        con.attribute,
+                        f"claim {claim.ref}: distinctAttribute {con.attribute}",
+                    )
                 )
                 holders: dict[Any, list[cp_model.IntVar]] = defaultdict(list)
                 for position, (slot, c, var) in enumerate(scope):
@@ -587,6 +607,10 @@ class AllocationModel:
         # already paid for by shares in use.
         problem = self.problem
         uses = self.vars.uses()
+        # The search checks counters before constraints: an All request's stop happens
+        # only where the device's counters would still fit.
+        for device, stops in self.stop_uses("all").items():
+            uses.setdefault(device, []).extend(stops)
         by_pool: dict[Any, list[int]] = defaultdict(list)
         for device in sorted(uses):
             info = problem.devices[device]
@@ -616,8 +640,12 @@ class AllocationModel:
                 set_name = key[0]
                 if set_name not in guards_by_set:
                     guards_by_set[set_name] = self._guard(
-                        Guard("counters", None, f"{pool}/{set_name}",
-                              f"counter set {set_name} of pool {pool}")
+                        Guard(
+                            "counters",
+                            None,
+                            f"{pool}/{set_name}",
+                            f"counter set {set_name} of pool {pool}",
+                        )
                     )
                 expr = sum(_scaled(a, scale) * v for a, v in terms[key])
                 self.model.add(expr <= _scaled(have, scale)).only_enforce_if(
@@ -646,12 +674,68 @@ class AllocationModel:
                     continue  # holds whatever is chosen
                 if guard is None:
                     guard = self._guard(
-                        Guard("capacity", None, str(info.id),
-                              f"the capacity left on shared device {info.id}")
+                        Guard(
+                            "capacity",
+                            None,
+                            str(info.id),
+                            f"the capacity left on shared device {info.id}",
+                        )
                     )
                 scale = integer_scale([left, *(a for a, _ in terms)])
                 expr = sum(_scaled(a, scale) * v for a, v in terms)
                 self.model.add(expr <= _scaled(left, scale)).only_enforce_if(guard)
+
+    def _add_all_request_refusals(self) -> None:
+        # "cannot add device ... because a claim constraint would not be satisfied":
+        # the search takes an All request's devices in order and raises when a
+        # constraint refuses one, given the devices chosen before it. A stop there
+        # needs a real refusal by at least one of the request's constraints.
+        for (slot_index, c), (stop, _) in sorted(self.stops.items()):
+            if self.stop_kind[(slot_index, c)] != "all":
+                continue
+            slot = self.vars.slots[slot_index]
+            claim = self.problem.claims[slot.claim]
+            device = slot.info.candidates[c].device
+            refusals: list[Any] = []
+            for k in slot.info.constraints:
+                con = claim.constraints[k]
+                value = con.values.get(device)
+                if value is None:
+                    refusals = []  # refused whatever was chosen before
+                    break
+                refused = self.model.new_bool_var(f"refused[{con.attribute},{device}]")
+                refusals.append(refused)
+                earlier = [
+                    (s2, c2, var)
+                    for s2, c2, var in self._scope(slot.claim, k)
+                    if (s2, c2) != (slot_index, c)
+                ]
+                mine = _tokens(con, value)
+                if con.kind == "match" and con.list_type_attributes and not value.kind:
+                    self.model.add(refused == 1)  # never admitted
+                elif not value.kind:
+                    # Admitted only as the first device in scope.
+                    self.model.add_bool_or([v for _, _, v in earlier]).only_enforce_if(refused)
+                elif con.kind == "match":
+                    # Refused when every element of its value is missing from some
+                    # device chosen before (the running intersection misses them all).
+                    for token in mine:
+                        lacking = [
+                            v
+                            for s2, c2, v in earlier
+                            if token not in _tokens(con, self._value(con, s2, c2))
+                        ]
+                        self.model.add_bool_or(lacking).only_enforce_if(refused)
+                else:
+                    # distinct: refused when a device chosen before shares an element.
+                    sharing = [
+                        v
+                        for s2, c2, v in earlier
+                        if set(mine) & set(_tokens(con, self._value(con, s2, c2)))
+                    ]
+                    self.model.add_bool_or(sharing).only_enforce_if(refused)
+            if refusals:
+                self.model.add_bool_or(refusals).only_enforce_if(stop)
 
     # --- Kubernetes order -------------------------------------------------------------
 
