@@ -175,6 +175,12 @@ REGEX = [
     ('"123 abc 456".findAll("[0-9]+", 0)', ()),
     ('"abc".matches("(")', CompileErr("invalid matches argument")),
     ('"abc".find("(")', Err("Illegal regex")),
+    ('"abc".matches("^[[:alpha:]]+$")', True),
+    ('"ab1".matches("^[[:alpha:]]+$")', False),
+    ('"héllo".matches("^\\\\pL+$")', True),
+    ('"abc".matches("\\\\Aabc\\\\z")', True),
+    ('"ab".matches("a(?=b)")', CompileErr("invalid matches argument")),
+    ('"aa".find("(a)\\\\1")', Err("invalid or unsupported Perl syntax")),
 ]
 
 LISTS = [

@@ -198,15 +198,39 @@ def _bool_literals(token: lark.Token) -> lark.Token:
 
 _RESERVED: Final = frozenset(
     [
-        "as", "break", "const", "continue", "else", "for", "function", "if", "import", "in",
-        "let", "loop", "package", "namespace", "return", "var", "void", "while",
+        "as",
+        "break",
+        "const",
+        "continue",
+        "else",
+        "for",
+        "function",
+        "if",
+        "import",
+        "in",
+        "let",
+        "loop",
+        "package",
+        "namespace",
+        "return",
+        "var",
+        "void",
+        "while",
     ]
 )
 
 # Functions whose names contain a dot; ``optional.of(x)`` is a call, not a member call.
 QUALIFIED_FUNCTIONS: Final = frozenset(
-    {"optional.of", "optional.ofNonZeroValue", "optional.none", "sets.contains",
-     "sets.equivalent", "sets.intersects", "strings.quote", "lists.range"}
+    {
+        "optional.of",
+        "optional.ofNonZeroValue",
+        "optional.none",
+        "sets.contains",
+        "sets.equivalent",
+        "sets.intersects",
+        "strings.quote",
+        "lists.range",
+    }
 )
 
 MAX_DEPTH: Final = 250  # cel-go's default maximum recursion depth of the parser
@@ -432,8 +456,9 @@ class _Builder:
                     raise CelSyntaxError("cel.bind() requires 3 arguments", line, column)
                 var = args[0]
                 if not isinstance(var, Ident):
-                    raise CelSyntaxError("cel.bind() variable names must be simple identifiers",
-                                         var.line, var.column)
+                    raise CelSyntaxError(
+                        "cel.bind() variable names must be simple identifiers", var.line, var.column
+                    )
                 return Macro(line, column, "cel.bind", args[1], (var.name,), [args[2]])
             if full in QUALIFIED_FUNCTIONS:
                 return Call(line, column, full, None, args)
@@ -443,8 +468,15 @@ class _Builder:
         self, line: int, column: int, target: Node, name: str, args: list[Node]
     ) -> Node:
         one_var = {"all": 2, "exists": 2, "exists_one": 2, "existsOne": 2, "filter": 2}
-        two_var = {"all": 3, "exists": 3, "exists_one": 3, "existsOne": 3,
-                   "transformList": (3, 4), "transformMap": (3, 4), "transformMapEntry": (3, 4)}
+        two_var = {
+            "all": 3,
+            "exists": 3,
+            "exists_one": 3,
+            "existsOne": 3,
+            "transformList": (3, 4),
+            "transformMap": (3, 4),
+            "transformMapEntry": (3, 4),
+        }
         counts = one_var.get(name)
         if name == "map" and len(args) in (2, 3):
             return self._comprehension(line, column, "map", target, args[:1], args[1:])

@@ -93,8 +93,19 @@ DEVICE_FIELDS: Final = {
 
 TYPE_IDENTS: Final = {
     name: T("type", (T(name),))
-    for name in ("int", "uint", "double", "string", "bool", "bytes", "null_type", "list",
-                 "map", "type", "dyn")
+    for name in (
+        "int",
+        "uint",
+        "double",
+        "string",
+        "bool",
+        "bytes",
+        "null_type",
+        "list",
+        "map",
+        "type",
+        "dyn",
+    )
 }
 
 
@@ -200,16 +211,20 @@ for _fn in ("isSorted", "max", "min"):
         _SPEC_LINES.append(f"{_fn}: m (list({_t})) -> {_result}")
 for _t in _NUMERIC:
     _SPEC_LINES.append(f"sum: m (list({_t})) -> {_t}")
-for _fn, _src in (("int", ("int", "uint", "double", "string")),
-                  ("uint", ("int", "uint", "double", "string")),
-                  ("double", ("int", "uint", "double", "string")),
-                  ("string", ("int", "uint", "double", "string", "bytes", "bool")),
-                  ("bytes", ("bytes", "string")),
-                  ("bool", ("bool", "string"))):
+for _fn, _src in (
+    ("int", ("int", "uint", "double", "string")),
+    ("uint", ("int", "uint", "double", "string")),
+    ("double", ("int", "uint", "double", "string")),
+    ("string", ("int", "uint", "double", "string", "bytes", "bool")),
+    ("bytes", ("bytes", "string")),
+    ("bool", ("bool", "string")),
+):
     for _t in _src:
         _SPEC_LINES.append(f"{_fn}: ({_t}) -> {_fn}")
 
-_SPEC: Final = "\n".join(_SPEC_LINES) + """
+_SPEC: Final = (
+    "\n".join(_SPEC_LINES)
+    + """
 _+_: (list(A), list(A)) -> list(A)
 _%_: (int, int) -> int
 _%_: (uint, uint) -> uint
@@ -305,6 +320,7 @@ orValue: m (optional(A), A) -> A
 or: m (optional(A), optional(A)) -> optional(A)
 includes: m (dyn, dyn) -> bool
 """
+)
 
 DECLARED_FUNCTIONS: Final[dict[str, list[Overload]]] = _decls(_SPEC)
 
@@ -397,8 +413,9 @@ class _Checker:
             for key_node, key_type in zip((k for k, _ in node.entries), keys, strict=True):
                 if key_type.name not in ("int", "uint", "string", "bool", "dyn", ERROR.name):
                     raise self.error(key_node, f"unsupported map key type: {key_type}")
-            return map_of(self.homogeneous(node, keys, "map"),
-                          self.homogeneous(node, values, "map"))
+            return map_of(
+                self.homogeneous(node, keys, "map"), self.homogeneous(node, values, "map")
+            )
         if isinstance(node, Macro):
             return self.check_macro(node)
         raise self.error(node, "unsupported expression")
@@ -516,8 +533,11 @@ class _Checker:
         elif target.name in ("dyn", ERROR.name):
             first, second = DYN, DYN
         else:
-            raise self.error(node.target, f"expression of type '{target}' cannot be range of a "
-                                          "comprehension (must be list, map, or dynamic)")
+            raise self.error(
+                node.target,
+                f"expression of type '{target}' cannot be range of a "
+                "comprehension (must be list, map, or dynamic)",
+            )
         if len(node.variables) == 1:
             scope = {node.variables[0]: first}
         else:

@@ -267,8 +267,9 @@ class _Compiler:
         if type_ident is not None:
             value = TypeValue(type_ident.params[0].name)
             return lambda env: value
-        raise CelSyntaxError(f"undeclared reference to '{name}' (in container '')",
-                             node.line, node.column)
+        raise CelSyntaxError(
+            f"undeclared reference to '{name}' (in container '')", node.line, node.column
+        )
 
     def select(self, node: Select, ctx: _Ctx) -> Fn:
         operand = self.compile(node.operand, ctx)
@@ -373,16 +374,19 @@ class _Compiler:
         if impls is not None:
             impl = impls[1] if node.target is not None else impls[0]
         if impl is None:
-            raise CelSyntaxError(f"undeclared reference to '{name}' (in container '')",
-                                 node.line, node.column)
+            raise CelSyntaxError(
+                f"undeclared reference to '{name}' (in container '')", node.line, node.column
+            )
         known = [_known(f) for f in arg_fns]
         if all(k is not None for k in known):
             folded = _fold(name, impl, [k for k in known if k is not None])
             if folded is not None:
                 return folded
         fixed = _FIXED_COST_FUNCTIONS.get(name)
-        if name in ("_==_", "_!=_") and isinstance(args[1], Const) and isinstance(
-            args[1].value, str
+        if (
+            name in ("_==_", "_!=_")
+            and isinstance(args[1], Const)
+            and isinstance(args[1].value, str)
         ):
             return _string_equality(arg_fns[0], args[1].value, negate=name == "_!=_")
         if fixed is not None:
@@ -517,10 +521,36 @@ def _string_equality(left: Fn, constant: str, *, negate: bool) -> Fn:
 _FIXED_COST_FUNCTIONS: Final = {
     name: 1
     for name in (
-        "_-_", "_*_", "_/_", "_%_", "-_", "!_", "size", "dyn", "type", "isGreaterThan",
-        "isLessThan", "compareTo", "asApproximateFloat", "asInteger", "isInteger", "add", "sub",
-        "major", "minor", "patch", "sign", "optional.of", "optional.ofNonZeroValue",
-        "optional.none", "hasValue", "value", "orValue", "or", "first", "last",
+        "_-_",
+        "_*_",
+        "_/_",
+        "_%_",
+        "-_",
+        "!_",
+        "size",
+        "dyn",
+        "type",
+        "isGreaterThan",
+        "isLessThan",
+        "compareTo",
+        "asApproximateFloat",
+        "asInteger",
+        "isInteger",
+        "add",
+        "sub",
+        "major",
+        "minor",
+        "patch",
+        "sign",
+        "optional.of",
+        "optional.ofNonZeroValue",
+        "optional.none",
+        "hasValue",
+        "value",
+        "orValue",
+        "or",
+        "first",
+        "last",
     )
 }
 
@@ -759,8 +789,12 @@ def _device_path(node: Node, ctx: _Ctx) -> tuple[Any, ...] | None:
             steps.append(current.field)
             current = current.operand
             continue
-        if (isinstance(current, Index) and not current.optional
-                and isinstance(current.key, Const) and isinstance(current.key.value, str)):
+        if (
+            isinstance(current, Index)
+            and not current.optional
+            and isinstance(current.key, Const)
+            and isinstance(current.key.value, str)
+        ):
             steps.append(current.key.value)
             current = current.operand
             continue
@@ -834,8 +868,12 @@ class _Reads:
                 steps.append(current.field)
                 current = current.operand
                 continue
-            if (isinstance(current, Index) and not current.optional
-                    and isinstance(current.key, Const) and isinstance(current.key.value, str)):
+            if (
+                isinstance(current, Index)
+                and not current.optional
+                and isinstance(current.key, Const)
+                and isinstance(current.key.value, str)
+            ):
                 steps.append(current.key.value)
                 current = current.operand
                 continue
@@ -859,9 +897,14 @@ class _Reads:
             # a.?b, a[?k] and has(a.b): read the entry (present or not) below a path.
             operand = node.operand
             base = self.path_of(operand, aliases)
-            key = node.field if isinstance(node, Select) else (
-                node.key.value if isinstance(node.key, Const) and isinstance(node.key.value, str)
-                else None
+            key = (
+                node.field
+                if isinstance(node, Select)
+                else (
+                    node.key.value
+                    if isinstance(node.key, Const) and isinstance(node.key.value, str)
+                    else None
+                )
             )
             if base is not None and key is not None and len(base) == 2:
                 self.whole((*base, key))

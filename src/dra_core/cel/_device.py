@@ -293,8 +293,12 @@ class CelDevice:
 
 def _attribute_value(name: str, attr: Any) -> Any:
     """Return the CEL value of a ``DeviceAttribute`` (lists first, as Kubernetes does)."""
-    for field, convert in (("ints", None), ("bools", None), ("strings", None),
-                           ("versions", "version")):
+    for field, convert in (
+        ("ints", None),
+        ("bools", None),
+        ("strings", None),
+        ("versions", "version"),
+    ):
         values = getattr(attr, field, None)
         if values is not None:
             return tuple(_version(name, v) if convert else v for v in values)
@@ -313,4 +317,3 @@ def _version(name: str, text: str) -> Semver:
         return Semver.parse(text)
     except ValueError as exc:
         raise TypeError(f"attribute {name}: parse semantic version: {exc}") from None
-

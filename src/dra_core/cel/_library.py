@@ -346,7 +346,7 @@ def format_double(d: float) -> str:
         return f"{prefix}0.{'0' * (-exp - 1)}{text}"
     if exp + 1 >= len(text):
         return f"{prefix}{text}{'0' * (exp + 1 - len(text))}"
-    return f"{prefix}{text[: exp + 1]}.{text[exp + 1:]}"
+    return f"{prefix}{text[: exp + 1]}.{text[exp + 1 :]}"
 
 
 def to_string(v: Any) -> str:
@@ -378,8 +378,18 @@ def to_bytes(v: Any) -> bytes:
 
 
 _BOOL_TEXT: Final = {
-    "1": True, "t": True, "T": True, "true": True, "TRUE": True, "True": True,
-    "0": False, "f": False, "F": False, "false": False, "FALSE": False, "False": False,
+    "1": True,
+    "t": True,
+    "T": True,
+    "true": True,
+    "TRUE": True,
+    "True": True,
+    "0": False,
+    "f": False,
+    "F": False,
+    "false": False,
+    "FALSE": False,
+    "False": False,
 }
 
 
@@ -422,15 +432,74 @@ def ends_with(s: Any, suffix: Any) -> bool:
     return _str(s).endswith(_str(suffix))
 
 
+# RE2 syntax that Python's engine spells differently, and Python syntax RE2 rejects.
+_POSIX_CLASSES: Final = {
+    "alnum": "0-9A-Za-z",
+    "alpha": "A-Za-z",
+    "ascii": "\\x00-\\x7f",
+    "blank": "\\t ",
+    "cntrl": "\\x00-\\x1f\\x7f",
+    "digit": "0-9",
+    "graph": "!-~",
+    "lower": "a-z",
+    "print": " -~",
+    "punct": "!-/:-@\\[-`{-~",
+    "space": "\\t\\n\\v\\f\\r ",
+    "upper": "A-Z",
+    "word": "0-9A-Za-z_",
+    "xdigit": "0-9A-Fa-f",
+}
+_UNICODE_CLASSES: Final = {
+    "L": "[^\\W\\d_]",
+    "Lu": "[A-Z\\u00c0-\\u00de]",
+    "Ll": "[a-z\\u00df-\\u00ff]",
+    "N": "\\d",
+    "Nd": "\\d",
+}
+_NOT_RE2: Final = re.compile(r"\(\?(?:=|!|<=|<!|P=|#)|\\[1-9]|\(\?\(|\\Z")
+
+
+def _translate_re2(pattern: str) -> str:
+    if _NOT_RE2.search(pattern):
+        raise EvalError(f"error parsing regexp: invalid or unsupported Perl syntax: `{pattern}`")
+    out = pattern.replace("\\z", "\\Z")
+    out = re.sub(
+        r"\[:(\^?)([a-z]+):\]",
+        lambda m: (
+            (("^" if m.group(1) else "") + _POSIX_CLASSES[m.group(2)])
+            if m.group(2) in _POSIX_CLASSES
+            else m.group(0)
+        ),
+        out,
+    )
+
+    def unicode_class(m: re.Match[str]) -> str:
+        name = m.group(2) or m.group(3)
+        found = _UNICODE_CLASSES.get(name)
+        if found is None:
+            raise EvalError(f"error parsing regexp: invalid character class range: `{pattern}`")
+        if m.group(1) == "P":
+            if found.startswith("[") and not found.startswith("[^"):
+                return "[^" + found[1:]
+            return f"(?:(?!{found}).)"
+        return found
+
+    return re.sub(r"\\([pP])(?:\{(\w+)\}|(\w))", unicode_class, out)
+
+
 @lru_cache(maxsize=512)
 def compile_regex(pattern: str) -> re.Pattern[str]:
-    """Compile an RE2-style pattern with Python's engine.
+    r"""Compile an RE2 pattern with Python's engine.
+
+    RE2's POSIX classes (``[[:alpha:]]``), the common Unicode classes (``\pL``) and
+    ``\z`` are translated; syntax that RE2 rejects (look-arounds, back-references) is
+    rejected here too.
 
     Raises:
         EvalError: for a pattern that does not compile.
 
     """
-    translated = pattern.replace("\\z", "\\Z")
+    translated = _translate_re2(pattern)
     try:
         return re.compile(translated)
     except re.error as exc:
@@ -597,8 +666,17 @@ def join(items: Any, sep: Any = "") -> str:
 def quote(s: Any) -> str:
     """``strings.quote``."""
     text = _str(s)
-    escapes = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-               "\v": "\\v", "\\": "\\\\", '"': '\\"'}
+    escapes = {
+        "\a": "\\a",
+        "\b": "\\b",
+        "\f": "\\f",
+        "\n": "\\n",
+        "\r": "\\r",
+        "\t": "\\t",
+        "\v": "\\v",
+        "\\": "\\\\",
+        '"': '\\"',
+    }
     return '"' + "".join(escapes.get(c, c) for c in text) + '"'
 
 
@@ -1047,14 +1125,37 @@ def _traverse(n: float) -> int:
 # for the output they are about to build, so that the limit stops them before they
 # allocate it. Calls that neither function knows cost 1.
 _COMPARISONS: Final = frozenset({"_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_"})
-_LIST_TRAVERSALS: Final = frozenset({
-    "isSorted", "sum", "max", "min", "indexOf", "lastIndexOf", "distinct",
-    "reverse", "sort", "flatten", "first", "last", "slice",
-})
-_STRING_TRAVERSALS: Final = frozenset({
-    "lowerAscii", "upperAscii", "substring", "trim", "quantity", "isQuantity", "semver",
-    "isSemver", "strings.quote", "charAt",
-})
+_LIST_TRAVERSALS: Final = frozenset(
+    {
+        "isSorted",
+        "sum",
+        "max",
+        "min",
+        "indexOf",
+        "lastIndexOf",
+        "distinct",
+        "reverse",
+        "sort",
+        "flatten",
+        "first",
+        "last",
+        "slice",
+    }
+)
+_STRING_TRAVERSALS: Final = frozenset(
+    {
+        "lowerAscii",
+        "upperAscii",
+        "substring",
+        "trim",
+        "quantity",
+        "isQuantity",
+        "semver",
+        "isSemver",
+        "strings.quote",
+        "charAt",
+    }
+)
 
 
 def _traversal(v: Any) -> int:
@@ -1086,8 +1187,9 @@ def call_cost(name: str, args: tuple[Any, ...]) -> int:
         return _traverse(_size(args[0])) * _traverse(_size(args[1]))
     if name in ("matches", "find", "findAll"):
         text_cost = math.ceil((1.0 + _size(args[-2])) * STRING_TRAVERSAL_COST)
-        regex_cost = math.ceil(_size(args[-1] if name != "findAll" else args[1])
-                               * REGEX_LENGTH_COST)
+        regex_cost = math.ceil(
+            _size(args[-1] if name != "findAll" else args[1]) * REGEX_LENGTH_COST
+        )
         return text_cost * regex_cost
     if name in _LIST_TRAVERSALS:
         return _traversal(args[0])

@@ -38,8 +38,8 @@ MEMO_LIMIT: Final = 65536
 # Appended to "no such key" errors: how to write a selector that tolerates the absence.
 MISSING_KEY_HINT: Final = (
     " (the device does not have this attribute or capacity; guard the lookup with has(), "
-    "or use .? and orValue(), e.g. device.attributes[\"dra.example.com\"].?model"
-    ".orValue(\"\"))"
+    'or use .? and orValue(), e.g. device.attributes["dra.example.com"].?model'
+    '.orValue(""))'
 )
 
 _CONVERSION_NAMES: Final = {"int": "Int", "uint": "Uint", "double": "Double"}
