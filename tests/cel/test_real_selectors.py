@@ -119,3 +119,51 @@ def test_manifest_selector_compiles(expression: str) -> None:
 def test_records_parser_keeps_multiline_expressions() -> None:
     text = "EXPR: a &&\n    b\nWHERE: x\nNOTE: n\n\nEXPR: c\n"
     assert _records(text) == [("a &&\nb", "n"), ("c", "")]
+
+
+def _devices() -> list[Any]:
+    from cel_helpers import device_from_json
+
+    from dra_core.api.quantity import Quantity
+    from dra_core.cel import CelDevice, Semver
+
+    devices = [
+        CelDevice(driver="gpu.nvidia.com", name="bare"),
+        CelDevice(
+            driver="gpu.nvidia.com",
+            attributes={
+                "type": "gpu", "productName": "NVIDIA A100-SXM4-80GB", "architecture": "Ampere",
+                "index": 0, "driverVersion": Semver.parse("550.54.15"), "profile": "1g.5gb",
+                "resource.kubernetes.io/pcieRoot": "pci0000:00",
+            },
+            capacity={"memory": Quantity.parse("80Gi"), "multiprocessors": Quantity.parse("98")},
+            name="gpu",
+        ),
+    ]
+    case_dir = SHARED / "cel" / "cases"
+    if case_dir.exists():
+        import json
+
+        for path in sorted(case_dir.glob("*.json"))[:20]:
+            spec = json.loads(path.read_text(encoding="utf-8"))["slices"][0]["spec"]
+            devices.append(device_from_json(spec["driver"], spec["devices"][0]))
+    return devices
+
+
+def test_real_selectors_evaluate_to_a_typed_outcome() -> None:
+    from dra_core.errors import CELRuntimeError
+
+    devices = _devices()
+    evaluated = 0
+    for expression in SELECTORS + MANIFESTS:
+        try:
+            program = compile_selector(expression)
+        except CELCompileError:
+            continue
+        for result in program.matches_many(devices):
+            if isinstance(result, CELRuntimeError):
+                assert "internal error" not in str(result), (expression, str(result))
+            else:
+                assert isinstance(result, bool)
+            evaluated += 1
+    assert evaluated > 1000

@@ -102,6 +102,8 @@ class SelectorProgram:
             return str(exc)
         except RecursionError:
             return "expression too deeply nested to evaluate"
+        except Exception as exc:  # a defect here must still surface as a typed error
+            return f"internal error evaluating the expression: {type(exc).__name__}: {exc}"
         if result is True or result is False:
             return result
         name = type_name(result)
