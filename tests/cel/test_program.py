@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dra_core.api import Device
 from dra_core.api.quantity import Quantity
@@ -251,3 +253,27 @@ def test_a_device_error_is_not_memoised_for_healthy_devices() -> None:
         program.matches(broken)
     assert program.matches(CelDevice(driver=DRIVER)) is True
     assert program.matches_many([CelDevice(driver=DRIVER), broken])[0] is True
+
+
+_TOKENS = ["device", ".", "attributes", "capacity", "driver", "[", "]", "(", ")", '"x"', "1",
+           "2u", "1.5", "true", "&&", "||", "!", "==", "<", "+", "-", "*", "/", "%", "?", ":",
+           ",", "in", "has", "all", "exists", "x", "size", "quantity", '"1Gi"', "{", "}",
+           "cel", "bind", ".?", "orValue", "b'a'", "null", "[?", "-9223372036854775808"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(max_size=40),
+                 st.lists(st.sampled_from(_TOKENS), max_size=14).map(" ".join)))
+def test_arbitrary_text_gives_typed_outcomes(text: str) -> None:
+    try:
+        program = compile_selector(text)
+    except CELCompileError as exc:
+        assert str(exc).startswith("CEL compile error: ")
+        assert "internal error" not in str(exc)
+        return
+    for result in program.matches_many([gpu(0), CelDevice(driver=DRIVER)]):
+        if isinstance(result, CELRuntimeError):
+            assert str(result).startswith("CEL runtime error: ")
+            assert "internal error" not in str(result)
+        else:
+            assert isinstance(result, bool)

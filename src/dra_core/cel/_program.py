@@ -266,6 +266,11 @@ def compile_selector(expression: str, *, cost_limit: int = DEFAULT_COST_LIMIT) -
                 "CEL compile error: compilation failed: expression recursion limit exceeded",
                 expression=expression,
             )
+        except Exception as exc:  # a defect here must still surface as a typed error
+            found = CELCompileError(
+                f"CEL compile error: internal error: {type(exc).__name__}: {exc}",
+                expression=expression,
+            )
         with _cache_lock:
             _cache[key] = found
             if len(_cache) > COMPILE_CACHE_SIZE:
