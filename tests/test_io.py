@@ -117,10 +117,40 @@ def test_timestamps_stay_text() -> None:
     assert doc["metadata"]["creationTimestamp"] == "2024-07-16T13:00:06Z"
 
 
-def test_a_real_boolean_in_a_string_field_is_rejected_with_a_hint() -> None:
-    text = SLICE_YAML.replace("{string: no}", "{string: true}")
+def test_yaml_booleans_in_string_fields_are_their_text() -> None:
+    # As Kubernetes' typed YAML decoding (sigs.k8s.io/yaml) does for a string target.
+    text = SLICE_YAML.replace("{string: no}", "{string: True}")
+    s = only(load(text))
+    assert isinstance(s, ResourceSlice)
+    assert s.spec.devices[0].attributes["answer"].string == "True"
+
+
+def test_yaml_booleans_elsewhere() -> None:
+    text = SLICE_YAML.replace("{int: 0x10}", "{int: true}")
     with pytest.raises(ManifestError) as info:
         load(text)
+    assert info.value.field == "spec.devices[0].attributes[hex].int"
+    assert "expected an integer, got a YAML boolean true" in info.value.reason
+    (doc,) = parse_yaml("a: true\nb: yes\nc: !!bool yes\n")
+    claim = only(
+        load(
+            CLAIM_YAML
+            + "    config:\n    - opaque:\n        driver: gpu.example.com\n"
+            + "        parameters: {sharing: true, mode: yes, n: 010}\n"
+        )
+    )
+    assert isinstance(claim, ResourceClaim)
+    opaque = claim.spec.devices.config[0].opaque
+    assert opaque is not None
+    assert opaque.parameters == {"sharing": True, "mode": "yes", "n": 8}
+    assert doc["c"] is True
+
+
+def test_a_json_boolean_in_a_string_field_is_rejected_with_a_hint() -> None:
+    doc = json.loads(dump_json(load(SLICE_YAML)[0]))
+    doc["spec"]["devices"][0]["attributes"]["answer"] = {"string": True}
+    with pytest.raises(ManifestError) as info:
+        load(json.dumps(doc))
     err = info.value
     assert err.field == "spec.devices[0].attributes[answer].string"
     assert "expected a string, got a boolean" in err.reason

@@ -12,11 +12,11 @@ server's validation (``validate=False`` skips that). Node and Pod become models 
 kinds (Namespace, Deployment, a driver's own config kinds, ...) are skipped; :func:`load_report`
 says which.
 
-YAML is read with a YAML 1.2-style loader: unquoted ``yes``, ``no``, ``on``, ``0x10de`` or
-``010`` are never turned into something else in a string field. Kubernetes itself reads YAML
-with go-yaml v2 (YAML 1.1), so numeric and boolean fields get what Kubernetes would give them
-(``010`` is 8 in an integer field, ``yes`` is true in a boolean field); string fields keep the
-text as written.
+YAML is read with a YAML 1.2-style loader that remembers the text of plain scalars: a string
+field gets the text as written (``0x10de``, ``010``, ``no``, ``1.10``, ``True``), never a
+number or a boolean made from it. Numeric and boolean fields get what Kubernetes' go-yaml v2
+(YAML 1.1) gives them (``010`` is 8 in an integer field, ``yes`` is true in a boolean field).
+See ``docs/api.md`` for the details.
 
 Writing: :func:`dump_json` and :func:`dump_yaml` write objects in Kubernetes shape (camelCase,
 only the fields that are set). One object gives one document; several give a ``kind: List``
@@ -96,11 +96,10 @@ def _add_resolver(tag: str, pattern: str, first: str) -> None:
     _Loader.add_implicit_resolver(tag, re.compile(pattern, re.X), list(first))
 
 
-_add_resolver("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF")
 _add_resolver(
     "tag:dra-core:boolword",
-    r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$",
-    "yYnNoO",
+    r"^(?:true|True|TRUE|false|False|FALSE|y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$",
+    "tTfFyYnNoO",
 )
 _add_resolver("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", "~nN")
 _Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^$"), None)
@@ -156,6 +155,11 @@ def _construct_boolword(loader: _Loader, node: yaml.ScalarNode) -> str:
     return YamlBoolWord(str(loader.construct_scalar(node)))
 
 
+def _construct_bool(loader: _Loader, node: yaml.ScalarNode) -> bool:
+    # an explicit !!bool tag (plain true/false become YamlBoolWord markers)
+    return str(loader.construct_scalar(node)).lower() in ("true", "yes", "on", "y")
+
+
 def _key_text(key: Any) -> Any:
     # JSON object keys are strings: keep the text as written.
     if isinstance(key, (YamlInt, YamlFloat)):
@@ -188,6 +192,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 _Loader.add_constructor("tag:dra-core:boolword", _construct_boolword)
+_Loader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 # Timestamps stay strings (the models keep RFC 3339 text).
 
@@ -661,6 +666,8 @@ def _pydantic_reason(error: Mapping[str, Any]) -> str:
     if kind in _EXPECTED:
         shown = json.dumps(value, default=str) if not isinstance(value, (dict, list)) else None
         got = f"{_json_type(value)} {shown}" if shown is not None else _json_type(value)
+        if isinstance(value, YamlBoolWord):
+            got = f"a YAML boolean {value}"
         hint = ""
         if kind == "string_type" and isinstance(value, (bool, int, float)):
             hint = " (quote the value in YAML)"

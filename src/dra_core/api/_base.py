@@ -93,9 +93,12 @@ class YamlFloat(float):
 
 
 class YamlBoolWord(str):
-    """An unquoted YAML 1.1 boolean word (``yes``, ``no``, ``on``, ``off``, ``y``, ``n``).
+    """An unquoted YAML boolean word: ``true``/``false`` or a YAML 1.1 one (``yes``, ``on``...).
 
-    It is the string as written; boolean fields read it as go-yaml v2 (Kubernetes) does.
+    It is the string as written. Boolean fields read it as go-yaml v2 (Kubernetes) does; string
+    fields get the text, as Kubernetes' typed YAML decoding (sigs.k8s.io/yaml) gives it; free
+    JSON (``parameters``, fields dra-core does not model) gets a boolean for ``true``/``false``
+    and the text for the YAML 1.1 words (YAML 1.2).
     """
 
     __slots__ = ()
@@ -104,6 +107,11 @@ class YamlBoolWord(str):
     def as_bool(self) -> bool:
         """The YAML 1.1 boolean meaning."""
         return self.lower() in ("yes", "on", "y", "true")
+
+    @property
+    def is_core(self) -> bool:
+        """Whether it is ``true``/``false`` (a boolean in every YAML version)."""
+        return self.lower() in ("true", "false")
 
 
 def _to_str(value: Any) -> Any:
@@ -137,7 +145,7 @@ def plain_json(value: Any) -> Any:
     if isinstance(value, YamlFloat):
         return float(value)
     if isinstance(value, YamlBoolWord):
-        return str(value)
+        return value.as_bool if value.is_core else str(value)
     return value
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
-from dra_core.api._base import Bool, Int, K8sModel, RawJSON, Str
+from dra_core.api._base import Bool, Int, K8sModel, RawJSON, Str, plain_json
 from dra_core.api.quantity import Quantity
 
 __all__ = [
@@ -65,6 +65,16 @@ class _PartialModel(K8sModel):
     """A core/v1 type modelled in part: the other fields are kept as they are and dumped back."""
 
     model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_extras(cls, data: Any) -> Any:
+        # Fields kept as they are hold plain JSON, not the loader's YAML scalar markers.
+        if not isinstance(data, dict):
+            return data
+        known = cls._NOT_NULL.keys() | {f.alias or n for n, f in cls.model_fields.items()}
+        known |= set(cls.model_fields)
+        return {k: v if k in known else plain_json(v) for k, v in data.items()}
 
 
 class NodeSelectorRequirement(K8sModel):
