@@ -77,7 +77,7 @@ __all__ = [
 POLICIES = ("first-fit", "best-fit", "pack", "spread", "weights")
 
 #: The search's effort budget in the ``auto`` engine before CP-SAT takes over.
-DEFAULT_AUTO_STEPS = 5000
+DEFAULT_AUTO_STEPS = 1000
 
 # Costs are integers: fractions are scaled by this before rounding.
 _UNIT = 1000
