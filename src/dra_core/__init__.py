@@ -5,6 +5,8 @@ until someone outside needs it.
 """
 
 from dra_core.allocator import Allocator, allocate
+from dra_core.allocator.cpsat import ScoredAllocation, allocate_scored
+from dra_core.allocator.explain import Explanation, explain
 from dra_core.api import Quantity
 from dra_core.cel import CelDevice, SelectorProgram, compile_selector
 from dra_core.errors import (
@@ -41,6 +43,7 @@ __all__ = [
     "CelDevice",
     "DeviceID",
     "DraCoreError",
+    "Explanation",
     "Features",
     "InputError",
     "InvalidPoolsError",
@@ -48,13 +51,16 @@ __all__ = [
     "ManifestValidationError",
     "Quantity",
     "QuantityError",
+    "ScoredAllocation",
     "SelectorProgram",
     "SharedDeviceID",
     "__version__",
     "allocate",
+    "allocate_scored",
     "compile_selector",
     "dump_json",
     "dump_yaml",
+    "explain",
     "load",
     "load_report",
 ]
