@@ -330,6 +330,35 @@ OPTIONALS = [
     ("optional.none().optMap(x, x * 3).hasValue()", False),
 ]
 
+TIME = [
+    ('string(duration("1h30m"))', "5400s"),
+    ('string(duration("1.5s"))', "1.5s"),
+    ('string(duration("-2ms"))', "-0.002s"),
+    ('duration("1h") > duration("59m") && duration("1s") == duration("1000ms")', True),
+    ('duration("x")', CompileErr("invalid duration argument")),
+    ('duration("90m").getHours() == 1 && duration("90m").getMinutes() == 90', True),
+    ('duration("1.5s").getMilliseconds()', 500),
+    ('string(timestamp("2023-01-02T03:04:05Z"))', "2023-01-02T03:04:05Z"),
+    ('string(timestamp("2023-01-02T03:04:05.25+01:00"))', "2023-01-02T02:04:05.25Z"),
+    ('timestamp("2023-01-02T00:00:00Z") - timestamp("2023-01-01T00:00:00Z")'
+     ' == duration("24h")', True),
+    ('timestamp("2023-01-01T00:00:00Z") + duration("1h") > timestamp("2023-01-01T00:30:00Z")',
+     True),
+    ("timestamp(60) == timestamp(\"1970-01-01T00:01:00Z\")", True),
+    ('int(timestamp("1970-01-01T00:01:00Z"))', 60),
+    ('timestamp("2023")', CompileErr("invalid timestamp argument")),
+    ('timestamp("2023-01-02T03:04:05Z").getFullYear()', 2023),
+    ('timestamp("2023-01-02T03:04:05Z").getMonth()', 0),
+    ('timestamp("2023-01-02T03:04:05Z").getDate()', 2),
+    ('timestamp("2023-01-02T03:04:05Z").getDayOfMonth()', 1),
+    ('timestamp("2023-01-02T03:04:05Z").getDayOfWeek()', 1),
+    ('timestamp("2023-01-02T03:04:05Z").getDayOfYear()', 1),
+    ('timestamp("2023-01-02T03:04:05Z").getHours("+02:00")', 5),
+    ('timestamp("2023-01-02T03:04:05.123Z").getMilliseconds()', 123),
+    ('duration("1h") == 1', CompileErr("found no matching overload for '_==_'")),
+    ('timestamp("9999-12-31T23:59:59Z") + duration("1s")', Err("timestamp out of range")),
+]
+
 TABLE = [
     *(("quantity", e, v) for e, v in QUANTITY),
     *(("semver", e, v) for e, v in SEMVER),
@@ -340,6 +369,7 @@ TABLE = [
     *(("numbers", e, v) for e, v in NUMBERS),
     *(("logic", e, v) for e, v in LOGIC),
     *(("optionals", e, v) for e, v in OPTIONALS),
+    *(("time", e, v) for e, v in TIME),
 ]
 
 

@@ -65,6 +65,8 @@ NULL: Final = T("null_type")
 QUANTITY: Final = T("kubernetes.Quantity")
 SEMVER: Final = T("kubernetes.Semver")
 DEVICE: Final = T("kubernetes.DRADevice")
+DURATION: Final = T("google.protobuf.Duration")
+TIMESTAMP: Final = T("google.protobuf.Timestamp")
 TYPE: Final = T("type")
 ERROR: Final = T("*error*")
 
@@ -122,7 +124,7 @@ def _parse_type(text: str) -> T:
         nonlocal pos
         name = tokens[pos]
         pos += 1
-        aliases = {"Q": QUANTITY, "S": SEMVER}
+        aliases = {"Q": QUANTITY, "S": SEMVER, "D": DURATION, "TS": TIMESTAMP}
         if name in aliases:
             return aliases[name]
         params: list[T] = []
@@ -194,7 +196,7 @@ _ORDERED = ("int", "uint", "double", "string", "bytes", "bool")
 
 _SPEC_LINES: list[str] = []
 for _op in ("_<_", "_<=_", "_>_", "_>=_"):
-    for _t in _ORDERED:
+    for _t in (*_ORDERED, "D", "TS"):
         _SPEC_LINES.append(f"{_op}: ({_t}, {_t}) -> bool")
     for _a in _NUMERIC:
         for _b in _NUMERIC:
@@ -319,7 +321,27 @@ value: m (optional(A)) -> A
 orValue: m (optional(A), A) -> A
 or: m (optional(A), optional(A)) -> optional(A)
 includes: m (dyn, dyn) -> bool
-"""
+duration: (string) -> D
+duration: (D) -> D
+timestamp: (string) -> TS
+timestamp: (TS) -> TS
+timestamp: (int) -> TS
+_+_: (TS, D) -> TS
+_+_: (D, TS) -> TS
+_+_: (D, D) -> D
+_-_: (TS, TS) -> D
+_-_: (TS, D) -> TS
+_-_: (D, D) -> D
+int: (TS) -> int
+string: (TS) -> string
+string: (D) -> string
+""" + "\n".join(
+    f"{_g}: m (TS) -> int\n{_g}: m (TS, string) -> int"
+    + (f"\n{_g}: m (D) -> int" if _g in ("getHours", "getMinutes", "getSeconds",
+                                          "getMilliseconds") else "")
+    for _g in ("getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate",
+               "getDayOfWeek", "getHours", "getMinutes", "getSeconds", "getMilliseconds")
+)
 )
 
 DECLARED_FUNCTIONS: Final[dict[str, list[Overload]]] = _decls(_SPEC)

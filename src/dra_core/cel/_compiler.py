@@ -32,7 +32,13 @@ from dra_core.cel._ast import (
 )
 from dra_core.cel._checker import TYPE_IDENTS
 from dra_core.cel._device import CelDevice, DefaultMap
-from dra_core.cel._library import FUNCTIONS, call_cost, compile_regex, no_overload
+from dra_core.cel._library import (
+    FUNCTIONS,
+    TIME_GETTERS,
+    call_cost,
+    compile_regex,
+    no_overload,
+)
 from dra_core.cel._values import (
     MISSING,
     EvalError,
@@ -367,6 +373,16 @@ class _Compiler:
                     raise CelSyntaxError(
                         "invalid matches argument", pattern.line, pattern.column
                     ) from None
+        if name in ("duration", "timestamp") and node.target is None and len(node.args) == 1:
+            literal = node.args[0]
+            if isinstance(literal, Const) and isinstance(literal.value, str):
+                try:
+                    FUNCTIONS[name][0](literal.value)  # type: ignore[misc]
+                except EvalError:
+                    # cel-go's literal validators reject these at compile time.
+                    raise CelSyntaxError(
+                        f"invalid {name} argument", literal.line, literal.column
+                    ) from None
         args = ([node.target] if node.target is not None else []) + list(node.args)
         arg_fns = [self.compile(a, ctx) for a in args]
         impls = FUNCTIONS.get(name)
@@ -551,6 +567,9 @@ _FIXED_COST_FUNCTIONS: Final = {
         "or",
         "first",
         "last",
+        "duration",
+        "timestamp",
+        *TIME_GETTERS,
     )
 }
 

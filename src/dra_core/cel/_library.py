@@ -15,6 +15,16 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Final
 
+from dra_core.cel._time import (
+    Duration,
+    Timestamp,
+    duration_part,
+    format_duration,
+    format_timestamp,
+    parse_duration,
+    parse_timestamp,
+    timestamp_part,
+)
 from dra_core.cel._values import (
     INT64_MAX,
     INT64_MIN,
@@ -107,6 +117,12 @@ def add(a: Any, b: Any) -> Any:
         return a + b
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return (*a, *b)
+    if ta is Duration and tb is Duration:
+        return Duration(a.ns + b.ns)
+    if ta is Timestamp and tb is Duration:
+        return Timestamp(a.ns + b.ns)
+    if ta is Duration and tb is Timestamp:
+        return Timestamp(a.ns + b.ns)
     raise no_overload()
 
 
@@ -119,6 +135,12 @@ def sub(a: Any, b: Any) -> Any:
         return a - b
     if ta is UInt and tb is UInt:
         return _check_uint(a - b)
+    if ta is Duration and tb is Duration:
+        return Duration(a.ns - b.ns)
+    if ta is Timestamp and tb is Duration:
+        return Timestamp(a.ns - b.ns)
+    if ta is Timestamp and tb is Timestamp:
+        return Duration(a.ns - b.ns)
     raise no_overload()
 
 
@@ -188,6 +210,8 @@ def compare(a: Any, b: Any) -> int:
 
     """
     ta, tb = type(a), type(b)
+    if ta is tb and ta in (Duration, Timestamp):
+        return int(a.ns > b.ns) - int(a.ns < b.ns)
     if (ta is tb and ta in (int, str, float, bytes, bool, UInt)) or (_is_num(a) and _is_num(b)):
         if (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
             raise EvalError("NaN values cannot be ordered")
@@ -274,6 +298,8 @@ def to_int(v: Any) -> int:
         return int(v)
     if t is UInt:
         return _check_int(int(v))
+    if t is Timestamp:
+        return int(v.ns // 1_000_000_000)
     if t is float:
         if math.isnan(v) or math.isinf(v) or not -(2.0**63) <= v < 2.0**63:
             raise EvalError("integer overflow")
@@ -360,6 +386,10 @@ def to_string(v: Any) -> str:
         return str(int(v))
     if t is float:
         return format_double(v)
+    if t is Duration:
+        return format_duration(v)
+    if t is Timestamp:
+        return format_timestamp(v)
     if t is bytes:
         try:
             return str(v.decode("utf-8"))
@@ -412,6 +442,39 @@ def to_dyn(v: Any) -> Any:
 def type_of(v: Any) -> TypeValue:
     """``type()``."""
     return TypeValue(type_name(v))
+
+
+def to_duration(v: Any) -> Duration:
+    """``duration()``: Go's duration syntax (``"1h30m"``)."""
+    if type(v) is Duration:
+        return v
+    return parse_duration(_str(v))
+
+
+def to_timestamp(v: Any) -> Timestamp:
+    """``timestamp()``: RFC 3339 text, or seconds since the Unix epoch."""
+    if type(v) is Timestamp:
+        return v
+    if type(v) is int:
+        return Timestamp(v * 1_000_000_000)
+    return parse_timestamp(_str(v))
+
+
+def _time_getter(name: str) -> Callable[..., int]:
+    def getter(v: Any, zone: Any = None) -> int:
+        if isinstance(v, Timestamp):
+            return timestamp_part(name, v, zone)
+        if isinstance(v, Duration) and zone is None:
+            return duration_part(name, v)
+        raise no_overload()
+
+    return getter
+
+
+TIME_GETTERS: Final = (
+    "getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate", "getDayOfWeek",
+    "getHours", "getMinutes", "getSeconds", "getMilliseconds",
+)
 
 
 # --- strings (cel-go ext strings v2 and the standard functions) ---------------------------------
@@ -1103,6 +1166,9 @@ FUNCTIONS: Final[dict[str, tuple[Callable[..., Any] | None, Callable[..., Any] |
     "orValue": (None, or_value),
     "or": (None, or_),
     "includes": (None, includes),
+    "duration": (to_duration, None),
+    "timestamp": (to_timestamp, None),
+    **{name: (None, _time_getter(name)) for name in TIME_GETTERS},
 }
 
 

@@ -292,7 +292,10 @@ def type_name(value: object) -> str:
         return "type"
     if is_quantity(value):
         return "kubernetes.Quantity"
-    return type(value).__name__
+    name = type(value).__name__
+    return {"Duration": "google.protobuf.Duration", "Timestamp": "google.protobuf.Timestamp"}.get(
+        name, name
+    )
 
 
 _GO_NAMES: Final = {
@@ -307,6 +310,8 @@ _GO_NAMES: Final = {
     "kubernetes.Quantity": "cel.Quantity",
     "optional_type": "*types.Optional",
     "type": "*types.Type",
+    "google.protobuf.Duration": "types.Duration",
+    "google.protobuf.Timestamp": "types.Timestamp",
 }
 
 
@@ -367,8 +372,8 @@ def cel_equal(left: object, right: object) -> bool:
         if not isinstance(right, Quantity):
             raise EvalError("no such overload")
         return left.cmp(right) == 0
-    if isinstance(left, (Optional, TypeValue)):
-        return left == right
+    if isinstance(left, (Optional, TypeValue)) or type(left) is type(right):
+        return left == right  # durations and timestamps compare by value, too
     return False
 
 
