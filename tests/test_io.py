@@ -117,12 +117,12 @@ def test_timestamps_stay_text() -> None:
     assert doc["metadata"]["creationTimestamp"] == "2024-07-16T13:00:06Z"
 
 
-def test_yaml_booleans_in_string_fields_are_their_text() -> None:
-    # As Kubernetes' typed YAML decoding (sigs.k8s.io/yaml) does for a string target.
+def test_yaml_true_in_a_string_field_is_rejected_with_a_hint() -> None:
     text = SLICE_YAML.replace("{string: no}", "{string: True}")
-    s = only(load(text))
-    assert isinstance(s, ResourceSlice)
-    assert s.spec.devices[0].attributes["answer"].string == "True"
+    with pytest.raises(ManifestError) as info:
+        load(text)
+    assert info.value.field == "spec.devices[0].attributes[answer].string"
+    assert "expected a string, got a boolean true (quote the value in YAML)" in info.value.reason
 
 
 def test_yaml_booleans_elsewhere() -> None:
@@ -130,8 +130,9 @@ def test_yaml_booleans_elsewhere() -> None:
     with pytest.raises(ManifestError) as info:
         load(text)
     assert info.value.field == "spec.devices[0].attributes[hex].int"
-    assert "expected an integer, got a YAML boolean true" in info.value.reason
-    (doc,) = parse_yaml("a: true\nb: yes\nc: !!bool yes\n")
+    assert "expected an integer, got a boolean true" in info.value.reason
+    (doc,) = parse_yaml("a: true\nb: yes\nc: !!bool yes\nd: FALSE\n")
+    assert doc["a"] is True and doc["b"] == "yes" and doc["d"] is False
     claim = only(
         load(
             CLAIM_YAML

@@ -13,10 +13,11 @@ kinds (Namespace, Deployment, a driver's own config kinds, ...) are skipped; :fu
 says which.
 
 YAML is read with a YAML 1.2-style loader that remembers the text of plain scalars: a string
-field gets the text as written (``0x10de``, ``010``, ``no``, ``1.10``, ``True``), never a
-number or a boolean made from it. Numeric and boolean fields get what Kubernetes' go-yaml v2
-(YAML 1.1) gives them (``010`` is 8 in an integer field, ``yes`` is true in a boolean field).
-See ``docs/api.md`` for the details.
+field gets the text as written (``0x10de``, ``010``, ``no``, ``1.10``), never a number or a
+boolean made from it; ``true``/``false`` are booleans (in every YAML version) and a string
+field rejects them, as the API server does. Numeric and boolean fields get what Kubernetes'
+go-yaml v2 (YAML 1.1) gives them (``010`` is 8 in an integer field, ``yes`` is true in a
+boolean field). See ``docs/api.md`` for the details.
 
 Writing: :func:`dump_json` and :func:`dump_yaml` write objects in Kubernetes shape (camelCase,
 only the fields that are set). One object gives one document; several give a ``kind: List``
@@ -96,10 +97,13 @@ def _add_resolver(tag: str, pattern: str, first: str) -> None:
     _Loader.add_implicit_resolver(tag, re.compile(pattern, re.X), list(first))
 
 
+# true/false are booleans in every YAML version (and in JSON): real booleans, so that generic
+# consumers of parse_yaml see them as such; a string field rejects them, as kubectl's path does.
+_add_resolver("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF")
 _add_resolver(
     "tag:dra-core:boolword",
-    r"^(?:true|True|TRUE|false|False|FALSE|y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$",
-    "tTfFyYnNoO",
+    r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$",
+    "yYnNoO",
 )
 _add_resolver("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", "~nN")
 _Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^$"), None)
@@ -156,7 +160,7 @@ def _construct_boolword(loader: _Loader, node: yaml.ScalarNode) -> str:
 
 
 def _construct_bool(loader: _Loader, node: yaml.ScalarNode) -> bool:
-    # an explicit !!bool tag (plain true/false become YamlBoolWord markers)
+    # true/false, or an explicit !!bool tag
     return str(loader.construct_scalar(node)).lower() in ("true", "yes", "on", "y")
 
 

@@ -93,12 +93,10 @@ class YamlFloat(float):
 
 
 class YamlBoolWord(str):
-    """An unquoted YAML boolean word: ``true``/``false`` or a YAML 1.1 one (``yes``, ``on``...).
+    """An unquoted YAML 1.1 boolean word (``yes``, ``no``, ``on``, ``off``, ``y``, ``n``).
 
-    It is the string as written. Boolean fields read it as go-yaml v2 (Kubernetes) does; string
-    fields get the text, as Kubernetes' typed YAML decoding (sigs.k8s.io/yaml) gives it; free
-    JSON (``parameters``, fields dra-core does not model) gets a boolean for ``true``/``false``
-    and the text for the YAML 1.1 words (YAML 1.2).
+    It is the string as written (YAML 1.2); boolean fields read it as go-yaml v2 (Kubernetes)
+    does.
     """
 
     __slots__ = ()
@@ -107,11 +105,6 @@ class YamlBoolWord(str):
     def as_bool(self) -> bool:
         """The YAML 1.1 boolean meaning."""
         return self.lower() in ("yes", "on", "y", "true")
-
-    @property
-    def is_core(self) -> bool:
-        """Whether it is ``true``/``false`` (a boolean in every YAML version)."""
-        return self.lower() in ("true", "false")
 
 
 def _to_str(value: Any) -> Any:
@@ -145,7 +138,7 @@ def plain_json(value: Any) -> Any:
     if isinstance(value, YamlFloat):
         return float(value)
     if isinstance(value, YamlBoolWord):
-        return value.as_bool if value.is_core else str(value)
+        return str(value)
     return value
 
 
