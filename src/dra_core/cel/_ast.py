@@ -349,11 +349,7 @@ class _Builder:
                 return self.build(kids[0])
             op, operand = kids
             name = "!_" if op.data == "unary_not" else "-_"
-            inner = self.build(operand)
-            if name == "-_" and isinstance(inner, Const) and type(inner.value) in (int, float):
-                # "-(9223372036854775808)" is not an int literal; keep the call.
-                pass
-            return Call(line, column, name, None, [inner])
+            return Call(line, column, name, None, [self.build(operand)])
         if kind in ("member", "primary", "paren_expr"):
             return self.build(kids[0])
         if kind == "member_dot":

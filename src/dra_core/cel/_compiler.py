@@ -44,7 +44,6 @@ from dra_core.cel._values import (
     EvalError,
     Optional,
     TypeValue,
-    UInt,
     cel_equal,
     go_type_name,
     map_get,
@@ -983,5 +982,3 @@ class _Reads:
             return
         raise _Unknown
 
-
-__all__ += ["UInt"]

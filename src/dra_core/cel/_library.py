@@ -8,6 +8,7 @@ following cel-go's runtime cost tracker and Kubernetes' library cost estimator.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -746,14 +747,9 @@ def quote(s: Any) -> str:
 # --- lists and sets ---------------------------------------------------------------------------
 
 
-def _comparable_list(items: Any, name: str) -> list[Any] | tuple[Any, ...]:
-    values = _list(items)
-    return values
-
-
 def is_sorted(items: Any) -> bool:
     """``isSorted``."""
-    values = _comparable_list(items, "isSorted")
+    values = _list(items)
     return all(compare(values[i], values[i + 1]) <= 0 for i in range(len(values) - 1))
 
 
@@ -838,8 +834,6 @@ def reverse(items: Any) -> tuple[Any, ...]:
 def sort(items: Any) -> tuple[Any, ...]:
     """``sort`` a list of comparable values."""
     values = list(_list(items))
-    import functools
-
     return tuple(sorted(values, key=functools.cmp_to_key(compare)))
 
 
