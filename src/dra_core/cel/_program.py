@@ -252,11 +252,13 @@ def compile_selector(expression: str, *, cost_limit: int = DEFAULT_COST_LIMIT) -
 
     """
     key = (expression, cost_limit)
-    with _cache_lock:
-        found = _cache.get(key)
-        if found is not None:
+    # A hit needs no lock: OrderedDict's get and move_to_end are each atomic under the
+    # GIL, and a concurrent eviction only makes move_to_end miss (harmless).
+    found = _cache.get(key)
+    if found is not None:
+        with contextlib.suppress(KeyError):
             _cache.move_to_end(key)
-    if found is None:
+    else:
         try:
             found = _compile(expression, cost_limit)
         except CELCompileError as exc:
@@ -272,7 +274,8 @@ def compile_selector(expression: str, *, cost_limit: int = DEFAULT_COST_LIMIT) -
                 expression=expression,
             )
         with _cache_lock:
-            _cache[key] = found
+            # Another thread may have compiled the same expression meanwhile: keep one.
+            found = _cache.setdefault(key, found)
             if len(_cache) > COMPILE_CACHE_SIZE:
                 _cache.popitem(last=False)
     if isinstance(found, CELCompileError):
