@@ -256,8 +256,10 @@ def compile_selector(expression: str, *, cost_limit: int = DEFAULT_COST_LIMIT) -
     # GIL, and a concurrent eviction only makes move_to_end miss (harmless).
     found = _cache.get(key)
     if found is not None:
-        with contextlib.suppress(KeyError):
+        try:  # noqa: SIM105 - contextlib.suppress costs more than the lookup it guards
             _cache.move_to_end(key)
+        except KeyError:  # evicted by another thread since the get: nothing to refresh
+            pass
     else:
         try:
             found = _compile(expression, cost_limit)
