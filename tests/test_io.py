@@ -267,6 +267,8 @@ def test_kubernetes_client_objects() -> None:
 def test_a_missing_file_and_an_unknown_source() -> None:
     with pytest.raises(ManifestError, match="no such file"):
         load("does/not/exist.yaml")
+    with pytest.raises(ManifestError, match="no such file"):
+        load("cluster/")
     with pytest.raises(ManifestError, match="cannot load a int"):
         load(5)
 

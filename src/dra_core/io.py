@@ -312,7 +312,10 @@ def _iter_sources(source: Any) -> Iterator[tuple[str, list[Any]]]:
     elif isinstance(source, str):
         if "\n" not in source and os.path.exists(source):
             yield from _iter_path(Path(source))
-        elif "\n" not in source and source.endswith(_MANIFEST_SUFFIXES):
+        elif "\n" not in source and (
+            source.endswith(_MANIFEST_SUFFIXES) or (":" not in source and "{" not in source)
+        ):
+            # one line that is not a YAML/JSON object: a path that does not exist
             raise ManifestError("no such file or directory", source=source)
         else:
             yield "<text>", _parse_text(source, "<text>")
