@@ -481,6 +481,8 @@ class _Builder:
         shape = two_var.get(name)
         if shape is not None and len(args) in (shape if isinstance(shape, tuple) else (shape,)):
             return self._comprehension(line, column, name, target, args[:2], args[2:])
+        if name == "sortBy" and len(args) == 2:
+            return self._comprehension(line, column, name, target, args[:1], args[1:])
         if name in ("optMap", "optFlatMap") and len(args) == 2:
             return self._comprehension(line, column, name, target, args[:1], args[1:])
         return Call(line, column, name, target, args)

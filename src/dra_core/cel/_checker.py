@@ -561,7 +561,8 @@ class _Checker:
                 "comprehension (must be list, map, or dynamic)",
             )
         if len(node.variables) == 1:
-            scope = {node.variables[0]: first}
+            # One variable: a list's element, a map's key.
+            scope = {node.variables[0]: second if target.name == "list" else first}
         else:
             scope = {node.variables[0]: first, node.variables[1]: second}
         self.scopes.append(scope)
@@ -575,7 +576,16 @@ class _Checker:
             return BOOL
         if kind == "filter":
             self.expect_bool(node.args[0], bodies[0])
-            return list_of(first)
+            return list_of(second if target.name == "list" else first)
+        if kind == "sortBy":
+            if target.name == "map":
+                raise self.no_overload(node, "sortBy", [target], member=True)
+            key = bodies[0]
+            if key.name not in ("int", "uint", "double", "string", "bytes", "bool", "dyn",
+                                "google.protobuf.Duration", "google.protobuf.Timestamp",
+                                ERROR.name):
+                raise self.error(node.args[0], f"sortBy key type '{key}' is not comparable")
+            return list_of(second)
         if kind in ("map", "transformList"):
             if len(bodies) == 2:
                 self.expect_bool(node.args[0], bodies[0])

@@ -14,6 +14,7 @@ iteration, so a hostile expression stops as soon as it passes the limit.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -36,6 +37,7 @@ from dra_core.cel._library import (
     FUNCTIONS,
     TIME_GETTERS,
     call_cost,
+    compare,
     compile_regex,
     no_overload,
 )
@@ -679,11 +681,12 @@ def _comprehension(kind: str, names: tuple[str, ...], target: Fn, bodies: list[F
     second_name = names[1] if two else None
 
     def run(env: Env) -> Any:
-        items = _iteration_items(target(env), two)
+        target_value = target(env)
+        items = _iteration_items(target_value, two)
         saved = [env.vars.get(n, MISSING) for n in names]
         vars_ = env.vars
         try:
-            return _loop(env, vars_, items)
+            return _loop(env, vars_, items, target_value)
         finally:
             for n, old in zip(names, saved, strict=True):
                 if old is MISSING:
@@ -691,7 +694,9 @@ def _comprehension(kind: str, names: tuple[str, ...], target: Fn, bodies: list[F
                 else:
                     vars_[n] = old
 
-    def _loop(env: Env, vars_: dict[str, Any], items: list[tuple[Any, Any]]) -> Any:
+    def _loop(
+        env: Env, vars_: dict[str, Any], items: list[tuple[Any, Any]], target_value: Any
+    ) -> Any:
         pred = bodies[0]
         if kind in ("all", "exists"):
             decisive = kind == "exists"
@@ -743,6 +748,21 @@ def _comprehension(kind: str, names: tuple[str, ...], target: Fn, bodies: list[F
                 elif value is not False:
                     raise no_overload()
             return tuple(kept)
+        if kind == "sortBy":
+            # cel-go: lists.@sortByAssociatedKeys(list, list.map(e, key)); a stable sort.
+            if not isinstance(target_value, (list, tuple)):
+                raise no_overload()
+            keys: list[Any] = []
+            for first, _ in items:
+                _charge(env, 12)
+                vars_[first_name] = first
+                keys.append(pred(env))
+            _charge(env, len(keys))
+            def by_key(i: int, j: int) -> int:
+                return compare(keys[i], keys[j])
+
+            order = sorted(range(len(keys)), key=functools.cmp_to_key(by_key))
+            return tuple(items[i][0] for i in order)
         if kind in ("map", "transformList", "transformMap", "transformMapEntry"):
             has_filter = len(bodies) == 2
             transform = bodies[-1]
