@@ -55,6 +55,7 @@ class QuantityError(InputError):
 
     Attributes:
         text: the string that was given.
+
     """
 
     def __init__(self, message: str, *, text: str) -> None:
@@ -72,6 +73,7 @@ class ManifestError(InputError):
         name: the object's ``namespace/name`` or name, when known.
         field: the path of the bad field, Kubernetes style (``spec.devices[3].name``).
         reason: what is wrong with it.
+
     """
 
     def __init__(
@@ -142,6 +144,7 @@ class CELError(InputError):
     Attributes:
         expression: the CEL expression.
         device: the device being evaluated (``driver/pool/device``), when evaluating.
+
     """
 
     def __init__(
@@ -170,6 +173,7 @@ class AllocationInputError(InputError):
         claim: ``namespace/name`` of the claim, when the problem is in a claim.
         request: the request (or ``request/subrequest``) name, when known.
         device: ``driver/pool/device``, when a device is involved.
+
     """
 
     def __init__(
@@ -212,6 +216,7 @@ class AllocationTimeout(AllocationAborted, TimeoutError):
 
     Attributes:
         timeout: the time limit in seconds, when one was set.
+
     """
 
     def __init__(self, message: str, *, timeout: float | None = None) -> None:

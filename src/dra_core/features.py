@@ -38,6 +38,7 @@ class Features:
         partitionable_devices: ``DRAPartitionableDevices``: shared counters and
             per-device node selection.
         prioritized_list: ``DRAPrioritizedList``: ``firstAvailable`` subrequests.
+
     """
 
     admin_access: bool = True
@@ -66,6 +67,7 @@ class Features:
 
         Raises:
             ValueError: for a name that is not a known switch.
+
         """
         lookup: dict[str, str] = {}
         for attr, (camel, gate) in _CAMEL.items():
@@ -81,9 +83,9 @@ class Features:
         return cls(**kwargs)
 
     def to_mapping(self) -> dict[str, bool]:
-        """The switches keyed by their camelCase names, as in case files."""
+        """Return the switches keyed by their camelCase names, as in case files."""
         return {camel: getattr(self, attr) for attr, (camel, _) in _CAMEL.items()}
 
     def gates(self) -> frozenset[str]:
-        """The Kubernetes feature-gate names of the switches that are on."""
+        """Return the Kubernetes feature-gate names of the switches that are on."""
         return frozenset(gate for attr, (_, gate) in _CAMEL.items() if getattr(self, attr))
