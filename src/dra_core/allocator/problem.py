@@ -989,8 +989,14 @@ def _validate(
         candidates = tuple(builder.candidates_all(req))
         count = len(candidates)
     else:
+        hint = (
+            ""
+            if req.mode
+            else " (allocationMode is not set; dra_core.load applies the API server's"
+            " default, ExactCount, or set it in the request)"
+        )
         raise AllocationInputError(
-            f"claim {ref}, request {name}: unsupported count mode {req.mode}",
+            f"claim {ref}, request {name}: unsupported count mode {req.mode}{hint}",
             claim=ref,
             request=full_name,
         )
