@@ -11,7 +11,7 @@ from typing import Any
 
 import celpy
 from cel_strategies import cel_devices, selectors
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from dra_core.cel import CelDevice, compile_selector
@@ -80,6 +80,12 @@ _ENV = celpy.Environment()
 @settings(max_examples=150, deadline=None)
 @given(expression=selectors(celpy_subset=True), device=cel_devices())
 def test_agrees_with_celpy(expression: str, device: CelDevice) -> None:
+    # cel-python has no semantic versions (Kubernetes' semver type refuses to be compared
+    # with a string, cel-python's stand-in string would not): leave those devices out.
+    assume(not any(
+        isinstance(v, Semver) or (isinstance(v, tuple) and any(isinstance(x, Semver) for x in v))
+        for values in device.attribute_domains.values() for v in values.values()
+    ))
     try:
         program = compile_selector(expression)
     except CELCompileError:

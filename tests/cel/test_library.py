@@ -337,6 +337,10 @@ OPTIONALS = [
     ("optional.ofNonZeroValue(0).hasValue()", False),
     ("optional.of(2).optMap(x, x * 3).value()", 6),
     ("optional.none().optMap(x, x * 3).hasValue()", False),
+    ("[1, ?optional.of(2), ?optional.none()]", (1, 2)),
+    ('{"a": 1, ?"b": optional.none(), ?"c": optional.of(3)} == {"a": 1, "c": 3}', True),
+    ("[?1]", CompileErr("expected type 'optional_type' but found 'int'")),
+    ('[?{"a": 1}.?a]', (1,)),
 ]
 
 TIME = [

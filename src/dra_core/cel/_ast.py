@@ -100,16 +100,18 @@ class Call(Node):
 
 @dataclass(eq=False, slots=True)
 class ListLit(Node):
-    """``[a, b, c]``."""
+    """``[a, b, c]``; ``[?x]`` elements (positions in ``optional``) are kept if present."""
 
     items: list[Node]
+    optional: frozenset[int] = frozenset()
 
 
 @dataclass(eq=False, slots=True)
 class MapLit(Node):
-    """``{k: v, ...}``."""
+    """``{k: v, ...}``; ``{?k: v}`` entries (positions in ``optional``) are kept if present."""
 
     entries: list[tuple[Node, Node]]
+    optional: frozenset[int] = frozenset()
 
 
 @dataclass(eq=False, slots=True)
@@ -163,9 +165,12 @@ _GRAMMAR_EXTENSION: Final = """
 member_dot_opt : member "." "?" IDENT
 member_index_opt : member "[" "?" expr "]"
 %override list_lit: "[" [listelems] "]"
-listelems: expr ("," expr)* [","]
+listelems: listelem ("," listelem)* [","]
+?listelem: expr | opt_elem
+opt_elem: "?" expr
 %override map_lit: "{" [mapelems] "}"
-mapelems: expr ":" expr ("," expr ":" expr)* [","]
+mapelems: mapkey ":" expr ("," mapkey ":" expr)* [","]
+?mapkey: expr | opt_elem
 """
 
 _PARSER: lark.Lark | None = None
@@ -386,13 +391,25 @@ class _Builder:
             args = self._exprlist(kids[1]) if len(kids) > 1 else []
             return self._global_call(line, column, name, args)
         if kind == "list_lit":
-            return ListLit(line, column, self._exprlist(kids[0]) if kids else [])
+            elements = kids[0].children if kids else []
+            optional = frozenset(
+                i for i, k in enumerate(elements) if getattr(k, "data", None) == "opt_elem"
+            )
+            items = [self.build(k.children[0] if i in optional else k)
+                     for i, k in enumerate(elements)]
+            return ListLit(line, column, items, optional)
         if kind == "map_lit":
             entries: list[tuple[Node, Node]] = []
+            optional_keys: set[int] = set()
             if kids:
-                parts = [self.build(k) for k in kids[0].children]
-                entries = [(parts[i], parts[i + 1]) for i in range(0, len(parts), 2)]
-            return MapLit(line, column, entries)
+                parts = kids[0].children
+                for n, i in enumerate(range(0, len(parts), 2)):
+                    key_tree = parts[i]
+                    if getattr(key_tree, "data", None) == "opt_elem":
+                        optional_keys.add(n)
+                        key_tree = key_tree.children[0]
+                    entries.append((self.build(key_tree), self.build(parts[i + 1])))
+            return MapLit(line, column, entries, frozenset(optional_keys))
         if kind == "literal":
             return self._literal(kids[0])
         raise CelSyntaxError(f"Syntax error: unsupported construct {kind}", line, column)

@@ -427,11 +427,15 @@ class _Checker:
         if isinstance(node, Call):
             return self.check_call(node)
         if isinstance(node, ListLit):
-            elem = self.homogeneous(node, [self.check(item) for item in node.items], "list")
-            return list_of(elem)
+            types = [self.check(item) for item in node.items]
+            types = [self.unwrap_optional(node.items[i], t) if i in node.optional else t
+                     for i, t in enumerate(types)]
+            return list_of(self.homogeneous(node, types, "list"))
         if isinstance(node, MapLit):
             keys = [self.check(k) for k, _ in node.entries]
             values = [self.check(v) for _, v in node.entries]
+            values = [self.unwrap_optional(node.entries[i][1], t) if i in node.optional else t
+                      for i, t in enumerate(values)]
             for key_node, key_type in zip((k for k, _ in node.entries), keys, strict=True):
                 if key_type.name not in ("int", "uint", "string", "bool", "dyn", ERROR.name):
                     raise self.error(key_node, f"unsupported map key type: {key_type}")
@@ -441,6 +445,14 @@ class _Checker:
         if isinstance(node, Macro):
             return self.check_macro(node)
         raise self.error(node, "unsupported expression")
+
+    def unwrap_optional(self, node: Node, found: T) -> T:
+        """Return the element type of an optional entry (``[?x]``, ``{?k: v}``)."""
+        if found.name == "optional_type":
+            return found.params[0]
+        if found.name in ("dyn", ERROR.name):
+            return DYN
+        raise self.error(node, f"expected type 'optional_type' but found '{found}'")
 
     def homogeneous(self, node: Node, types: list[T], what: str) -> T:
         concrete = [t for t in types if t.name not in ("dyn", ERROR.name)]

@@ -184,6 +184,8 @@ class _Compiler:
         if isinstance(node, ListLit):
             items = [self.compile(item, ctx) for item in node.items]
             known = [_known(item) for item in items]
+            if node.optional:
+                return _optional_list(items, node.optional)
             if all(k is not None for k in known):
                 values = tuple(k[0] for k in known if k is not None)
                 return _constant(values, 10 + sum(k[1] for k in known if k is not None))
@@ -195,17 +197,25 @@ class _Compiler:
             return make_list
         if isinstance(node, MapLit):
             entries = [(self.compile(k, ctx), self.compile(v, ctx)) for k, v in node.entries]
+            optional_entries = node.optional
 
             def make_map(env: Env) -> Any:
                 _charge(env, 30)
                 out: dict[Any, Any] = {}
-                for key_fn, value_fn in entries:
+                for position, (key_fn, value_fn) in enumerate(entries):
                     key = key_fn(env)
                     if isinstance(key, (float, list, tuple, Mapping)):
                         raise EvalError(f"unsupported key type: {go_type_name(key)}")
                     if map_get(out, key) is not MISSING:
                         raise EvalError(f"Failed with repeated key: {key}")
-                    out[key] = value_fn(env)
+                    value = value_fn(env)
+                    if position in optional_entries:
+                        if not isinstance(value, Optional):
+                            raise no_overload()
+                        if not value.has_value():
+                            continue
+                        value = value.value
+                    out[key] = value
                 return out
 
             return make_map
@@ -514,6 +524,24 @@ def _fold(name: str, impl: Callable[..., Any], known: list[tuple[Any, int]]) -> 
     if isinstance(result, (str, bytes, tuple)) and len(result) > _FOLD_MAX_COST:
         return None
     return _constant(result, arg_cost + cost)
+
+
+def _optional_list(items: list[Fn], optional: frozenset[int]) -> Fn:
+    def make_list(env: Env) -> Any:
+        _charge(env, 10)
+        out: list[Any] = []
+        for position, item in enumerate(items):
+            value = item(env)
+            if position in optional:
+                if not isinstance(value, Optional):
+                    raise no_overload()
+                if not value.has_value():
+                    continue
+                value = value.value
+            out.append(value)
+        return tuple(out)
+
+    return make_list
 
 
 def _string_equality(left: Fn, constant: str, *, negate: bool) -> Fn:
