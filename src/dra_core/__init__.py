@@ -27,6 +27,7 @@ from dra_core.errors import (
 from dra_core.features import Features
 from dra_core.io import dump_json, dump_yaml, load, load_report
 from dra_core.state import AllocatedState, DeviceID, SharedDeviceID
+from dra_core.taintrules import apply_taint_rules
 
 __version__ = "0.1.0"
 
@@ -57,6 +58,7 @@ __all__ = [
     "__version__",
     "allocate",
     "allocate_scored",
+    "apply_taint_rules",
     "compile_selector",
     "dump_json",
     "dump_yaml",

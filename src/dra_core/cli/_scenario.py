@@ -8,7 +8,8 @@ conformance format (``node``, ``slices``, ``classes``, ``claims``, ``allocatedCl
 From manifests, Pods that reference a ResourceClaimTemplate get a claim made from the
 template, named ``<pod>-<pod claim name>`` as the resource claim controller would (without
 its random suffix, so runs are deterministic). A claim that several pods share is allocated
-once. Claims with ``status.allocation`` count as devices in use.
+once. Claims with ``status.allocation`` count as devices in use. DeviceTaintRules add
+their taints to the devices they select, as kube-scheduler's view of the slices does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from dra_core.api import (
     DeviceClass,
+    DeviceTaintRule,
     Node,
     ObjectMeta,
     Pod,
@@ -30,6 +32,7 @@ from dra_core.api import (
 from dra_core.errors import ManifestError
 from dra_core.features import Features
 from dra_core.io import load, parse_yaml
+from dra_core.taintrules import apply_taint_rules
 
 __all__ = ["Scenario", "read_scenario"]
 
@@ -166,6 +169,7 @@ def read_scenario(paths: Sequence[str]) -> Scenario:
     scenario = Scenario()
     templates: dict[tuple[str, str], ResourceClaimTemplate] = {}
     pods: list[Pod] = []
+    rules: list[DeviceTaintRule] = []
     seen: set[tuple[str, str]] = set()
     for obj in load(list(paths)):
         if isinstance(obj, Node):
@@ -180,6 +184,8 @@ def read_scenario(paths: Sequence[str]) -> Scenario:
             templates[key] = obj
         elif isinstance(obj, Pod):
             pods.append(obj)
+        elif isinstance(obj, DeviceTaintRule):
+            rules.append(obj)
         elif isinstance(obj, ResourceClaim):
             key = _claim_key(obj)
             if key in seen:
@@ -189,6 +195,7 @@ def read_scenario(paths: Sequence[str]) -> Scenario:
                 scenario.allocated_claims.append(obj)
             else:
                 scenario.claims.append(obj)
+    scenario.slices = apply_taint_rules(scenario.slices, rules)
     for claim in _claims_for_pods(pods, templates):
         if _claim_key(claim) not in seen:
             seen.add(_claim_key(claim))
