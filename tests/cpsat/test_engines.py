@@ -117,7 +117,7 @@ def build_problem_again(shape: shapes.Shape) -> Any:
 
 def test_unknown_is_a_timeout_never_does_not_fit() -> None:
     # A time limit far too short to decide anything: CP-SAT answers UNKNOWN.
-    shape = shapes.match_groups(10, 11, 12)
+    shape = shapes.mig_mixed(fits=False)
     with pytest.raises(AllocationTimeout) as info:
         solve(problem_for(shape.case), params=SolverParams(time_limit=1e-6))
     assert "not 'does not fit'" in str(info.value)

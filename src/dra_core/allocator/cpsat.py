@@ -69,6 +69,7 @@ __all__ = [
     "SolverParams",
     "allocate_scored",
     "auto_engine",
+    "counting_says_no",
     "cpsat_engine",
     "solve",
 ]
@@ -77,7 +78,7 @@ __all__ = [
 POLICIES = ("first-fit", "best-fit", "pack", "spread", "weights")
 
 #: The search's effort budget in the ``auto`` engine before CP-SAT takes over.
-DEFAULT_AUTO_STEPS = 1000
+DEFAULT_AUTO_STEPS = 200
 
 # Costs are integers: fractions are scaled by this before rounding.
 _UNIT = 1000
@@ -109,6 +110,89 @@ class CpSatOutcome:
 
 
 # --- checks the search makes while walking ---------------------------------------------------
+
+
+# --- counting before solving -----------------------------------------------------------------
+
+
+def counting_says_no(problem: Problem) -> bool:
+    """Return True when a counting argument alone shows that the claims cannot fit.
+
+    Two arguments, each sound whatever else the claims ask for (CP-SAT would reach
+    the same answer, only slower, through its LP):
+
+    - *Too few devices*: requests without admin access whose candidates are all in a
+      set C of devices that cannot be shared need at least as many devices as C has
+      (each such device serves one of them at most).
+    - *No group big enough* (``matchAttribute``): every device a claim's requests in
+      the constraint's scope take must share one element of the attribute; when even
+      the most common element is held by fewer devices than those requests need,
+      nothing fits.
+
+    Problems where the search could raise an error on its way (poisoned candidates,
+    ``All`` requests under constraints) are never answered here.
+    """
+    if problem.has_poison:
+        return False
+    devices = problem.devices
+    plain: list[tuple[frozenset[int], int]] = []
+    for claim in problem.claims:
+        for slot in claim.requests:
+            for alt in slot.alternatives:
+                if alt.all_devices and alt.constraints:
+                    return False
+            if len(slot.alternatives) != 1:
+                continue
+            alt = slot.alternatives[0]
+            if alt.admin_access or alt.all_devices:
+                continue
+            cands = frozenset(c.device for c in alt.candidates)
+            if any(devices[d].shareable for d in cands):
+                continue
+            plain.append((cands, alt.count))
+    for pool in {cands for cands, _ in plain}:
+        needed = sum(count for cands, count in plain if cands <= pool)
+        if needed > len(pool):
+            return True
+    return any(_match_group_too_small(problem, claim) for claim in problem.claims)
+
+
+def _match_group_too_small(problem: Problem, claim: Any) -> bool:
+    for k, con in enumerate(claim.constraints):
+        if con.kind != "match":
+            continue
+        needed = 0
+        holders: dict[Any, set[int]] = {}
+        countable = True
+        for slot in claim.requests:
+            if not any(k in alt.constraints for alt in slot.alternatives):
+                continue
+            alt = slot.alternatives[0]
+            if len(slot.alternatives) != 1 or alt.all_devices:
+                countable = False  # subrequests or All: the count is not fixed
+                break
+            needed += alt.count
+            for cand in alt.candidates:
+                if problem.devices[cand.device].shareable:
+                    countable = False  # one device may serve several requests
+                    break
+                value = con.values.get(cand.device)
+                if value is None or not value.kind:
+                    continue
+                elements = (
+                    [(value.kind, e) for e in value.values]
+                    if con.list_type_attributes
+                    else [(value.kind, value.values)]
+                )
+                for element in elements:
+                    holders.setdefault(element, set()).add(cand.device)
+            if not countable:
+                break
+        if not countable or needed < 2:
+            continue
+        if max((len(h) for h in holders.values()), default=0) < needed:
+            return True
+    return False
 
 
 # --- scoring ---------------------------------------------------------------------------------
@@ -325,6 +409,8 @@ def solve(
         raise _unknown_policy(policy)
     params = params or SolverParams()
     limit = _time_limit(params, deadline, timeout)
+    if counting_says_no(problem):
+        return CpSatOutcome(None, policy, True, None, None, 0.0, {"counting": True})
     am = AllocationModel(problem)
     effective = SolverParams(limit, params.num_workers, params.random_seed, params.log)
     started = time.perf_counter()
