@@ -168,21 +168,23 @@ class SelectorProgram:
         :class:`~dra_core.errors.CELRuntimeError` that :meth:`matches` would raise.
         """
         out: list[bool | CELRuntimeError] = []
+        append = out.append
         key_fn = self._key
-        memo = self._memo
+        lookup = self._memo.get  # the memo is cleared in place, never replaced
+        not_found = _NOT_FOUND
         for device in devices:
             if key_fn is None or device.error is not None:
                 outcome = self._outcome(device)
             else:
                 key = key_fn(device._keys)
-                outcome = memo.get(key, _NOT_FOUND)
-                if outcome is _NOT_FOUND:
+                outcome = lookup(key, not_found)
+                if outcome is not_found:
                     outcome = self._outcome(device)
                     self._remember(key, outcome)
             if outcome is True or outcome is False:
-                out.append(outcome)
+                append(outcome)
             else:
-                out.append(self._raise(outcome, device))
+                append(self._raise(outcome, device))
         return out
 
     def _remember(self, key: Any, outcome: bool | str) -> None:
