@@ -545,17 +545,29 @@ class AllocationModel:
                 needed.append(entry.info.count * self.vars.active(entry.index))
         if not needed:
             return
-        holders: dict[Any, list[cp_model.IntVar]] = defaultdict(list)
+        # Count devices, not (request, device) pairs: within one claim a device that
+        # cannot be shared is taken once, and a 0/1 count per device lets CP-SAT see
+        # at once that ten devices never make eleven.
+        by_device: dict[int, list[cp_model.IntVar]] = defaultdict(list)
+        tokens_of: dict[int, list[Any]] = {}
         for slot, c, var in scope:
+            device = self.vars.slots[slot].info.candidates[c].device
             value = self._value(con, slot, c)
             if value is None or not value.kind:
                 continue
-            if con.list_type_attributes:
-                tokens = [(value.kind, e) for e in value.values]
-            else:
-                tokens = [(value.kind, value.values)]
-            for token in tokens:
-                holders[token].append(var)
+            by_device[device].append(var)
+            tokens_of[device] = _tokens(con, value)
+        taken: dict[int, Any] = {}
+        for device in sorted(by_device):
+            takers = by_device[device]
+            most = 1 if not self.problem.devices[device].shareable else len(takers)
+            count = self.model.new_int_var(0, most, f"taken[{con.attribute},{device}]")
+            self.model.add(count == sum(takers))
+            taken[device] = count
+        holders: dict[Any, list[Any]] = defaultdict(list)
+        for device in sorted(taken):
+            for token in tokens_of[device]:
+                holders[token].append(taken[device])
         for token in sorted(witness, key=repr):
             self.model.add(sum(holders[token]) >= sum(needed)).only_enforce_if(
                 [witness[token], *guard]
