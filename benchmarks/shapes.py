@@ -209,9 +209,8 @@ def count_exceeds(n: int, *, fits: bool = False) -> Shape:
         _claim(f"claim-{c:02d}", [{"name": "gpus", "exactly": _exactly(size)}])
         for c, size in enumerate(_split(wanted))
     ]
-    why = (
-        f"{wanted} devices wanted, {n} match: "
-        + ("every device is used once" if fits else "one device short (counting)")
+    why = f"{wanted} devices wanted, {n} match: " + (
+        "every device is used once" if fits else "one device short (counting)"
     )
     name = f"count-exceeds-n{n}" + ("-fits" if fits else "")
     return Shape(name, {"n": n}, fits, why, _case(name, slices, [_gpu_class()], claims))
@@ -240,7 +239,10 @@ def match_groups(g: int = 10, k: int = 11, groups: int = 12, *, fits: bool = Fal
     )
     name = f"match-groups-g{g}-k{k}-x{groups}" + ("-fits" if fits else "")
     return Shape(
-        name, {"g": g, "k": k, "groups": groups}, fit, why,
+        name,
+        {"g": g, "k": k, "groups": groups},
+        fit,
+        why,
         _case(name, slices, [_gpu_class()], claims),
     )
 
@@ -265,7 +267,10 @@ def distinct_pigeonhole(
     why = f"{k} requests need pairwise distinct numa values; {distinct} values exist"
     name = f"distinct-pigeonhole-k{k}-v{distinct}" + ("-fits" if fits else "")
     return Shape(
-        name, {"k": k, "values": distinct, "per_value": per_value}, fit, why,
+        name,
+        {"k": k, "values": distinct, "per_value": per_value},
+        fit,
+        why,
         _case(name, slices, [_gpu_class()], claims),
     )
 
@@ -285,8 +290,12 @@ def first_available_limit(island: int = 15, islands: int = 4, *, fits: bool = Fa
     slices = [_slice("slice-0", NODE, 1, devices)]
 
     def sub(name: str, count: int) -> Json:
-        return {"name": name, "deviceClassName": "gpu", "allocationMode": "ExactCount",
-                "count": count}
+        return {
+            "name": name,
+            "deviceClassName": "gpu",
+            "allocationMode": "ExactCount",
+            "count": count,
+        }
 
     requests = [
         {"name": "a", "firstAvailable": [sub("a32", 32), sub("a16", 16), sub("a8", 8)]},
@@ -300,7 +309,10 @@ def first_available_limit(island: int = 15, islands: int = 4, *, fits: bool = Fa
     )
     name = f"first-available-limit-i{island}-x{islands}" + ("-fits" if fits else "")
     return Shape(
-        name, {"island": island, "islands": islands}, fit, why,
+        name,
+        {"island": island, "islands": islands},
+        fit,
+        why,
         _case(name, slices, [_gpu_class()], claims),
     )
 
@@ -322,11 +334,15 @@ def _mig_slices(gpus: int, layout: list[tuple[str, int]]) -> list[Json]:
             compute, memory = _PROFILES[profile]
             for copy in range(copies):
                 device = _device(f"gpu-{gpu}-{profile}-{copy}", profile=profile, gpu=gpu)
-                device["consumesCounters"] = [{
-                    "counterSet": f"gpu-{gpu}",
-                    "counters": {"compute": {"value": str(compute)},
-                                 "memory": {"value": str(memory)}},
-                }]
+                device["consumesCounters"] = [
+                    {
+                        "counterSet": f"gpu-{gpu}",
+                        "counters": {
+                            "compute": {"value": str(compute)},
+                            "memory": {"value": str(memory)},
+                        },
+                    }
+                ]
                 devices.append(device)
     return [
         _slice("a-counters", NODE, 2, [], sharedCounters=counter_sets),
@@ -339,16 +355,20 @@ def mig_seven_of_eight(gpus: int = 1, *, fits: bool = True) -> Shape:
     slices = _mig_slices(gpus, [("4g", 1), ("3g", 1), ("1g", 7)])
     count = gpus if fits else gpus + 1
     claims = [
-        _claim(f"claim-{c:02d}", [{"name": "parts", "exactly": _exactly(7)}])
-        for c in range(count)
+        _claim(f"claim-{c:02d}", [{"name": "parts", "exactly": _exactly(7)}]) for c in range(count)
     ]
     why = (
         "a GPU holds at most 7 partitions (compute 7, each uses >= 1), and 7 only as seven 1g "
         f"(a 4g or 3g leaves room for <= 4 more); {count} claim(s) x 7 on {gpus} GPU(s)"
     )
     name = f"mig-seven-of-eight-x{gpus}" + ("" if fits else "-one-too-many")
-    return Shape(name, {"gpus": gpus, "claims": count}, fits, why,
-                 _case(name, slices, [_gpu_class()], claims))
+    return Shape(
+        name,
+        {"gpus": gpus, "claims": count},
+        fits,
+        why,
+        _case(name, slices, [_gpu_class()], claims),
+    )
 
 
 def mig_mixed(gpus: int = 8, *, fits: bool = False) -> Shape:
@@ -358,15 +378,34 @@ def mig_mixed(gpus: int = 8, *, fits: bool = False) -> Shape:
     slices = _mig_slices(gpus, [("7g", 1), ("4g", 1), ("3g", 1), ("2g", 3), ("1g", 7)])
     small = 28 if fits else 29
     claims = [
-        _claim("large", [{"name": "large",
-                          "exactly": _exactly(9, _attr_selector("profile", ["7g", "4g", "3g"]))}]),
-        _claim("small", [{"name": "small",
-                          "exactly": _exactly(small, _attr_selector("profile", ["2g", "1g"]))}]),
+        _claim(
+            "large",
+            [
+                {
+                    "name": "large",
+                    "exactly": _exactly(9, _attr_selector("profile", ["7g", "4g", "3g"])),
+                }
+            ],
+        ),
+        _claim(
+            "small",
+            [
+                {
+                    "name": "small",
+                    "exactly": _exactly(small, _attr_selector("profile", ["2g", "1g"])),
+                }
+            ],
+        ),
     ]
     why = "9 large partitions leave room for at most 28 small ones (see module docstring)"
     name = f"mig-mixed-x{gpus}-small{small}"
-    return Shape(name, {"gpus": gpus, "large": 9, "small": small}, fits, why,
-                 _case(name, slices, [_gpu_class()], claims))
+    return Shape(
+        name,
+        {"gpus": gpus, "large": 9, "small": small},
+        fits,
+        why,
+        _case(name, slices, [_gpu_class()], claims),
+    )
 
 
 # --- 6. consumable capacity shared by many claims -----------------------------------------
@@ -391,17 +430,27 @@ def shared_capacity(devices: int = 8, claims: int | None = None, *, fits: bool =
     slices = [_slice("slice-0", NODE, 1, nics)]
     count = claims if claims is not None else (2 * devices if fits else 2 * devices + 1)
     claim_list = [
-        _claim(f"claim-{c:02d}", [{
-            "name": "nic",
-            "exactly": _exactly(1, capacity={"requests": {"bandwidth": "34G"}}),
-        }])
+        _claim(
+            f"claim-{c:02d}",
+            [
+                {
+                    "name": "nic",
+                    "exactly": _exactly(1, capacity={"requests": {"bandwidth": "34G"}}),
+                }
+            ],
+        )
         for c in range(count)
     ]
     fit = count <= 2 * devices
     why = f"{count} claims of 34G, {devices} devices of 100G hold two each"
     name = f"shared-capacity-d{devices}-c{count}"
-    return Shape(name, {"devices": devices, "claims": count}, fit, why,
-                 _case(name, slices, [_gpu_class()], claim_list))
+    return Shape(
+        name,
+        {"devices": devices, "claims": count},
+        fit,
+        why,
+        _case(name, slices, [_gpu_class()], claim_list),
+    )
 
 
 # --- the benchmark set --------------------------------------------------------------------

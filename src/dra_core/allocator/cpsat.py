@@ -361,9 +361,7 @@ def _time_limit(params: SolverParams, deadline: float | None, timeout: float | N
     if deadline is not None:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise AllocationTimeout(
-                f"allocation did not finish within {timeout}s", timeout=timeout
-            )
+            raise AllocationTimeout(f"allocation did not finish within {timeout}s", timeout=timeout)
         limit = min(limit, left)
     return limit
 
@@ -589,7 +587,9 @@ def allocate_scored(
     node_model = (
         None
         if node is None
-        else node if isinstance(node, NodeModel) else NodeModel.model_validate(node)
+        else node
+        if isinstance(node, NodeModel)
+        else NodeModel.model_validate(node)
     )
     claim_models = [
         c if isinstance(c, ClaimModel) else ClaimModel.model_validate(c) for c in claims
