@@ -527,11 +527,17 @@ def auto_engine(
 ) -> Solution | None:
     """Run the ``"auto"`` engine: the search within an effort budget, then CP-SAT.
 
-    ``options["max_steps"]`` sets the budget (default :data:`DEFAULT_AUTO_STEPS`).
+    ``options["max_steps"]`` sets the budget (default :data:`DEFAULT_AUTO_STEPS`). A
+    scoring policy other than ``first-fit`` goes to CP-SAT directly.
     Both give the same answer where the search finishes, so the switch is invisible
     except in time.
     """
     options = options or {}
+    if str(options.get("policy", "first-fit")) != "first-fit":
+        # Only CP-SAT scores; the search knows first fit alone.
+        return cpsat_engine(
+            problem, deadline=deadline, timeout=timeout, cancel=cancel, options=options
+        )
     steps = int(options.get("max_steps", DEFAULT_AUTO_STEPS))
     try:
         return search(problem, deadline=deadline, timeout=timeout, cancel=cancel, max_steps=steps)
