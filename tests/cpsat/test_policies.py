@@ -212,3 +212,13 @@ def test_policy_through_the_engine_switch() -> None:
         case["node"], claims, engine="cpsat", options={"policy": "best-fit"}
     )
     assert devices_of(results) == ["gpu-0-a"]
+
+
+def test_auto_hands_scoring_policies_to_cpsat() -> None:
+    case = partitions(2)
+    allocator = Allocator(slices=case["slices"], classes=case["classes"])
+    claims = [claim("c", request("r", count=1))]
+    results = allocator.allocate(
+        case["node"], claims, engine="auto", options={"policy": "best-fit"}
+    )
+    assert devices_of(results) == ["gpu-0-a"]
