@@ -235,6 +235,7 @@ QUALIFIED_FUNCTIONS: Final = frozenset(
         "sets.intersects",
         "strings.quote",
         "lists.range",
+        "ip.isCanonical",
     }
 )
 

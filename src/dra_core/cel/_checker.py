@@ -67,6 +67,8 @@ SEMVER: Final = T("kubernetes.Semver")
 DEVICE: Final = T("kubernetes.DRADevice")
 DURATION: Final = T("google.protobuf.Duration")
 TIMESTAMP: Final = T("google.protobuf.Timestamp")
+IP_T: Final = T("net.IP")
+CIDR_T: Final = T("net.CIDR")
 TYPE: Final = T("type")
 ERROR: Final = T("*error*")
 
@@ -124,7 +126,8 @@ def _parse_type(text: str) -> T:
         nonlocal pos
         name = tokens[pos]
         pos += 1
-        aliases = {"Q": QUANTITY, "S": SEMVER, "D": DURATION, "TS": TIMESTAMP}
+        aliases = {"Q": QUANTITY, "S": SEMVER, "D": DURATION, "TS": TIMESTAMP, "IP": IP_T,
+                   "CIDR": CIDR_T}
         if name in aliases:
             return aliases[name]
         params: list[T] = []
@@ -335,6 +338,26 @@ _-_: (D, D) -> D
 int: (TS) -> int
 string: (TS) -> string
 string: (D) -> string
+ip: (string) -> IP
+ip: m (CIDR) -> IP
+isIP: (string) -> bool
+ip.isCanonical: (string) -> bool
+family: m (IP) -> int
+isUnspecified: m (IP) -> bool
+isLoopback: m (IP) -> bool
+isLinkLocalMulticast: m (IP) -> bool
+isLinkLocalUnicast: m (IP) -> bool
+isGlobalUnicast: m (IP) -> bool
+string: (IP) -> string
+cidr: (string) -> CIDR
+isCIDR: (string) -> bool
+containsIP: m (CIDR, string) -> bool
+containsIP: m (CIDR, IP) -> bool
+containsCIDR: m (CIDR, string) -> bool
+containsCIDR: m (CIDR, CIDR) -> bool
+prefixLength: m (CIDR) -> int
+masked: m (CIDR) -> CIDR
+string: (CIDR) -> string
 """ + "\n".join(
     f"{_g}: m (TS) -> int\n{_g}: m (TS, string) -> int"
     + (f"\n{_g}: m (D) -> int" if _g in ("getHours", "getMinutes", "getSeconds",

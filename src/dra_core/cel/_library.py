@@ -16,6 +16,9 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Final
 
+from dra_core.cel._net import CIDR, IP
+from dra_core.cel._net import FUNCTIONS as NET_FUNCTIONS
+from dra_core.cel._net import to_string as net_to_string
 from dra_core.cel._time import (
     Duration,
     Timestamp,
@@ -387,6 +390,8 @@ def to_string(v: Any) -> str:
         return str(int(v))
     if t is float:
         return format_double(v)
+    if t is IP or t is CIDR:
+        return net_to_string(v)
     if t is Duration:
         return format_duration(v)
     if t is Timestamp:
@@ -1163,6 +1168,7 @@ FUNCTIONS: Final[dict[str, tuple[Callable[..., Any] | None, Callable[..., Any] |
     "duration": (to_duration, None),
     "timestamp": (to_timestamp, None),
     **{name: (None, _time_getter(name)) for name in TIME_GETTERS},
+    **NET_FUNCTIONS,
 }
 
 
@@ -1255,6 +1261,10 @@ def call_cost(name: str, args: tuple[Any, ...]) -> int:
         return _traversal(args[0])
     if name in _STRING_TRAVERSALS:
         return _traverse(_size(args[0]))
+    if name in ("ip", "cidr", "isIP", "isCIDR"):
+        return _traverse(len(args[0])) if isinstance(args[0], str) else 1
+    if name == "ip.isCanonical":
+        return _traverse(_size(args[0]) * 2)
     if name in ("sets.contains", "sets.equivalent", "sets.intersects"):
         return 1 + _size(args[0]) * _size(args[1])
     if name == "split":

@@ -293,9 +293,15 @@ def type_name(value: object) -> str:
     if is_quantity(value):
         return "kubernetes.Quantity"
     name = type(value).__name__
-    return {"Duration": "google.protobuf.Duration", "Timestamp": "google.protobuf.Timestamp"}.get(
-        name, name
-    )
+    return _OTHER_TYPE_NAMES.get(name, name)
+
+
+_OTHER_TYPE_NAMES: Final = {
+    "Duration": "google.protobuf.Duration",
+    "Timestamp": "google.protobuf.Timestamp",
+    "IP": "net.IP",
+    "CIDR": "net.CIDR",
+}
 
 
 _GO_NAMES: Final = {
@@ -372,8 +378,10 @@ def cel_equal(left: object, right: object) -> bool:
         if not isinstance(right, Quantity):
             raise EvalError("no such overload")
         return left.cmp(right) == 0
+    if getattr(type(left), "STRICT_EQUALITY", False) and type(left) is not type(right):
+        raise EvalError("no such overload")  # IP and CIDR values, as cel-go's types do
     if isinstance(left, (Optional, TypeValue)) or type(left) is type(right):
-        return left == right  # durations and timestamps compare by value, too
+        return left == right  # durations, timestamps, IPs and CIDRs compare by value, too
     return False
 
 
