@@ -169,7 +169,11 @@ def test_results_pass_the_validator(path: Path, engine: str, request: Any) -> No
     reason = VALIDATOR_DISAGREES.get(path.stem)
     if reason:
         request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
-    case = json.loads(path.read_text())
+    check_with_validator(json.loads(path.read_text()), engine, validate)
+
+
+def check_with_validator(case: dict[str, Any], engine: str, validate: Callable[..., Any]) -> None:
+    """Allocate one case (checked as in ``run_case``), then validate the results."""
     results = run_case(case, engine)
     if not results:
         return
