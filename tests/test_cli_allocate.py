@@ -5,29 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from conftest import SHARED, shared_path
 from dra_core.cli import main
-from test_conformance import _multiset_match, _normalise
-
-CASE_DIRS = (("conformance", "cases"), ("cel", "cases"))
-
-
-def _cases() -> list[Any]:
-    params: list[Any] = []
-    for parts in CASE_DIRS:
-        folder = SHARED.joinpath(*parts)
-        if folder.is_dir():
-            params.extend(
-                pytest.param(p, id=f"{parts[0]}/{p.stem}") for p in sorted(folder.glob("*.json"))
-            )
-        else:
-            params.append(pytest.param(folder, id=f"{parts[0]}-missing"))
-    return params
+from test_conformance import _case_files, _multiset_match, _normalise
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -36,7 +20,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return status, out, err
 
 
-@pytest.mark.parametrize("path", _cases())
+@pytest.mark.parametrize("path", _case_files())
 def test_case_through_the_cli(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = shared_path(*path.relative_to(SHARED).parts)
     before = path.read_bytes()

@@ -327,6 +327,11 @@ def _tolerates(toleration: DeviceToleration, taint: DeviceTaint) -> bool:
     return toleration.operator == "Exists"
 
 
+# The request-policy arithmetic below restates Kubernetes' rules rather than calling the
+# allocator's own (allocator/capacity.py) on purpose: the validator is the specification the
+# engines are checked against, so it must not share their code.
+
+
 def _round_up_range(requested: Quantity, policy: CapacityRequestPolicy) -> Quantity:
     rng = policy.valid_range
     assert rng is not None and rng.min is not None
