@@ -129,7 +129,7 @@ def test_runtime_errors_carry_the_device_and_a_hint() -> None:
             program.matches(device)
         message = str(info.value)
         assert message.startswith("CEL runtime error: no such key: memory")
-        assert "has()" in message and "orValue()" in message
+        assert "has(...)" in message and ".?memory and .orValue(default)" in message
         assert info.value.device == device.name
         assert info.value.expression == program.expression
 

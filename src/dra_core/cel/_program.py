@@ -37,9 +37,8 @@ MEMO_LIMIT: Final = 65536
 
 # Appended to "no such key" errors: how to write a selector that tolerates the absence.
 MISSING_KEY_HINT: Final = (
-    " (the device does not have this attribute or capacity; guard the lookup with has(), "
-    'or use .? and orValue(), e.g. device.attributes["dra.example.com"].?model'
-    '.orValue(""))'
+    " (a device without it fails the selector with this error; to tolerate that, test"
+    " with has(...) first, or read it with .?{key} and .orValue(default))"
 )
 
 _CONVERSION_NAMES: Final = {"int": "Int", "uint": "Uint", "double": "Double"}
@@ -48,7 +47,8 @@ _CONVERSION_NAMES: Final = {"int": "Int", "uint": "Uint", "double": "Double"}
 def _runtime_message(detail: str) -> str:
     message = f"CEL runtime error: {detail}"
     if detail.startswith("no such key: "):
-        message += MISSING_KEY_HINT
+        key = detail[len("no such key: "):]
+        message += MISSING_KEY_HINT.format(key=key if key.isidentifier() else "name")
     return message
 
 
