@@ -19,6 +19,7 @@ the conflict is ``{request r00 .. r10 must be satisfied, matchAttribute numa}``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -305,10 +306,17 @@ def _minimal_conflict(problem: Problem, params: SolverParams) -> tuple[tuple[Con
     literals = [lit for lit, _ in am.guards]
     guards = {lit.index: guard for lit, guard in am.guards}
 
+    # The whole minimisation shares one time limit; when it runs out, the set found
+    # so far is returned as conflicting but not proven minimal.
+    deadline = time.monotonic() + params.time_limit
+
     def infeasible(assumed: list[Any]) -> tuple[bool | None, list[int]]:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None, []
         am.model.clear_assumptions()
         am.model.add_assumptions(assumed)
-        solver = SolverParams(params.time_limit, 1, params.random_seed).solver()
+        solver = SolverParams(left, 1, params.random_seed).solver()
         status = solver.solve(am.model)
         if status == cp_model.INFEASIBLE:
             return True, list(solver.sufficient_assumptions_for_infeasibility())
