@@ -147,25 +147,29 @@ class _Keys(dict[str, Any]):
     one entry per item that some selector reads).
     """
 
-    __slots__ = ("device",)
+    # The device's two maps, not the device: no reference cycle for the garbage
+    # collector to chase through 100,000 devices.
+    __slots__ = ("attributes", "capacity")
 
-    def __init__(self, device: CelDevice) -> None:
+    def __init__(
+        self, attributes: dict[str, dict[str, Any]], capacity: dict[str, dict[str, Any]]
+    ) -> None:
         super().__init__()
-        self.device = device
+        self.attributes = attributes
+        self.capacity = capacity
 
     def __missing__(self, key: str) -> Any:
         item = key.split(ITEM_SEPARATOR)
         kind = item[0]
-        dev = self.device
         value: Any
         if kind == "A":
-            value = _frozen(dev.attribute_domains.get(item[1], {}))
+            value = _frozen(self.attributes.get(item[1], {}))
         elif kind == "C":
-            value = _frozen(dev.capacity_domains.get(item[1], {}))
+            value = _frozen(self.capacity.get(item[1], {}))
         elif kind == "AA":
-            value = frozenset((d, _frozen(m)) for d, m in dev.attribute_domains.items())
+            value = frozenset((d, _frozen(m)) for d, m in self.attributes.items())
         elif kind == "CC":
-            value = frozenset((d, _frozen(m)) for d, m in dev.capacity_domains.items())
+            value = frozenset((d, _frozen(m)) for d, m in self.capacity.items())
         else:
             # An absent attribute or capacity: remembered, so that the next lookup of
             # the same item (by any device's memo key) stays in C.
@@ -226,7 +230,7 @@ class CelDevice:
         self.name = name
         attribute_domains: dict[str, dict[str, Any]] = {}
         capacity_domains: dict[str, dict[str, Any]] = {}
-        keys = _Keys(self)
+        keys = _Keys(attribute_domains, capacity_domains)
         for qualified, raw in sorted((attributes or {}).items()):
             domain, ident = _split(qualified, driver)
             value = _cel_value(qualified, raw)
