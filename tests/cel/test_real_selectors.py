@@ -163,8 +163,10 @@ def test_real_selectors_evaluate_to_a_typed_outcome() -> None:
         for result in program.matches_many(devices):
             if isinstance(result, CELRuntimeError):
                 assert "internal error" not in str(result), (expression, str(result))
-                # Ordinary selectors are far below Kubernetes' cost limit.
-                assert "cost limit" not in str(result), expression
+                # Ordinary selectors are far below Kubernetes' cost limit; only the
+                # nested all() of compile_test.go's "expensive" case is meant to hit it.
+                if "all(z5," not in expression:
+                    assert "cost limit" not in str(result), expression
             else:
                 assert isinstance(result, bool)
             evaluated += 1
