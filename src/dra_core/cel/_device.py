@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
 from dra_core.api.quantity import Quantity
@@ -318,6 +319,13 @@ def _attribute_value(name: str, attr: Any) -> Any:
 
 def _version(name: str, text: str) -> Semver:
     try:
-        return Semver.parse(text)
+        return _parse_version(text)
     except ValueError as exc:
         raise TypeError(f"attribute {name}: parse semantic version: {exc}") from None
+
+
+@lru_cache(maxsize=4096)
+def _parse_version(text: str) -> Semver:
+    # Semver values are immutable, and the same versions repeat on every device of a
+    # driver: parse each text once.
+    return Semver.parse(text)
