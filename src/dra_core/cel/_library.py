@@ -305,16 +305,17 @@ def to_int(v: Any) -> int:
     if t is Timestamp:
         return int(v.ns // 1_000_000_000)
     if t is float:
-        if math.isnan(v) or math.isinf(v) or not -(2.0**63) <= v < 2.0**63:
+        # cel-go truncates toward zero and refuses both int64 bounds themselves.
+        if math.isnan(v) or math.isinf(v) or not -(2.0**63) < v < 2.0**63:
             raise EvalError("integer overflow")
         return int(v)
     if t is str:
-        try:
-            if not re.fullmatch(r"[+-]?\d+", v):
-                raise ValueError
-            return _check_int(int(v, 10))
-        except (ValueError, EvalError):
-            raise EvalError(f'strconv.ParseInt: parsing "{v}": invalid syntax') from None
+        if not re.fullmatch(r"[+-]?\d+", v):
+            raise EvalError(f'strconv.ParseInt: parsing "{v}": invalid syntax')
+        parsed = int(v, 10)
+        if not INT64_MIN <= parsed <= INT64_MAX:
+            raise EvalError(f'strconv.ParseInt: parsing "{v}": value out of range')
+        return parsed
     raise no_overload()
 
 
