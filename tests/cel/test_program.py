@@ -66,7 +66,7 @@ def test_dyn_result_compiles_and_is_checked_at_runtime() -> None:
         program.matches(gpu(0))
     assert str(info.value) == (
         "CEL runtime error: CEL result of type string could not be converted to bool: "
-        "type conversion error from string to 'bool'"
+        "unsupported native conversion from string to 'bool'"
     )
 
 

@@ -41,7 +41,17 @@ MISSING_KEY_HINT: Final = (
     " with has(...) first, or read it with .?{key} and .orValue(default))"
 )
 
-_CONVERSION_NAMES: Final = {"int": "Int", "uint": "Uint", "double": "Double"}
+# Why a non-bool result cannot become a bool, in the words of each cel-go type's
+# ConvertToNative (lists and maps use the generic form).
+_CONVERSION_ERRORS: Final = {
+    "int": "type conversion error from Int to 'bool'",
+    "uint": "type conversion error from Uint to 'bool'",
+    "double": "type conversion error from Double to 'bool'",
+    "string": "unsupported native conversion from string to 'bool'",
+    "bytes": "type conversion error from bytes to 'bool'",
+    "kubernetes.Semver": "type conversion error from 'Semver' to 'bool'",
+    "kubernetes.Quantity": "type conversion error from 'Quantity' to 'bool'",
+}
 
 
 def _runtime_message(detail: str) -> str:
@@ -107,11 +117,8 @@ class SelectorProgram:
         if result is True or result is False:
             return result
         name = type_name(result)
-        go_name = _CONVERSION_NAMES.get(name, name)
-        return (
-            f"CEL result of type {name} could not be converted to bool: "
-            f"type conversion error from {go_name} to 'bool'"
-        )
+        reason = _CONVERSION_ERRORS.get(name, f"type conversion error from {name} to 'bool'")
+        return f"CEL result of type {name} could not be converted to bool: {reason}"
 
     def _raise(self, message: str, device: CelDevice) -> CELRuntimeError:
         return CELRuntimeError(
