@@ -318,6 +318,8 @@ _GO_NAMES: Final = {
     "type": "*types.Type",
     "google.protobuf.Duration": "types.Duration",
     "google.protobuf.Timestamp": "types.Timestamp",
+    "net.IP": "cel.IP",
+    "net.CIDR": "cel.CIDR",
 }
 
 
