@@ -538,6 +538,8 @@ def auto_engine(
         return cpsat_engine(
             problem, deadline=deadline, timeout=timeout, cancel=cancel, options=options
         )
+    if counting_says_no(problem):
+        return None  # the search would walk its whole tree to say the same
     steps = int(options.get("max_steps", DEFAULT_AUTO_STEPS))
     try:
         return search(problem, deadline=deadline, timeout=timeout, cancel=cancel, max_steps=steps)
