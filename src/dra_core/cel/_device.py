@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
+from dra_core.api import DeviceAttribute
 from dra_core.api.quantity import Quantity
 from dra_core.cel._values import MISSING, Semver, is_quantity
 
@@ -257,29 +258,69 @@ class CelDevice:
         An attribute without a value or with a version that does not parse does not
         raise here: it sets :attr:`error`, and evaluating any selector on the device
         then gives that runtime error, as in Kubernetes.
+
+        The result equals ``CelDevice(driver=..., attributes=..., capacity=...)`` built
+        from the converted values; the work that every device of a driver repeats
+        (splitting names, building memo-key strings, parsing versions, interning memo
+        keys) is looked up in caches keyed by text instead of being redone.
         """
-        attributes: dict[str, Any] = {}
+        raw_attributes = getattr(device, "attributes", None) or {}
+        raw_capacity = getattr(device, "capacity", None) or {}
+        names = _driver_names(driver)
+        attribute_domains: dict[str, dict[str, Any]] = {}
+        capacity_domains: dict[str, dict[str, Any]] = {}
+        keys = _Keys(attribute_domains, capacity_domains)
         error: str | None = None
-        for qualified, attr in sorted((getattr(device, "attributes", None) or {}).items()):
-            try:
-                attributes[str(qualified)] = _attribute_value(str(qualified), attr)
-            except TypeError as exc:
-                error = error or str(exc)
-        capacity: dict[str, Any] = {}
-        for qualified, cap in (getattr(device, "capacity", None) or {}).items():
-            capacity[str(qualified)] = cap.value
-        allow = getattr(device, "allow_multiple_allocations", None)
+        # Sorted by qualified name, as __init__ does: it fixes the domain maps' order
+        # and which of "model" and "<driver>/model" wins when both are given.
+        for qualified in sorted(raw_attributes) if len(raw_attributes) > 1 else raw_attributes:
+            attr = raw_attributes[qualified]
+            converted = _convert_attribute(attr) if type(attr) is DeviceAttribute else None
+            if converted is None:  # a list, an error, or not an API model: the long way
+                try:
+                    value = _cel_value(str(qualified), _attribute_value(str(qualified), attr))
+                except TypeError as exc:
+                    error = error or str(exc)
+                    continue
+                converted = (value, memo_key(value))
+            found = names.get(qualified)
+            if found is None:
+                found = names.add(str(qualified))
+            domain, ident, key, _ = found
+            inner = attribute_domains.get(domain)
+            if inner is None:
+                attribute_domains[domain] = inner = {}
+            inner[ident] = converted[0]
+            keys[key] = converted[1]
+        for qualified in sorted(raw_capacity) if len(raw_capacity) > 1 else raw_capacity:
+            quantity = raw_capacity[qualified].value
+            if type(quantity) is not Quantity and not is_quantity(quantity):
+                raise TypeError(f"capacity {qualified}: {quantity!r} is not a quantity")
+            found = names.get(qualified)
+            if found is None:
+                found = names.add(str(qualified))
+            domain, ident, _, key = found
+            inner = capacity_domains.get(domain)
+            if inner is None:
+                capacity_domains[domain] = inner = {}
+            inner[ident] = quantity
+            keys[key] = memo_key(quantity)
+        allow = bool(getattr(device, "allow_multiple_allocations", None))
+        keys["d"] = driver
+        keys["m"] = _TRUE_KEY if allow else _FALSE_KEY
         if name is None:
             device_name = getattr(device, "name", None)
             name = f"{driver}/{device_name}" if device_name else None
-        return cls(
-            driver=driver,
-            attributes=attributes,
-            capacity=capacity,
-            allow_multiple_allocations=bool(allow),
-            name=name,
-            error=error,
-        )
+        self = cls.__new__(cls)
+        self.driver = driver
+        self.error = error
+        self.allow_multiple_allocations = allow
+        self.name = name
+        self.attribute_domains = attribute_domains
+        self.capacity_domains = capacity_domains
+        self._keys = keys
+        self._view = None
+        return self
 
     def view(self) -> dict[str, Any]:
         """Return the ``device`` variable as a CEL map value."""
@@ -322,6 +363,88 @@ def _version(name: str, text: str) -> Semver:
         return _parse_version(text)
     except ValueError as exc:
         raise TypeError(f"attribute {name}: parse semantic version: {exc}") from None
+
+
+def _convert_attribute(attr: DeviceAttribute) -> tuple[Any, Any] | None:
+    """Return (CEL value, memo key) of a scalar attribute; None for the long way.
+
+    The long way (:func:`_attribute_value`) handles lists, attributes without a
+    value and versions that do not parse, with their error messages.
+    """
+    if (
+        attr.ints is not None
+        or attr.bools is not None
+        or attr.strings is not None
+        or attr.versions is not None
+    ):
+        return None  # lists come first, as in Kubernetes
+    value: Any = attr.int_
+    if value is not None:
+        return (value, value) if type(value) is int else None
+    value = attr.bool_
+    if value is not None:
+        if value is True:
+            return (True, _TRUE_KEY)
+        return (False, _FALSE_KEY) if value is False else None
+    value = attr.string
+    if value is not None:
+        return (value, value) if type(value) is str else None
+    value = attr.version
+    if value is not None and type(value) is str:
+        found = _VERSIONS.get(value)
+        if found is None:
+            try:
+                version = _parse_version(value)
+            except ValueError:
+                return None
+            found = (version, memo_key(version))
+            if len(_VERSIONS) >= 4096:  # bounded; versions repeat across devices
+                _VERSIONS.clear()
+            _VERSIONS[value] = found
+        return found
+    return None
+
+
+# version text -> (Semver, its memo key): the same versions repeat on every device.
+_VERSIONS: dict[str, tuple[Semver, Any]] = {}
+
+
+class _Names(dict[str, tuple[str, str, str, str]]):
+    """One driver's qualified names -> (domain, identifier, attribute key, capacity key).
+
+    The keys are the :func:`item_key` strings under which :class:`_Keys` stores the
+    memo-key material of that attribute or capacity.
+    """
+
+    __slots__ = ("driver",)
+
+    def __init__(self, driver: str) -> None:
+        super().__init__()
+        self.driver = driver
+
+    def add(self, qualified: str) -> tuple[str, str, str, str]:
+        domain, ident = _split(qualified, self.driver)
+        found = (
+            domain,
+            ident,
+            f"a{ITEM_SEPARATOR}{domain}{ITEM_SEPARATOR}{ident}",
+            f"c{ITEM_SEPARATOR}{domain}{ITEM_SEPARATOR}{ident}",
+        )
+        if len(self) < 65536:  # bounded: names repeat across devices
+            self[qualified] = found
+        return found
+
+
+_NAMES: dict[str, _Names] = {}
+
+
+def _driver_names(driver: str) -> _Names:
+    found = _NAMES.get(driver)
+    if found is None:
+        if len(_NAMES) >= 1024:  # bounded; a miss only costs rebuilding the names
+            _NAMES.clear()
+        _NAMES[driver] = found = _Names(driver)
+    return found
 
 
 @lru_cache(maxsize=4096)
