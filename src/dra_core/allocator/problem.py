@@ -106,6 +106,7 @@ The rules an engine enforces (the search engine's order)
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -252,23 +253,197 @@ class Candidate:
     usable: bool = True
 
 
-@dataclass(eq=False, slots=True)
 class RequestInfo:
-    """A request without subrequests, or one subrequest, ready for an engine."""
+    """A request without subrequests, or one subrequest, ready for an engine.
 
-    key: RequestKey
-    name: str
-    request_name: str
-    subrequest_name: str | None
-    class_name: str
-    device_class: DeviceClass
-    all_devices: bool
-    count: int
-    admin_access: bool
-    tolerations: tuple[DeviceToleration, ...]
-    candidates: tuple[Candidate, ...]
-    constraints: tuple[int, ...] = ()
-    has_poison: bool = False
+    ``candidates`` and ``has_poison`` read like plain attributes. For an
+    ``ExactCount`` request they may be computed on first read: the builder leaves
+    the selectors of devices unevaluated until an engine needs them (see
+    :meth:`reach`), as Kubernetes evaluates them only when its search reaches a
+    device. Reading ``candidates`` evaluates every device, once.
+    """
+
+    __slots__ = (
+        "_builder",
+        "_candidates",
+        "_check",
+        "_has_poison",
+        "_lazy",
+        "admin_access",
+        "all_devices",
+        "class_name",
+        "constraints",
+        "count",
+        "device_class",
+        "key",
+        "name",
+        "request_name",
+        "subrequest_name",
+        "tolerations",
+    )
+
+    def __init__(
+        self,
+        *,
+        key: RequestKey,
+        name: str,
+        request_name: str,
+        subrequest_name: str | None,
+        class_name: str,
+        device_class: DeviceClass,
+        all_devices: bool,
+        count: int,
+        admin_access: bool,
+        tolerations: tuple[DeviceToleration, ...],
+        candidates: tuple[Candidate, ...] | _LazyCandidates,
+        constraints: tuple[int, ...] = (),
+        has_poison: bool = False,
+        builder: _Builder | None = None,
+    ) -> None:
+        self.key = key
+        self.name = name
+        self.request_name = request_name
+        self.subrequest_name = subrequest_name
+        self.class_name = class_name
+        self.device_class = device_class
+        self.all_devices = all_devices
+        self.count = count
+        self.admin_access = admin_access
+        self.tolerations = tolerations
+        self.constraints = constraints
+        self._builder = builder
+        self._check = builder.check_abort if builder is not None else None
+        if isinstance(candidates, _LazyCandidates):
+            assert builder is not None
+            self._lazy: _LazyCandidates = candidates
+            self._candidates: tuple[Candidate, ...] | None = candidates.known()
+            self._has_poison = candidates.poisoned
+        else:
+            self._lazy = _LazyCandidates.of(candidates, has_poison)
+            self._candidates = candidates
+            self._has_poison = has_poison
+
+    @property
+    def candidates(self) -> tuple[Candidate, ...]:
+        """:class:`Candidate` tuple in Kubernetes order (every device evaluated)."""
+        found = self._candidates
+        if found is None:
+            assert self._builder is not None
+            found = self._lazy.evaluate_all(self._builder, self._check)
+            self._candidates = found
+            self._has_poison = self._lazy.poisoned
+        return found
+
+    @property
+    def has_poison(self) -> bool:
+        """Some candidate carries an error."""
+        if self._candidates is None:
+            self.candidates  # noqa: B018 - evaluates every device
+        return self._has_poison
+
+    def reach(self, n: int) -> bool:
+        """Whether the request has at least ``n`` candidates.
+
+        Evaluates devices only until the ``n``-th candidate is found (all of them
+        when there are fewer): the search engine's lazy walk. Candidate ``i`` is
+        then :meth:`candidate` ``(i)`` for every ``i < n``.
+        """
+        lazy = self._lazy
+        if len(lazy.found) >= n:
+            return True
+        if lazy.done:
+            return False
+        assert self._builder is not None
+        return lazy.reach(n, self._builder, self._check)
+
+    def candidate(self, i: int) -> Candidate:
+        """Candidate ``i``, once :meth:`reach` ``(i + 1)`` said it exists."""
+        return self._lazy.found[i]
+
+    def last_poison(self) -> int:
+        """Return the last position of a poisoned candidate, -1 when none (evaluates all)."""
+        if self._candidates is None:
+            self.candidates  # noqa: B018 - evaluates every device
+        return self._lazy.last_poison
+
+    def __repr__(self) -> str:
+        return f"RequestInfo(key={self.key!r}, name={self.name!r}, count={self.count})"
+
+
+class _LazyCandidates:
+    """The candidates of one ``ExactCount`` request, found device by device.
+
+    Shared by every call that builds the same device table and asks the same of it
+    (cached with the table, see ``_Builder.candidates_exact``): whatever one call
+    evaluated, the next one reuses. Safe because evaluating a device depends only on
+    the device table's key and the request's signature, never on the search.
+    ``found`` only grows (positions never change); a lock keeps two threads from
+    evaluating the same device twice.
+    """
+
+    __slots__ = ("_lock", "_tuple", "done", "found", "last_poison", "next", "poisoned", "req")
+
+    def __init__(self, req: _Req | None) -> None:
+        self.req = req
+        self.found: list[Candidate] = []
+        self.next = 0  # the next device index to evaluate
+        self.done = False
+        self.poisoned = False
+        self.last_poison = -1
+        self._tuple: tuple[Candidate, ...] | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, candidates: tuple[Candidate, ...], poisoned: bool) -> _LazyCandidates:
+        """Return an already complete list."""
+        lazy = cls(None)
+        lazy.found = list(candidates)
+        lazy.done = True
+        lazy.poisoned = poisoned
+        lazy._tuple = candidates
+        for i, cand in enumerate(candidates):
+            if cand.error is not None:
+                lazy.last_poison = i
+        return lazy
+
+    def known(self) -> tuple[Candidate, ...] | None:
+        """Return the whole tuple when every device has been evaluated, else None."""
+        if self.done and self._tuple is None:
+            self._tuple = tuple(self.found)
+        return self._tuple
+
+    def reach(self, n: int, builder: _Builder, check: Callable[[], None] | None) -> bool:
+        """Evaluate devices until ``n`` candidates are known or none are left."""
+        with self._lock:
+            found = self.found
+            devices = builder.devices
+            req = self.req
+            assert req is not None
+            while len(found) < n and not self.done:
+                i = self.next
+                if i >= len(devices):
+                    self.done = True
+                    break
+                if check is not None and i % 64 == 63:
+                    check()
+                cand = builder.candidate_exact(req, devices[i])
+                self.next = i + 1
+                if cand is not None:
+                    if cand.error is not None:
+                        self.poisoned = True
+                        self.last_poison = len(found)
+                    found.append(cand)
+            return len(found) >= n
+
+    def evaluate_all(
+        self, builder: _Builder, check: Callable[[], None] | None
+    ) -> tuple[Candidate, ...]:
+        """Evaluate every device and return the candidates."""
+        if not self.done:
+            self.reach(len(builder.devices) + 1, builder, check)
+        known = self.known()
+        assert known is not None
+        return known
 
 
 @dataclass(eq=False, slots=True)
@@ -282,7 +457,6 @@ class RequestSlot:
     first_available: bool
 
 
-@dataclass(eq=False, slots=True)
 class ConstraintInfo:
     """A ``matchAttribute`` or ``distinctAttribute`` constraint of a claim.
 
@@ -292,16 +466,59 @@ class ConstraintInfo:
         requests: the request or ``request/subrequest`` names it applies to; empty
             means every request of the claim.
         list_type_attributes: the ``DRAListTypeAttributes`` switch.
-        values: per device index, the device's attribute (None when missing).
+        values: per device index, the device's attribute (None when missing), for
+            every candidate of the requests it applies to (reading it evaluates
+            those requests' devices; :meth:`value` gets one device's).
 
     """
 
-    index: int
-    kind: Literal["match", "distinct"]
-    attribute: str
-    requests: frozenset[str]
-    list_type_attributes: bool
-    values: dict[int, AttributeValue | None] = field(default_factory=dict)
+    __slots__ = (
+        "_pending",
+        "_values",
+        "attribute",
+        "index",
+        "kind",
+        "list_type_attributes",
+        "requests",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        kind: Literal["match", "distinct"],
+        attribute: str,
+        requests: frozenset[str],
+        list_type_attributes: bool,
+    ) -> None:
+        self.index = index
+        self.kind = kind
+        self.attribute = attribute
+        self.requests = requests
+        self.list_type_attributes = list_type_attributes
+        self._values: dict[int, AttributeValue | None] = {}
+        # Requests it applies to whose candidates are not all known yet.
+        self._pending: list[tuple[RequestInfo, Sequence[DeviceInfo]]] = []
+
+    @property
+    def values(self) -> dict[int, AttributeValue | None]:
+        """Per device index, the device's attribute (None when missing)."""
+        while self._pending:
+            req, devices = self._pending.pop()
+            for cand in req.candidates:
+                self.value(devices[cand.device])
+        return self._values
+
+    def value(self, device: DeviceInfo) -> AttributeValue | None:
+        """Return the attribute of ``device`` as this constraint compares it (or None)."""
+        values = self._values
+        d = device.index
+        if d in values:
+            return values[d]
+        found = values[d] = device.attribute(self.attribute, self.list_type_attributes)
+        return found
+
+    def __repr__(self) -> str:
+        return f"ConstraintInfo({self.index}, {self.kind!r}, {self.attribute!r})"
 
     def applies_to(self, request_name: str, subrequest_name: str | None) -> bool:
         """Whether the constraint covers this request (or subrequest)."""
@@ -373,8 +590,20 @@ class Problem:
     pools: tuple[Pool, ...]
     counters: dict[PoolID, dict[CounterKey, Quantity]]
     has_invalid_pools: bool
-    has_poison: bool
+    # Poison among the candidates the builder evaluated itself; requests whose
+    # devices are evaluated on demand add theirs when has_poison is read.
+    _poison_found: bool
     max_devices_per_claim: int = MAX_DEVICES_PER_CLAIM
+
+    @property
+    def has_poison(self) -> bool:
+        """Some candidate of some request carries an error (evaluates every device)."""
+        return self._poison_found or any(
+            alt.has_poison
+            for claim in self.claims
+            for slot in claim.requests
+            for alt in slot.alternatives
+        )
 
     def request(self, key: RequestKey) -> RequestInfo:
         """Return the request (or subrequest) with this key."""
@@ -697,7 +926,8 @@ class _Builder:
             return {}
         return consumed_capacity(req.capacity_requests, capacity)
 
-    def candidates_exact(self, req: _Req) -> tuple[tuple[Candidate, ...], bool]:
+    def candidates_exact(self, req: _Req) -> _LazyCandidates:
+        """Return the candidates of an ExactCount request, to be evaluated on demand."""
         # Candidates depend only on the device table and what the request asks
         # for; errors name the claim only through its selectors.
         signature = (
@@ -710,35 +940,32 @@ class _Builder:
         )
         hit = self.candidate_cache.get(signature)
         if hit is not None and hit[0] is req.device_class:
-            return hit[1], hit[2]
-        found, poisoned = self._candidates_exact(req)
-        self.candidate_cache[signature] = (req.device_class, found, poisoned)
-        return found, poisoned
+            found: _LazyCandidates = hit[1]
+            return found
+        found = _LazyCandidates(req)
+        self.candidate_cache[signature] = (req.device_class, found)
+        return found
 
-    def _candidates_exact(self, req: _Req) -> tuple[tuple[Candidate, ...], bool]:
-        out: list[Candidate] = []
-        poisoned = False
-        check = self.check_abort
-        for info in self.devices:
-            if check is not None and info.index % 64 == 63:
-                check()
-            # Checking "in use" comes first, as in Kubernetes: a device in use is
-            # never evaluated, so its selector errors never surface.
-            if not req.admin_access and self.state.is_dedicated(info.id):
-                continue
-            try:
-                if not self._selectable(req, info.entry):
-                    continue
-            except InputError as err:
-                out.append(Candidate(info.index, error=err))
-                poisoned = True
-                continue
-            if not self._capacity_ok(req, info):
-                continue
-            if not self._statically_usable(req, info):
-                continue
-            out.append(Candidate(info.index, self._demand(req, info)))
-        return tuple(out), poisoned
+    def candidate_exact(self, req: _Req, info: DeviceInfo) -> Candidate | None:
+        """Device ``info`` as a candidate of ExactCount ``req``; None when it is not one.
+
+        A selector error (or a malformed per-device node selector) gives a poisoned
+        candidate instead of raising.
+        """
+        # Checking "in use" comes first, as in Kubernetes: a device in use is never
+        # evaluated, so its selector errors never surface.
+        if not req.admin_access and self.state.is_dedicated(info.id):
+            return None
+        try:
+            if not self._selectable(req, info.entry):
+                return None
+        except InputError as err:
+            return Candidate(info.index, error=err)
+        if not self._capacity_ok(req, info):
+            return None
+        if not self._statically_usable(req, info):
+            return None
+        return Candidate(info.index, self._demand(req, info))
 
     def candidates_all(self, req: _Req) -> list[Candidate]:
         out: list[Candidate] = []
@@ -896,12 +1123,13 @@ def build_problem(
                     for k, con in enumerate(constraints):
                         if con.applies_to(alt.request_name, alt.subrequest_name):
                             applicable.append(k)
-                            values = con.values
-                            for cand in alt.candidates:
-                                if cand.device not in values:
-                                    values[cand.device] = table[cand.device].attribute(
-                                        con.attribute, con.list_type_attributes
-                                    )
+                            known = alt._candidates
+                            if known is None:
+                                # Filled when read (or device by device, by value()).
+                                con._pending.append((alt, table))
+                                continue
+                            for cand in known:
+                                con.value(table[cand.device])
                     alt.constraints = tuple(applicable)
         claim_infos.append(ClaimInfo(c, claim, ref, tuple(slots), tuple(constraints), min_devices))
     return Problem(
@@ -912,7 +1140,7 @@ def build_problem(
         pools=tuple(builder.pools),
         counters=builder.counters,
         has_invalid_pools=any(p.invalid for p in builder.pools),
-        has_poison=builder.has_poison,
+        _poison_found=builder.has_poison,
     )
 
 
@@ -980,11 +1208,10 @@ def _validate(
         tolerations=tuple(spec.tolerations or ()),
         capacity_requests=(dict(capacity.requests) if capacity and capacity.requests else None),
     )
-    poisoned = False
+    candidates: tuple[Candidate, ...] | _LazyCandidates
     if req.mode == "ExactCount":
         count = int(spec.count or 0)
-        candidates, poisoned = builder.candidates_exact(req)
-        builder.has_poison = builder.has_poison or poisoned
+        candidates = builder.candidates_exact(req)
     elif req.mode == "All":
         candidates = tuple(builder.candidates_all(req))
         count = len(candidates)
@@ -1011,6 +1238,6 @@ def _validate(
         count=count,
         admin_access=req.admin_access,
         tolerations=req.tolerations,
-        candidates=tuple(candidates),
-        has_poison=poisoned,
+        candidates=candidates,
+        builder=builder,
     )

@@ -142,8 +142,6 @@ class _Search:
             [[] for _ in claim.constraints] for claim in self.claims
         ]
         self.selected: dict[tuple[int, int], int] = {}
-        # Last position of a poisoned candidate, per request (by id).
-        self.last_poison: dict[int, int] = {}
 
     # --- limits ------------------------------------------------------------------
 
@@ -164,9 +162,12 @@ class _Search:
     # --- quick infeasibility ------------------------------------------------------------
 
     def hopeless(self) -> bool:
-        """Return true when counting alone shows that no solution exists."""
-        if self.problem.has_poison:
-            return False
+        """Return true when counting alone shows that no solution exists.
+
+        Counting a request evaluates its devices only until it has enough
+        candidates; the rest stay unevaluated unless some request falls short, when
+        every device must be checked for poison.
+        """
         # An All request under a constraint can raise "cannot add device" when the
         # walk reaches it; answering "does not fit" early would hide that error.
         if any(
@@ -179,14 +180,14 @@ class _Search:
         for claim in self.claims:
             for slot in claim.requests:
                 if not any(self._possible(alt) for alt in slot.alternatives):
-                    return True
+                    return not self.problem.has_poison
         return False
 
     @staticmethod
     def _possible(req: RequestInfo) -> bool:
         if req.all_devices:
             return bool(req.candidates) and all(c.usable for c in req.candidates)
-        return len(req.candidates) >= req.count
+        return req.reach(req.count)
 
     # --- the walk ----------------------------------------------------------------------
 
@@ -267,14 +268,18 @@ class _Search:
                 undo()
             return done
 
-        cands = req.candidates
+        # Candidates are evaluated as the walk reaches them (Kubernetes evaluates
+        # selectors lazily too): reach(m) evaluates devices only until the m-th
+        # candidate is known.
         need = req.count - k
-        last_poison = self._last_poison(req)
-        n = len(cands)
-        for i in range(start, n):
-            if n - i < need and i > last_poison:
-                break  # too few left, and no poisoned candidate that must be reached
-            cand = cands[i]
+        i = start - 1
+        while True:
+            i += 1
+            # When fewer than need candidates are left from i on, every device has
+            # been evaluated: stop unless a poisoned candidate must still be reached.
+            if not req.reach(i + need) and (not req.reach(i + 1) or i > req.last_poison()):
+                break
+            cand = req.candidate(i)
             d = cand.device
             holders = self.holders.get(d)
             if holders:
@@ -299,19 +304,6 @@ class _Search:
                 return True
             undo()
         return False
-
-    def _last_poison(self, req: RequestInfo) -> int:
-        """Return the last position of a poisoned candidate of ``req``, -1 when none."""
-        key = id(req)
-        cached = self.last_poison.get(key)
-        if cached is None:
-            cached = -1
-            if req.has_poison:
-                for i, cand in enumerate(req.candidates):
-                    if cand.error is not None:
-                        cached = i
-            self.last_poison[key] = cached
-        return cached
 
     # --- one device ----------------------------------------------------------------------
 
@@ -367,7 +359,7 @@ class _Search:
         chosen = self.chosen[c]
         for k in req.constraints:
             con = claim.constraints[k]
-            if not con.admits(chosen[k], con.values.get(d)):
+            if not con.admits(chosen[k], con.value(info)):
                 if must:
                     raise AllocationInputError(
                         f"claim {claim.ref}, request {req.subrequest_name or req.request_name}: "
@@ -387,7 +379,7 @@ class _Search:
             for key, total in need.items():
                 used[key] = used.get(key, 0) + total
         for k in req.constraints:
-            value = claim.constraints[k].values.get(d)
+            value = claim.constraints[k].value(info)
             assert value is not None
             chosen[k].append(value)
         if shareable:
