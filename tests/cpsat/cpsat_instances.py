@@ -191,7 +191,20 @@ def allocation_instances(draw: st.DrawFn) -> dict[str, Any]:
     claims = [draw(_claim(c)) for c in range(draw(st.sampled_from([1, 1, 2, 2, 3])))]
     return {
         "name": "random",
-        "features": {"listTypeAttributes": lists},
+        "features": {
+            "listTypeAttributes": lists,
+            # Mostly on; off now and then (Kubernetes then refuses or ignores things).
+            **{
+                name: draw(st.sampled_from([True, True, True, True, False]))
+                for name in (
+                    "adminAccess",
+                    "consumableCapacity",
+                    "deviceTaints",
+                    "partitionableDevices",
+                    "prioritizedList",
+                )
+            },
+        },
         "node": {"metadata": {"name": NODE}},
         "slices": slices,
         "classes": [{"metadata": {"name": "class-a"}, "spec": {}}],
