@@ -57,7 +57,7 @@ def _pool(draw: st.DrawFn, index: int, lists: bool) -> list[dict[str, Any]]:
     pool = f"pool-{index}"
     counter_sets = [f"cs-{index}"] if draw(st.booleans()) else []
     devices = [
-        draw(_device(f"p{index}-d{i}", counter_sets, lists)) for i in range(draw(st.integers(1, 6)))
+        draw(_device(f"p{index}-d{i}", counter_sets, lists)) for i in range(draw(st.integers(2, 7)))
     ]
     slices = [
         {
@@ -195,7 +195,7 @@ def allocation_instances(draw: st.DrawFn) -> dict[str, Any]:
             "listTypeAttributes": lists,
             # Mostly on; off now and then (Kubernetes then refuses or ignores things).
             **{
-                name: draw(st.sampled_from([True, True, True, True, False]))
+                name: draw(st.sampled_from([True] * 9 + [False]))
                 for name in (
                     "adminAccess",
                     "consumableCapacity",
