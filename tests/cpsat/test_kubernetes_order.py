@@ -122,3 +122,34 @@ def test_auto_agrees_with_the_search_even_when_it_switches(case: dict[str, Any])
         )
     if not known_difference(case, by_search, by_auto):
         assert by_auto == by_search
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(allocation_instances())
+def test_counting_never_refuses_what_the_model_allows(case: dict[str, Any]) -> None:
+    from ortools.sat.python import cp_model
+
+    from dra_core.allocator.cpsat import counting_says_no
+    from dra_core.allocator.cpsat_model import AllocationModel, SolverParams
+    from dra_core.allocator.problem import build_problem
+
+    allocator = Allocator(
+        slices=case["slices"],
+        classes=case["classes"],
+        allocated_claims=case["allocatedClaims"],
+        features=Features.from_mapping(case["features"]),
+    )
+    try:
+        problem = build_problem(
+            inventory=allocator.inventory,
+            node=Node.model_validate(case["node"]),
+            claims=[ResourceClaim.model_validate(c) for c in case["claims"]],
+            classes=allocator.classes,
+            allocated_state=allocator.allocated_state,
+            features=allocator.features,
+        )
+    except DraCoreError:
+        return  # bad input: nothing to count
+    if counting_says_no(problem):
+        solver = SolverParams().solver()
+        assert solver.solve(AllocationModel(problem).model) == cp_model.INFEASIBLE
