@@ -33,13 +33,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dra_core.cel import CelDevice, compile_selector
 from dra_core.errors import AllocationInputError, CELError, CELRuntimeError
 from dra_core.features import Features
 from dra_core.state import DeviceID
 
 if TYPE_CHECKING:
     from dra_core.api import CounterSet, Device, Node, NodeSelector, ResourceSlice
-    from dra_core.cel import CelDevice
 
 __all__ = [
     "DeviceEntry",
@@ -104,8 +104,6 @@ class DeviceEntry:
         """Return the device as CEL sees it, built once."""
         cached = self._cel_device
         if cached is None:
-            from dra_core.cel import CelDevice
-
             cached = CelDevice.from_device(self.slice.driver, self.device, name=str(self.id))
             error = cached.error
             if error is None and not self._list_types:
@@ -134,11 +132,9 @@ class DeviceEntry:
         """
         cached = self._results.get(expression)
         if cached is None:
-            from dra_core.cel import compile_selector
-
             try:
                 program = compile_selector(expression)
-                device = self.cel_device()
+                device = self._cel_device or self.cel_device()
                 if self._error:
                     raise CELRuntimeError(
                         f"CEL runtime error: {self._error}",

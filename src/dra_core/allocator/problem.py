@@ -759,50 +759,64 @@ class _Builder:
 
     def _build_devices(self) -> None:
         features = self.features
+        consumable = features.consumable_capacity
+        partitionable = features.partitionable_devices
         state = self.state
+        consumed_capacity = state.consumed_capacity
+        devices = self.devices
         for p, pool in enumerate(self.pools):
             if pool.incomplete or pool.invalid:
                 continue
-            if features.partitionable_devices and pool.counter_sets:
+            if partitionable and pool.counter_sets:
                 self._build_counters(pool)
+            pool_id = pool.id
             for s, slice_entry in enumerate(pool.slices):
                 for entry in slice_entry.devices:
                     device = entry.device
-                    shareable = bool(
-                        features.consumable_capacity and device.allow_multiple_allocations
-                    )
-                    capacity = device.capacity or {}
-                    used = state.consumed_capacity(entry.id) if capacity else None
-                    if used:
-                        left = {
-                            name: cap.value.sub(used[name]) if name in used else cap.value
-                            for name, cap in capacity.items()
-                        }
+                    shareable = bool(consumable and device.allow_multiple_allocations)
+                    capacity = device.capacity
+                    if capacity:
+                        used = consumed_capacity(entry.id)
+                        if used:
+                            left = {
+                                name: cap.value.sub(used[name]) if name in used else cap.value
+                                for name, cap in capacity.items()
+                            }
+                        else:
+                            left = {name: cap.value for name, cap in capacity.items()}
                     else:
-                        left = {name: cap.value for name, cap in capacity.items()}
-                    consumes: list[tuple[CounterKey, Quantity]] = []
-                    if features.partitionable_devices:
-                        for consumption in device.consumes_counters or []:
-                            for cname, counter in (consumption.counters or {}).items():
-                                consumes.append(((consumption.counter_set, cname), counter.value))
-                    self.devices.append(
+                        left = {}
+                    consumes: tuple[tuple[CounterKey, Quantity], ...] = ()
+                    if partitionable and device.consumes_counters:
+                        consumes = tuple(
+                            ((consumption.counter_set, cname), counter.value)
+                            for consumption in device.consumes_counters
+                            for cname, counter in (consumption.counters or {}).items()
+                        )
+                    devices.append(
                         DeviceInfo(
-                            index=len(self.devices),
+                            index=len(devices),
                             id=entry.id,
                             entry=entry,
-                            pool=pool.id,
+                            pool=pool_id,
                             location=DeviceLocation(p, s, entry.index),
                             shareable=shareable,
                             capacity_left=left,
-                            consumes=tuple(consumes),
+                            consumes=consumes,
                             # A shareable device in use already had its counters
                             # used up (see _build_counters): new shares do not
                             # consume them again. (Kubernetes 1.36 only knows this
                             # when the shares recorded consumed capacity.)
                             counters_prepaid=shareable and state.is_device_allocated(entry.id),
-                            binding_conditions=tuple(device.binding_conditions or ()),
-                            binding_failure_conditions=tuple(
-                                device.binding_failure_conditions or ()
+                            binding_conditions=(
+                                tuple(device.binding_conditions)
+                                if device.binding_conditions
+                                else ()
+                            ),
+                            binding_failure_conditions=(
+                                tuple(device.binding_failure_conditions)
+                                if device.binding_failure_conditions
+                                else ()
                             ),
                         )
                     )
