@@ -667,25 +667,26 @@ def _attribute_value(
         attr = attrs.get(ident)
         if attr is None:
             return None
+    ints, bools, strings, versions = attr.ints, attr.bools, attr.strings, attr.versions
     if list_type_attributes:
-        for kind, values in (
-            ("int", attr.ints),
-            ("bool", attr.bools),
-            ("string", attr.strings),
-            ("version", attr.versions),
-        ):
-            if values:
-                return AttributeValue(kind, frozenset(values), True)
-    for kind, scalar in (
-        ("int", attr.int_),
-        ("bool", attr.bool_),
-        ("string", attr.string),
-        ("version", attr.version),
-    ):
-        if scalar is not None and (
-            list_type_attributes or not any((attr.ints, attr.bools, attr.strings, attr.versions))
-        ):
-            return AttributeValue(kind, frozenset((scalar,)))
+        if ints:
+            return AttributeValue("int", frozenset(ints), True)
+        if bools:
+            return AttributeValue("bool", frozenset(bools), True)
+        if strings:
+            return AttributeValue("string", frozenset(strings), True)
+        if versions:
+            return AttributeValue("version", frozenset(versions), True)
+    elif ints or bools or strings or versions:
+        return AttributeValue("", frozenset())  # a list while list types are off
+    if attr.int_ is not None:
+        return AttributeValue("int", frozenset((attr.int_,)))
+    if attr.bool_ is not None:
+        return AttributeValue("bool", frozenset((attr.bool_,)))
+    if attr.string is not None:
+        return AttributeValue("string", frozenset((attr.string,)))
+    if attr.version is not None:
+        return AttributeValue("version", frozenset((attr.version,)))
     return AttributeValue("", frozenset())
 
 
@@ -864,14 +865,17 @@ class _Builder:
         self,
         entry: DeviceEntry,
         selectors: Sequence[DeviceSelector],
-        prefix: str,
+        owner: tuple[str, str],
         claim: str | None,
         request: str | None,
     ) -> bool:
+        # owner: ("class", class name) or ("claim", claim ref); the message prefix
+        # is only built when a selector fails.
         for i, selector in enumerate(selectors):
             if selector.cel is None:
                 raise AllocationInputError(
-                    f"{prefix}, selector #{i}: CEL expression empty (unsupported selector type?)",
+                    f"{owner[0]} {owner[1]}, selector #{i}: CEL expression empty (unsupported "
+                    "selector type?)",
                     claim=claim,
                     request=request,
                 )
@@ -880,7 +884,7 @@ class _Builder:
                     return False
             except CELError as err:
                 raise type(err)(
-                    f"{prefix}: selector #{i}: {err}",
+                    f"{owner[0]} {owner[1]}: selector #{i}: {err}",
                     expression=err.expression,
                     device=str(entry.id),
                 ) from err
@@ -895,12 +899,12 @@ class _Builder:
             cls.spec is not None
             and cls.spec.selectors
             and not self._selectors_match(
-                entry, cls.spec.selectors, f"class {cls.metadata.name}", None, None
+                entry, cls.spec.selectors, ("class", str(cls.metadata.name)), None, None
             )
         ):
             return False
         if req.selectors and not self._selectors_match(
-            entry, req.selectors, f"claim {req.claim_ref}", req.claim_ref, req.name
+            entry, req.selectors, ("claim", req.claim_ref), req.claim_ref, req.name
         ):
             return False
         if entry.slice.per_device_node_selection:
@@ -924,9 +928,11 @@ class _Builder:
         )
         return bool(fits)
 
-    def _statically_usable(self, req: _Req, info: DeviceInfo) -> bool:
+    def _statically_usable(
+        self, req: _Req, info: DeviceInfo, *, dedicated_checked: bool = False
+    ) -> bool:
         device = info.entry.device
-        if not req.admin_access and self.state.is_dedicated(info.id):
+        if not dedicated_checked and not req.admin_access and self.state.is_dedicated(info.id):
             return False
         if not self.features.partitionable_devices and device.consumes_counters:
             return False
@@ -977,7 +983,7 @@ class _Builder:
             return Candidate(info.index, error=err)
         if not self._capacity_ok(req, info):
             return None
-        if not self._statically_usable(req, info):
+        if not self._statically_usable(req, info, dedicated_checked=True):
             return None
         return Candidate(info.index, self._demand(req, info))
 
