@@ -150,3 +150,33 @@ def test_auto_switches_to_cpsat_when_the_budget_runs_out() -> None:
         allocator.allocate(case["node"], case["claims"], engine="auto", options={"max_steps": 50})
         is None
     )
+
+
+def test_cancellation_stops_a_running_solve() -> None:
+    # A pigeonhole (13 pigeons, 12 holes) without LP: CP-SAT would need far longer
+    # than the 120 s safety limit, so only the cancellation can end it early.
+    from ortools.sat.python import cp_model
+
+    from dra_core.allocator.cpsat import _run
+
+    model = cp_model.CpModel()
+    x = [[model.new_bool_var(f"x{p}_{h}") for h in range(12)] for p in range(13)]
+    for row in x:
+        model.add_exactly_one(row)
+    for h in range(12):
+        model.add_at_most_one(x[p][h] for p in range(13))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.linearization_level = 0
+    solver.parameters.cp_model_presolve = False
+    solver.parameters.symmetry_level = 0
+    solver.parameters.max_time_in_seconds = 120.0
+    calls = []
+
+    def cancel() -> bool:
+        calls.append(1)
+        return len(calls) > 3  # let the solve start, then cancel it
+
+    with pytest.raises(AllocationCancelled):
+        _run(solver, model, cancel)
+    assert len(calls) == 4  # checked before, then polled until it said stop

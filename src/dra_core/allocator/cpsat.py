@@ -42,6 +42,7 @@ raises exactly when, and what, the search raises (see
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -385,6 +386,7 @@ def solve(
     params: SolverParams | None = None,
     deadline: float | None = None,
     timeout: float | None = None,
+    cancel: Any = None,
 ) -> CpSatOutcome:
     """Solve ``problem`` with CP-SAT under a scoring policy.
 
@@ -395,9 +397,11 @@ def solve(
         params: solver parameters (time limit, workers, seed).
         deadline: a :func:`time.monotonic` value; the solve stops by then.
         timeout: the time limit the deadline came from (for the error message).
+        cancel: a flag (``is_set()``) or callable, watched while CP-SAT runs.
 
     Raises:
         AllocationTimeout: CP-SAT ran out of time without an answer.
+        AllocationCancelled: ``cancel`` turned true.
         InputError: a poisoned candidate, or an ``All`` request whose devices break a
             claim constraint (see the module docstring).
         ValueError: an unknown policy.
@@ -418,7 +422,7 @@ def solve(
         # for a fixed depth-first order). Only when the claims fit does the fixed
         # search pick the Kubernetes-order solution among the feasible ones.
         solver = effective.solver()
-        status = solver.solve(am.model)
+        status = _run(solver, am.model, cancel)
         if status == cp_model.FEASIBLE or status == cp_model.OPTIMAL:
             am.add_kubernetes_order()
             left = SolverParams(
@@ -428,7 +432,7 @@ def solve(
                 params.log,
             )
             solver = left.solver(fixed_search=True)
-            status = solver.solve(am.model)
+            status = _run(solver, am.model, cancel)
         elapsed = time.perf_counter() - started
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             solution = am.solution(solver)
@@ -440,7 +444,7 @@ def solve(
     objective, big = _objective(am, policy, weights or {})
     am.model.minimize(objective)
     solver = effective.solver()
-    status = solver.solve(am.model)
+    status = _run(solver, am.model, cancel)
     elapsed = time.perf_counter() - started
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         value = int(solver.objective_value)
@@ -483,11 +487,45 @@ def _params(options: Mapping[str, Any] | None) -> SolverParams:
     )
 
 
+def _cancelled(cancel: Any) -> bool:
+    return bool(cancel.is_set() if hasattr(cancel, "is_set") else cancel())
+
+
+def _run(solver: cp_model.CpSolver, model: cp_model.CpModel, cancel: Any) -> Any:
+    """Solve, stopping CP-SAT when ``cancel`` turns true (checked every 10 ms).
+
+    A stopped search is reported as :class:`AllocationCancelled`, never as an answer.
+    """
+    if cancel is None:
+        return solver.solve(model)
+    _check_cancel(cancel)
+    done = threading.Event()
+    stopped = threading.Event()
+
+    def watch() -> None:
+        # Every start has exactly one stop: the watcher ends when the solve ends.
+        while not done.wait(0.01):
+            if _cancelled(cancel):
+                stopped.set()
+                solver.stop_search()
+                return
+
+    watcher = threading.Thread(target=watch, name="dra-core-cpsat-cancel", daemon=True)
+    watcher.start()
+    try:
+        status = solver.solve(model)
+    finally:
+        done.set()
+        watcher.join()
+    if stopped.is_set():
+        raise AllocationCancelled("allocation was cancelled")
+    return status
+
+
 def _check_cancel(cancel: Any) -> None:
     if cancel is None:
         return
-    stopped = cancel.is_set() if hasattr(cancel, "is_set") else cancel()
-    if stopped:
+    if _cancelled(cancel):
         raise AllocationCancelled("allocation was cancelled")
 
 
@@ -502,7 +540,7 @@ def cpsat_engine(
     """Run the ``"cpsat"`` engine: :func:`solve` with ``options``.
 
     ``options`` may set ``policy``, ``weights``, ``time_limit``, ``num_workers`` and
-    ``random_seed``. Cancellation is checked before solving.
+    ``random_seed``. Cancellation is watched while CP-SAT runs.
     """
     _check_cancel(cancel)
     options = options or {}
@@ -513,6 +551,7 @@ def cpsat_engine(
         params=_params(options),
         deadline=deadline,
         timeout=timeout,
+        cancel=cancel,
     )
     return outcome.solution
 
