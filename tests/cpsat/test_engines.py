@@ -180,3 +180,72 @@ def test_cancellation_stops_a_running_solve() -> None:
     with pytest.raises(AllocationCancelled):
         _run(solver, model, cancel)
     assert len(calls) == 4  # checked before, then polled until it said stop
+
+
+def test_a_branch_abandoned_for_the_claim_limit_never_reaches_its_errors() -> None:
+    # Subrequest p0 (2 devices) + q (1) + r (30) runs over 32 devices, so the search
+    # abandons p0 as soon as it reaches r, before q's walk gets to d-err (whose
+    # selector fails). With p1 (1 device) everything fits. CP-SAT must agree.
+    foo2 = 'device.attributes["driver-a"].?foo.orValue(0) == 2'
+    foo1 = 'device.attributes["driver-a"].foo == 1'
+
+    def sub(name: str, count: int) -> dict[str, Any]:
+        return {
+            "name": name,
+            "deviceClassName": "class-a",
+            "allocationMode": "ExactCount",
+            "count": count,
+            "selectors": [{"cel": {"expression": foo2}}],
+        }
+
+    devices = [
+        {"name": "d-ok", "attributes": {"foo": {"int": 1}}},
+        {"name": "d-err"},
+        *({"name": f"g{i:02d}", "attributes": {"foo": {"int": 2}}} for i in range(34)),
+    ]
+    slices = [
+        {
+            "metadata": {"name": "s"},
+            "spec": {
+                "driver": "driver-a",
+                "pool": {"name": "pool-1", "generation": 1, "resourceSliceCount": 1},
+                "nodeName": "node-1",
+                "devices": devices,
+            },
+        }
+    ]
+    claims = [
+        {
+            "metadata": {"name": "c", "namespace": "default"},
+            "spec": {
+                "devices": {
+                    "requests": [
+                        {"name": "p", "firstAvailable": [sub("p0", 2), sub("p1", 1)]},
+                        {
+                            "name": "q",
+                            "exactly": {
+                                "deviceClassName": "class-a",
+                                "allocationMode": "ExactCount",
+                                "count": 1,
+                                "selectors": [{"cel": {"expression": foo1}}],
+                            },
+                        },
+                        {
+                            "name": "r",
+                            "exactly": {
+                                "deviceClassName": "class-a",
+                                "allocationMode": "ExactCount",
+                                "count": 30,
+                            },
+                        },
+                    ]
+                }
+            },
+        }
+    ]
+    allocator = Allocator(slices=slices, classes=[{"metadata": {"name": "class-a"}, "spec": {}}])
+    node = {"metadata": {"name": "node-1"}}
+    by_search = allocator.allocate(node, claims, engine="search")
+    by_cpsat = allocator.allocate(node, claims, engine="cpsat")
+    assert by_search is not None
+    assert [r.model_dump() for r in by_cpsat or []] == [r.model_dump() for r in by_search]

@@ -222,3 +222,41 @@ def test_auto_hands_scoring_policies_to_cpsat() -> None:
         case["node"], claims, engine="auto", options={"policy": "best-fit"}
     )
     assert devices_of(results) == ["gpu-0-a"]
+
+
+def _poisoned_case() -> dict[str, Any]:
+    # d-err has no "foo": the selector fails on it with a CEL runtime error, which
+    # Kubernetes only raises when its walk reaches d-err.
+    return {
+        "node": node(),
+        "slices": [
+            slice_with_devices(
+                "s",
+                device("d-ok", attributes={"foo": 1}, capacity={"memory": "8Gi"}),
+                device("d-err"),
+            )
+        ],
+        "classes": [device_class()],
+    }
+
+
+def test_policies_never_escape_into_an_error_kubernetes_would_not_raise() -> None:
+    case = _poisoned_case()
+    case["claims"] = [
+        claim("c", request("r", count=1, selectors=(f'device.attributes["{DRIVER}"].foo == 1',)))
+    ]
+    assert devices_of(scored(case, "first-fit").results) == ["d-ok"]
+    for policy in POLICIES:
+        assert devices_of(scored(case, policy).results) == ["d-ok"]
+
+
+def test_policies_raise_the_error_kubernetes_raises() -> None:
+    from dra_core.errors import CELRuntimeError
+
+    case = _poisoned_case()
+    case["claims"] = [
+        claim("c", request("r", count=2, selectors=(f'device.attributes["{DRIVER}"].foo == 1',)))
+    ]
+    for policy in POLICIES:
+        with pytest.raises(CELRuntimeError, match="no such key"):
+            scored(case, policy)

@@ -37,7 +37,9 @@ Errors the search raises while walking (a selector error on a device it reaches,
 ``All`` request's device that a claim constraint refuses given the devices chosen
 before it) are *stops* in the model: leaves of the walk like solutions, so CP-SAT
 raises exactly when, and what, the search raises (see
-:meth:`~dra_core.allocator.cpsat_model.AllocationModel._create_stops`).
+:meth:`~dra_core.allocator.cpsat_model.AllocationModel._create_stops`). One corner is
+answered by the search itself: stops together with a claim that can ask for more than
+32 devices (see ``docs/cpsat.md``).
 """
 
 from __future__ import annotations
@@ -416,6 +418,21 @@ def solve(
     am = AllocationModel(problem)
     effective = SolverParams(limit, params.num_workers, params.random_seed, params.log)
     started = time.perf_counter()
+    if policy == "first-fit" and am.stops and _may_exceed_limit(problem):
+        # The one corner the model does not capture (docs/cpsat.md): the search
+        # abandons a branch when a later request would run the claim over 32
+        # devices, so some places where it would raise are never reached. There the
+        # search itself is the answer (this needs a selector error or an All request
+        # under constraints, and a claim that can exceed the limit).
+        solution = search(problem, deadline=deadline, timeout=timeout, cancel=cancel)
+        elapsed = time.perf_counter() - started
+        score = None if solution is None else float(-sum(len(c) for c in solution.choices))
+        return CpSatOutcome(solution, policy, True, score, None, elapsed, {"search": True})
+    if policy != "first-fit" and am.stops:
+        # Errors first, as Kubernetes would raise them; then optimise over the real
+        # solutions only (a stop must never be a way to escape the constraints).
+        solve(problem, params=params, deadline=deadline, timeout=timeout, cancel=cancel)
+        am.forbid_stops()
     if policy == "first-fit":
         # Two solves. The first, CP-SAT's own search with presolve and LP, settles
         # "does not fit" quickly (counting arguments are cheap for it and exponential
@@ -461,6 +478,15 @@ def solve(
     if status == cp_model.INFEASIBLE:
         return CpSatOutcome(None, policy, True, None, None, elapsed)
     raise _timeout(status, limit, timeout)
+
+
+def _may_exceed_limit(problem: Problem) -> bool:
+    """Whether some claim could ask for more devices than a claim may hold."""
+    for claim in problem.claims:
+        most = sum(max(alt.count for alt in slot.alternatives) for slot in claim.requests)
+        if most > problem.max_devices_per_claim:
+            return True
+    return False
 
 
 def _timeout(status: Any, limit: float, timeout: float | None) -> AllocationTimeout:

@@ -321,6 +321,11 @@ class AllocationModel:
         self.stops[(slot, candidate)] = (var, error)
         self.stop_kind[(slot, candidate)] = kind
 
+    def forbid_stops(self) -> None:
+        """Rule out every stop (for optimising once it is known that none is reached)."""
+        for var, _ in self.stops.values():
+            self.model.add(var == 0)
+
     def stop_uses(self, *kinds: str) -> dict[int, list[tuple[int, int, cp_model.IntVar]]]:
         """Per device: the stops at it, as uses (the search checks them like a take)."""
         out: dict[int, list[tuple[int, int, cp_model.IntVar]]] = defaultdict(list)
