@@ -22,6 +22,7 @@ from builders import (
 )
 from dra_core.allocator.explain import Explanation, explain
 from dra_core.cli import main
+from dra_core.errors import CELRuntimeError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import shapes
@@ -192,3 +193,35 @@ def test_cli_rejects_files_without_claims(
     path.write_text(json.dumps({**case, "claims": []}))
     assert main(["explain", str(path)]) == 2
     assert "no claims" in capsys.readouterr().err
+
+
+def test_conflict_is_found_when_a_selector_fails_on_an_unreached_device() -> None:
+    # d-err's selector fails (no "foo"); Kubernetes raises only if its walk gets there.
+    case = {
+        "node": node(),
+        "slices": [slice_with_devices("s", device("d-ok", attributes={"foo": 1}), device("d-err"))],
+        "classes": [device_class()],
+        "claims": [
+            claim(
+                "c",
+                request("r", count=1, selectors=(f'device.attributes["{DRIVER}"].foo == 1',)),
+                request("x", count=1, selectors=(f'device.attributes["{DRIVER}"].foo == 1',)),
+            )
+        ],
+    }
+    # The search reaches d-err for x after r took d-ok: that is Kubernetes' error.
+    with pytest.raises(CELRuntimeError):
+        run(case)
+    # Now a claim before it cannot be satisfied: the walk never gets to d-err, and
+    # the explanation names that claim's request.
+    case["claims"] = [
+        claim("first", request("y", count=5)),
+        claim(
+            "c",
+            request("r", count=1, selectors=(f'device.attributes["{DRIVER}"].foo == 1',)),
+        ),
+    ]
+    out = run(case)
+    assert not out.fits
+    assert [c.kind for c in out.conflict] == ["request"]
+    assert out.conflict[0].subject == "y"

@@ -303,6 +303,9 @@ def _node_ok(problem: Problem, entry: DeviceEntry) -> bool:
 def _minimal_conflict(problem: Problem, params: SolverParams) -> tuple[tuple[Conflict, ...], bool]:
     """Find a minimal set of guards that cannot hold together (deletion-based)."""
     am = AllocationModel(problem, explain=True)
+    # The Kubernetes-order solve already showed that no error is reached, so the
+    # places where the search would raise are ruled out here.
+    am.forbid_stops()
     literals = [lit for lit, _ in am.guards]
     guards = {lit.index: guard for lit, guard in am.guards}
 
