@@ -6,6 +6,7 @@ The Problem still reads as if every device had been evaluated: ``candidates``,
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -119,3 +120,36 @@ def test_every_engine_sees_the_poisoned_device(engine: str) -> None:
     claims = [claim("c", request(count=2, selectors=(SELECTOR,)))]
     with pytest.raises(CELRuntimeError, match="no such key: model"):
         _allocator().allocate(node(), claims, engine=engine)
+
+
+def test_threads_sharing_a_candidate_list_see_the_same_candidates() -> None:
+    devices = [
+        device(f"gpu-{i}", attributes={"model": "a" if i % 3 else "b", "root": f"r{i % 2}"})
+        for i in range(60)
+    ]
+    allocator = Allocator(
+        slices=[slice_with_devices("slice-1", *devices)], classes=[device_class("class-a")]
+    )
+    claims = [claim("c", request(count=3, selectors=(SELECTOR,)))]
+    problems = [_problem(allocator, claims) for _ in range(4)]
+    # Every problem shares one lazy candidate list (same device table and request).
+    assert len({id(p.claims[0].requests[0].alternatives[0]._lazy) for p in problems}) == 1
+    results: list[list[int]] = [[] for _ in problems]
+
+    def walk(k: int) -> None:
+        req = problems[k].claims[0].requests[0].alternatives[0]
+        i = 0
+        while req.reach(i + 1):
+            results[k].append(req.candidate(i).device)
+            i += 1
+
+    threads = [threading.Thread(target=walk, args=(k,)) for k in range(len(problems))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    expected = [i for i in range(60) if i % 3]
+    assert results == [expected] * len(problems)
+    assert [c.device for c in problems[0].claims[0].requests[0].alternatives[0].candidates] == (
+        expected
+    )
