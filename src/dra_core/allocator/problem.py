@@ -590,15 +590,12 @@ class Problem:
     pools: tuple[Pool, ...]
     counters: dict[PoolID, dict[CounterKey, Quantity]]
     has_invalid_pools: bool
-    # Poison among the candidates the builder evaluated itself; requests whose
-    # devices are evaluated on demand add theirs when has_poison is read.
-    _poison_found: bool
     max_devices_per_claim: int = MAX_DEVICES_PER_CLAIM
 
     @property
     def has_poison(self) -> bool:
         """Some candidate of some request carries an error (evaluates every device)."""
-        return self._poison_found or any(
+        return any(
             alt.has_poison
             for claim in self.claims
             for slot in claim.requests
@@ -729,7 +726,6 @@ class _Builder:
         self.state = state
         self.features = features
         self.pools = inventory.pools_for_node(node)
-        self.has_poison = False
         self.check_abort: Callable[[], None] | None = None
         # The device table depends on the node, the allocated state (and its
         # version) and the inventory's slices and features: cached under that key,
@@ -1160,7 +1156,6 @@ def build_problem(
         pools=tuple(builder.pools),
         counters=builder.counters,
         has_invalid_pools=any(p.invalid for p in builder.pools),
-        _poison_found=builder.has_poison,
     )
 
 
