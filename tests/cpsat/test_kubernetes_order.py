@@ -54,41 +54,13 @@ def validate(case: dict[str, Any], results: list[Any]) -> list[Any]:
     )
 
 
-def _has_all_request(case: dict[str, Any]) -> bool:
-    return any(
-        (req.get("exactly") or {}).get("allocationMode") == "All"
-        or any(sub.get("allocationMode") == "All" for sub in req.get("firstAvailable") or [])
-        for claim in case["claims"]
-        for req in claim["spec"]["devices"]["requests"]
-    )
-
-
-_CANNOT_ADD = "because a claim constraint would not be satisfied"
-
-
-def known_difference(case: dict[str, Any], by_search: Any, by_cpsat: Any) -> bool:
-    """The one known difference, where CP-SAT follows Kubernetes and the search does not.
-
-    The search skips its walk when counting shows that some request cannot be
-    satisfied, e.g. an ``All`` request with a tainted device. Kubernetes still walks,
-    and when an ``All`` request's device earlier in the list breaks a claim constraint
-    it raises "cannot add device ... because a claim constraint would not be
-    satisfied" (allocator_experimental.go, allocateDevice with must=true). CP-SAT
-    raises it too; the search says "does not fit".
-    """
-    if not _has_all_request(case):
-        return False
-    return by_search is None and isinstance(by_cpsat, tuple) and _CANNOT_ADD in by_cpsat[2]
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(allocation_instances())
 def test_cpsat_returns_exactly_what_the_search_returns(case: dict[str, Any]) -> None:
     pristine = copy.deepcopy(case)
     by_search = outcome(case, "search")
     by_cpsat = outcome(case, "cpsat")
-    if not known_difference(case, by_search, by_cpsat):
-        assert by_cpsat == by_search, json.dumps({"search": by_search, "cpsat": by_cpsat})[:4000]
+    assert by_cpsat == by_search, json.dumps({"search": by_search, "cpsat": by_cpsat})[:4000]
     assert case == pristine, "allocating changed its inputs"
     if isinstance(by_cpsat, list) and case["features"]["listTypeAttributes"]:
         # With list-type attributes off, Kubernetes admits any first device into a
@@ -120,8 +92,7 @@ def test_auto_agrees_with_the_search_even_when_it_switches(case: dict[str, Any])
             if results is None
             else [r.model_dump(mode="json", by_alias=True, exclude_none=True) for r in results]
         )
-    if not known_difference(case, by_search, by_auto):
-        assert by_auto == by_search
+    assert by_auto == by_search
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
