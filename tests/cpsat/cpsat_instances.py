@@ -165,9 +165,7 @@ def allocation_instances(draw: st.DrawFn) -> dict[str, Any]:
         (s["spec"]["pool"]["name"], d["name"])
         for s in slices
         for d in s["spec"].get("devices", [])
-        # Devices that consume counters stay free: allocated ones could overdraw a
-        # counter set, which the validator (rightly or not) reports for every result.
-        if not d.get("allowMultipleAllocations") and not d.get("consumesCounters")
+        if not d.get("allowMultipleAllocations")
     ]
     in_use = draw(st.lists(st.sampled_from(names), max_size=2, unique=True)) if names else []
     allocated = []

@@ -62,10 +62,7 @@ def test_cpsat_returns_exactly_what_the_search_returns(case: dict[str, Any]) -> 
     by_cpsat = outcome(case, "cpsat")
     assert by_cpsat == by_search, json.dumps({"search": by_search, "cpsat": by_cpsat})[:4000]
     assert case == pristine, "allocating changed its inputs"
-    if isinstance(by_cpsat, list) and case["features"]["listTypeAttributes"]:
-        # With list-type attributes off, Kubernetes admits any first device into a
-        # matchAttribute set, even one whose value is a list; the validator does not
-        # (yet) model that first-device rule, so it is only consulted with them on.
+    if isinstance(by_cpsat, list):
         assert validate(case, by_cpsat) == []
 
 

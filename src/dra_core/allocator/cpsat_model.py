@@ -648,6 +648,24 @@ class AllocationModel:
                 for key, amount in info.consumes:
                     for taker in takers:
                         terms[key].append((amount.value, taker))
+            overdrawn = sorted({key[0] for key, left in available.items() if left.value < 0})
+            if overdrawn:
+                # Kubernetes checks all of a pool's counters whenever it takes a device
+                # that consumes from the pool, so a counter set that the allocated claims
+                # already overdrew blocks every such device (and nothing else: a pool
+                # whose devices are not chosen is never checked).
+                guard = self._guard(
+                    Guard(
+                        "counters",
+                        None,
+                        f"{pool}/{overdrawn[0]}",
+                        f"counter set {overdrawn[0]} of pool {pool} (already overdrawn)",
+                    )
+                )
+                for takers_of_key in terms.values():
+                    for _, taker in takers_of_key:
+                        self.model.add(taker == 0).only_enforce_if(guard)
+                continue
             guards_by_set: dict[str, list[cp_model.IntVar]] = {}
             for key in sorted(terms):
                 if key not in available:

@@ -290,21 +290,56 @@ def _gather_pools(
     return pools
 
 
-def _attribute_set(attr: DeviceAttribute | None) -> tuple[str, frozenset[Any]] | None:
-    """Return an attribute as (type, set of values); scalars are one-element sets."""
+@dataclass(frozen=True, slots=True)
+class _Attr:
+    """A device's attribute as the constraints see it.
+
+    ``as_set``: (type, values), scalars as one-element sets, lists first; None when the
+    attribute has no value of a known type (an empty list, say). ``scalar``: the scalar
+    value, checked in Kubernetes' order (string, int, bool, version); None for lists.
+    """
+
+    raw: DeviceAttribute
+    as_set: tuple[str, frozenset[Any]] | None
+    scalar: tuple[str, Any] | None
+
+    def field(self, kind: str) -> Any:
+        """Return the scalar field of one type (None when that field is not set)."""
+        return {
+            "string": self.raw.string,
+            "int": self.raw.int_,
+            "bool": self.raw.bool_,
+            "version": self.raw.version,
+        }[kind]
+
+
+def _attribute(attr: DeviceAttribute | None) -> _Attr | None:
+    """Return the attribute as constraints see it, or None when the device lacks it."""
     if attr is None:
         return None
-    for kind, many, one in (
-        ("int", attr.ints, attr.int_),
-        ("bool", attr.bools, attr.bool_),
-        ("string", attr.strings, attr.string),
-        ("version", attr.versions, attr.version),
+    as_set: tuple[str, frozenset[Any]] | None = None
+    for kind, many in (
+        ("int", attr.ints),
+        ("bool", attr.bools),
+        ("string", attr.strings),
+        ("version", attr.versions),
     ):
         if many:
-            return kind, frozenset(many)
+            as_set = (kind, frozenset(many))
+            break
+    scalar: tuple[str, Any] | None = None
+    for kind, one in (
+        ("string", attr.string),
+        ("int", attr.int_),
+        ("bool", attr.bool_),
+        ("version", attr.version),
+    ):
         if one is not None:
-            return kind, frozenset([one])
-    return None
+            scalar = (kind, one)
+            break
+    if as_set is None and scalar is not None:
+        as_set = (scalar[0], frozenset([scalar[1]]))
+    return _Attr(attr, as_set, scalar)
 
 
 def _lookup_attribute(device: Device, driver: str, qualified: str) -> DeviceAttribute | None:
@@ -702,33 +737,41 @@ class _Validation:
                     )
 
     def check_counters(self) -> None:
+        """Counters consumed by devices in use fit in their counter sets.
+
+        As in Kubernetes, a pool's counters are checked when the allocation takes a device
+        that consumes counters from it, and then all of the pool's counters: a counter set
+        that the allocated claims already overdrew blocks every new device of its pool.
+        A shared device pays its counters once, when its first share is taken.
+        """
         if not self.features.partitionable_devices:
             return
-        in_use: set[tuple[str, str, str]] = {
-            (r.driver, r.pool, r.device) for r in self.allocated if not r.admin_access
-        }
-        in_use |= {
-            (e.driver, e.pool, e.device) for _, req, e in self._uses() if not req.admin_access
-        }
+        allocated = {(r.driver, r.pool, r.device) for r in self.allocated if not r.admin_access}
+        new = {(e.driver, e.pool, e.device) for _, req, e in self._uses() if not req.admin_access}
+        prepaid = set(self.allocated_capacity)  # shared devices with shares already in use
         for (driver, pool_name), pool in self.pools.items():
             if not pool.counters:
                 continue
+
+            mine = {k for k in new if k[:2] == (driver, pool_name)}
+            takers = [pool.all_devices.get(k[2]) for k in mine if k not in prepaid]
+            if not any(d is not None and _seq(d.consumes_counters) for d in takers):
+                continue
             used: dict[tuple[str, str], Fraction] = defaultdict(Fraction)
-            for d, p, name in in_use:
-                if (d, p) != (driver, pool_name):
-                    continue
+            for _, _, name in {k for k in allocated | mine if k[:2] == (driver, pool_name)}:
                 device = pool.all_devices.get(name)
                 for consumption in _seq(device.consumes_counters if device else None):
                     for counter, c in _map(consumption.counters).items():
                         used[(consumption.counter_set, counter)] += c.value.value
-            for (cs, counter), amount in sorted(used.items()):
-                available = pool.counters.get(cs, {}).get(counter)
-                if available is not None and amount > available.value:
-                    self.fail(
-                        "counters",
-                        f"counter set {cs} counter {counter}: {amount} consumed of {available}",
-                        device=f"{driver}/{pool_name}",
-                    )
+            for cs, counters in sorted(pool.counters.items()):
+                for counter, available in sorted(counters.items()):
+                    amount = used.get((cs, counter), Fraction(0))
+                    if amount > available.value:
+                        self.fail(
+                            "counters",
+                            f"counter set {cs} counter {counter}: {amount} consumed of {available}",
+                            device=f"{driver}/{pool_name}",
+                        )
 
     def check_constraints(self) -> None:
         for ci, claim in enumerate(self.claims):
@@ -742,7 +785,8 @@ class _Validation:
                 if attribute is None:
                     self.fail("constraint", f"constraint #{i} is empty", claim=cname)
                     continue
-                values: list[tuple[str, tuple[str, frozenset[Any]] | None]] = []
+                # Devices in the order the allocation added them (result order).
+                values: list[tuple[str, _Attr | None]] = []
                 for (cj, rname), entries in self.entries.items():
                     if cj != ci:
                         continue
@@ -752,53 +796,70 @@ class _Validation:
                     for e in entries:
                         found = self.device(e)
                         attr = _lookup_attribute(found[1], e.driver, attribute) if found else None
-                        values.append((f"{e.driver}/{e.pool}/{e.device}", _attribute_set(attr)))
+                        values.append((f"{e.driver}/{e.pool}/{e.device}", _attribute(attr)))
                 if constraint.match_attribute:
                     self._check_match(cname, attribute, values)
                 else:
                     self._check_distinct(cname, attribute, values)
 
     def _check_match(
-        self,
-        cname: str,
-        attribute: str,
-        values: list[tuple[str, tuple[str, frozenset[Any]] | None]],
+        self, cname: str, attribute: str, values: list[tuple[str, _Attr | None]]
     ) -> None:
+        """All devices share a value: a common element of every set, or one scalar.
+
+        With list-type attributes off, Kubernetes compares scalars with the first device's:
+        the first device joins with any value, later ones need the same scalar.
+        """
+        lists = self.features.list_type_attributes
+        first: _Attr | None = None
         common: tuple[str, frozenset[Any]] | None = None
         for dkey, value in values:
+
+            def fail(why: str, dkey: str = dkey) -> None:
+                self.fail("match-attribute", f"{attribute} {why}", claim=cname, device=dkey)
+
             if value is None:
-                self.fail("match-attribute", f"{attribute} is not set", claim=cname, device=dkey)
-                return
-            if not self.features.list_type_attributes and len(value[1]) != 1:
-                self.fail("match-attribute", f"{attribute} is a list", claim=cname, device=dkey)
-                return
-            if common is None:
-                common = value
+                return fail("is not set")
+            if first is None:
+                first = value
+                if lists and value.as_set is None:
+                    return fail("has no value of a known type")
+                common = value.as_set
                 continue
-            if common[0] != value[0] or not (common[1] & value[1]):
-                self.fail("match-attribute", f"{attribute} differs", claim=cname, device=dkey)
-                return
-            common = (common[0], common[1] & value[1])
+            if lists:
+                new = value.as_set
+                if new is None or common is None or new[0] != common[0] or not common[1] & new[1]:
+                    return fail("has no value in common with the devices before it")
+                common = (common[0], common[1] & new[1])
+            elif value.scalar is None or first.field(value.scalar[0]) != value.scalar[1]:
+                return fail("differs from the first device's")
+        return None
 
     def _check_distinct(
-        self,
-        cname: str,
-        attribute: str,
-        values: list[tuple[str, tuple[str, frozenset[Any]] | None]],
+        self, cname: str, attribute: str, values: list[tuple[str, _Attr | None]]
     ) -> None:
+        """Every device's value differs from every earlier one (disjoint sets with lists)."""
+        lists = self.features.list_type_attributes
         for i, (dkey, value) in enumerate(values):
             if value is None:
                 self.fail("distinct-attribute", f"{attribute} is not set", claim=cname, device=dkey)
                 continue
-            if not self.features.list_type_attributes and len(value[1]) != 1:
-                self.fail("distinct-attribute", f"{attribute} is a list", claim=cname, device=dkey)
-                continue
-            for _, other in values[:i]:
-                if other is not None and other[0] == value[0] and other[1] & value[1]:
-                    self.fail(
-                        "distinct-attribute", f"{attribute} is shared", claim=cname, device=dkey
-                    )
-                    break
+            if i == 0:
+                continue  # the first device joins with any value
+            earlier = [v for _, v in values[:i] if v is not None]
+            if lists:
+                new = value.as_set
+                clash = new is None or any(
+                    o.as_set is not None and o.as_set[0] == new[0] and o.as_set[1] & new[1]
+                    for o in earlier
+                )
+            else:
+                scalar = value.scalar
+                clash = scalar is None or any(o.field(scalar[0]) == scalar[1] for o in earlier)
+            if clash:
+                self.fail(
+                    "distinct-attribute", f"{attribute} is not distinct", claim=cname, device=dkey
+                )
 
     def check_node_selector(self) -> None:
         for claim, result in zip(self.claims, self.results, strict=False):
