@@ -387,7 +387,7 @@ def test_effort_budget_raises_its_own_error() -> None:
     case = _hard_case()
     allocator = Allocator(slices=case["slices"], classes=case["classes"])
     with pytest.raises(SearchBudgetExceeded):
-        allocator.allocate(case["node"], case["claims"], options={"max_steps": 50})
+        allocator.allocate(case["node"], case["claims"], engine="search", options={"max_steps": 50})
 
 
 def test_counting_settles_an_impossible_request_without_search() -> None:

@@ -113,7 +113,7 @@ class Allocator:
         *,
         timeout: float | None = None,
         cancel: Any = None,
-        engine: str = "search",
+        engine: str = "auto",
         options: Mapping[str, Any] | None = None,
     ) -> list[AllocationResult] | None:
         """Allocate ``claims`` together on ``node``.
@@ -124,7 +124,9 @@ class Allocator:
             timeout: seconds before :class:`~dra_core.errors.AllocationTimeout`.
             cancel: a flag with ``is_set()`` (e.g. :class:`threading.Event`) or a
                 callable; when it turns true, :class:`~dra_core.errors.AllocationCancelled`.
-            engine: the engine's registered name (``"search"`` by default).
+            engine: the engine's registered name: ``"auto"`` (the default: the search
+                within an effort budget, then CP-SAT; the same answer as the search
+                wherever the search finishes), ``"search"`` or ``"cpsat"``.
             options: engine options (e.g. ``{"max_steps": 10000}`` for the search).
 
         Returns:
@@ -184,7 +186,7 @@ def allocate(
     allocated_claims: Iterable[ResourceClaim | Mapping[str, Any]] = (),
     features: Features | Mapping[str, bool] | None = None,
     timeout: float | None = None,
-    engine: str = "search",
+    engine: str = "auto",
     allocated_state: AllocatedState | None = None,
     share_id_seed: str = "",
     cancel: Any = None,

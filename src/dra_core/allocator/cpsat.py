@@ -603,13 +603,16 @@ def auto_engine(
         return cpsat_engine(
             problem, deadline=deadline, timeout=timeout, cancel=cancel, options=options
         )
-    if counting_says_no(problem):
-        return None  # the search would walk its whole tree to say the same
+    # The search goes first: it evaluates selectors lazily (only the devices it reaches),
+    # which counting would not (it reads every candidate), and within its budget it is
+    # the cheapest answer. Counting then settles what the search could not, before CP-SAT.
     steps = int(options.get("max_steps", DEFAULT_AUTO_STEPS))
     try:
         return search(problem, deadline=deadline, timeout=timeout, cancel=cancel, max_steps=steps)
     except SearchBudgetExceeded:
         pass
+    if counting_says_no(problem):
+        return None  # the search would walk its whole tree to say the same
     return cpsat_engine(problem, deadline=deadline, timeout=timeout, cancel=cancel, options=options)
 
 

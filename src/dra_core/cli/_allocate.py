@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from dra_core.allocator import Allocator, engine_names
+from dra_core.allocator import Allocator, get_engine
 from dra_core.api import AllocationResult, ResourceClaim, dump
 from dra_core.cli._scenario import Scenario, read_scenario
 from dra_core.errors import DraCoreError
@@ -37,7 +37,12 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="manifests, folders or a case")
     parser.add_argument("--node", help="the node to allocate on (default: the first that fits)")
     parser.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
-    parser.add_argument("--engine", default="search", help="allocation engine (default: search)")
+    parser.add_argument(
+        "--engine",
+        default="auto",
+        help="allocation engine: auto (default; the search, then CP-SAT when it runs long), "
+        "search or cpsat",
+    )
     parser.add_argument("--timeout", type=float, default=None, help="seconds per node")
     parser.set_defaults(run=run)
 
@@ -101,9 +106,10 @@ def allocate_scenario(
 def run(args: argparse.Namespace) -> int:
     """Run ``dra-core allocate``."""
     as_json = args.output == "json"
-    if args.engine not in engine_names():
-        known = ", ".join(engine_names())
-        return _fail(as_json, f"unknown engine {args.engine!r}; known engines: {known}")
+    try:
+        get_engine(args.engine)
+    except ValueError as exc:
+        return _fail(as_json, str(exc))
     try:
         scenario = read_scenario(args.files)
         if not scenario.claims:

@@ -38,7 +38,12 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("files", nargs="*", metavar="FILE", help="manifests (default: embedded)")
     parser.add_argument("-o", "--output", choices=("text", "yaml", "json"), default="text")
-    parser.add_argument("--engine", default="search", help="allocation engine (default: search)")
+    parser.add_argument(
+        "--engine",
+        default="auto",
+        help="allocation engine: auto (default; the search, then CP-SAT when it runs long), "
+        "search or cpsat",
+    )
     parser.set_defaults(run=run)
 
 
