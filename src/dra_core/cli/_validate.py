@@ -114,16 +114,18 @@ def run(args: argparse.Namespace) -> int:
     """Validate the files; 0 when every object loads, 2 otherwise."""
     out = sys.stdout
     failed = False
-    counts = {"ok": 0, "skipped": 0, "invalid": 0}
+    counts = {"ok": 0, "skipped": 0, "invalid": 0, "unreadable": 0}
     for path in args.files:
         try:
             results = load_report(path)
         except ManifestError as exc:
             failed = True
+            counts["unreadable"] += 1
             print(f"error {exc}", file=out)
             continue
         except (OSError, ValueError, RecursionError) as exc:  # unreadable or hostile input
             failed = True
+            counts["unreadable"] += 1
             print(f"error {path}: {type(exc).__name__}: {exc}", file=out)
             continue
         if not results:
@@ -141,8 +143,8 @@ def run(args: argparse.Namespace) -> int:
                 counts["ok"] += 1
             _report(result, problems, args.quiet, out)
     if not args.quiet:
-        print(
-            f"{counts['ok']} ok, {counts['invalid']} invalid, {counts['skipped']} skipped",
-            file=out,
-        )
+        summary = f"{counts['ok']} ok, {counts['invalid']} invalid, {counts['skipped']} skipped"
+        if counts["unreadable"]:
+            summary += f", {counts['unreadable']} unreadable files"
+        print(summary, file=out)
     return 2 if failed else 0
