@@ -18,3 +18,52 @@ def test_features_roundtrip() -> None:
     f = dra_core.Features.from_mapping({"adminAccess": False, "DRADeviceTaints": False})
     assert not f.admin_access and not f.device_taints and f.prioritized_list
     assert dra_core.Features.from_mapping(f.to_mapping()) == f
+
+
+# The public API, as a snapshot: adding or removing a name is a deliberate change that
+# updates this list in the same commit.
+PUBLIC_API = [
+    "AllocatedState",
+    "AllocationAborted",
+    "AllocationCancelled",
+    "AllocationInputError",
+    "AllocationTimeout",
+    "Allocator",
+    "CELCompileError",
+    "CELError",
+    "CELRuntimeError",
+    "CelDevice",
+    "DeviceID",
+    "DraCoreError",
+    "Explanation",
+    "Features",
+    "InputError",
+    "InvalidPoolsError",
+    "ManifestError",
+    "ManifestValidationError",
+    "Quantity",
+    "QuantityError",
+    "ScoredAllocation",
+    "SelectorProgram",
+    "SharedDeviceID",
+    "__version__",
+    "allocate",
+    "allocate_scored",
+    "apply_taint_rules",
+    "compile_selector",
+    "dump_json",
+    "dump_yaml",
+    "explain",
+    "load",
+    "load_report",
+]
+
+
+def test_public_api_snapshot() -> None:
+    assert dra_core.__all__ == PUBLIC_API
+
+
+def test_errors_subclass_the_builtins_they_are() -> None:
+    assert issubclass(dra_core.InputError, ValueError)
+    assert issubclass(dra_core.AllocationTimeout, TimeoutError)
+    assert not issubclass(dra_core.AllocationAborted, dra_core.InputError)
