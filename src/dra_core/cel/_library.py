@@ -13,12 +13,12 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, Final
 
 from dra_core.cel._net import CIDR, IP
 from dra_core.cel._net import FUNCTIONS as NET_FUNCTIONS
 from dra_core.cel._net import to_string as net_to_string
+from dra_core.cel._regex import compile_regex
 from dra_core.cel._time import (
     Duration,
     Timestamp,
@@ -502,83 +502,9 @@ def ends_with(s: Any, suffix: Any) -> bool:
     return _str(s).endswith(_str(suffix))
 
 
-# RE2 syntax that Python's engine spells differently, and Python syntax RE2 rejects.
-_POSIX_CLASSES: Final = {
-    "alnum": "0-9A-Za-z",
-    "alpha": "A-Za-z",
-    "ascii": "\\x00-\\x7f",
-    "blank": "\\t ",
-    "cntrl": "\\x00-\\x1f\\x7f",
-    "digit": "0-9",
-    "graph": "!-~",
-    "lower": "a-z",
-    "print": " -~",
-    "punct": "!-/:-@\\[-`{-~",
-    "space": "\\t\\n\\v\\f\\r ",
-    "upper": "A-Z",
-    "word": "0-9A-Za-z_",
-    "xdigit": "0-9A-Fa-f",
-}
-_UNICODE_CLASSES: Final = {
-    "L": "[^\\W\\d_]",
-    "Lu": "[A-Z\\u00c0-\\u00de]",
-    "Ll": "[a-z\\u00df-\\u00ff]",
-    "N": "\\d",
-    "Nd": "\\d",
-}
-_NOT_RE2: Final = re.compile(r"\(\?(?:=|!|<=|<!|P=|#)|\\[1-9]|\(\?\(|\\Z")
-
-
-def _translate_re2(pattern: str) -> str:
-    if _NOT_RE2.search(pattern):
-        raise EvalError(f"error parsing regexp: invalid or unsupported Perl syntax: `{pattern}`")
-    out = pattern.replace("\\z", "\\Z")
-    out = re.sub(
-        r"\[:(\^?)([a-z]+):\]",
-        lambda m: (
-            (("^" if m.group(1) else "") + _POSIX_CLASSES[m.group(2)])
-            if m.group(2) in _POSIX_CLASSES
-            else m.group(0)
-        ),
-        out,
-    )
-
-    def unicode_class(m: re.Match[str]) -> str:
-        name = m.group(2) or m.group(3)
-        found = _UNICODE_CLASSES.get(name)
-        if found is None:
-            raise EvalError(f"error parsing regexp: invalid character class range: `{pattern}`")
-        if m.group(1) == "P":
-            if found.startswith("[") and not found.startswith("[^"):
-                return "[^" + found[1:]
-            return f"(?:(?!{found}).)"
-        return found
-
-    return re.sub(r"\\([pP])(?:\{(\w+)\}|(\w))", unicode_class, out)
-
-
-@lru_cache(maxsize=512)
-def compile_regex(pattern: str) -> re.Pattern[str]:
-    r"""Compile an RE2 pattern with Python's engine.
-
-    RE2's POSIX classes (``[[:alpha:]]``), the common Unicode classes (``\pL``) and
-    ``\z`` are translated; syntax that RE2 rejects (look-arounds, back-references) is
-    rejected here too.
-
-    Raises:
-        EvalError: for a pattern that does not compile.
-
-    """
-    translated = _translate_re2(pattern)
-    try:
-        return re.compile(translated)
-    except re.error as exc:
-        raise EvalError(f"error parsing regexp: {exc}: `{pattern}`") from None
-
-
 def matches(s: Any, pattern: Any) -> bool:
-    """Test ``matches``: a partial (search) match, as RE2's ``MatchString``."""
-    return compile_regex(_str(pattern)).search(_str(s)) is not None
+    """Test ``matches``: a partial (search) match, as Go's ``regexp.MatchString``."""
+    return compile_regex(_str(pattern)).matches(_str(s))
 
 
 def find(s: Any, pattern: Any) -> str:
@@ -587,8 +513,7 @@ def find(s: Any, pattern: Any) -> str:
         regex = compile_regex(_str(pattern))
     except EvalError as exc:
         raise EvalError(f"Illegal regex: {exc.message}") from None
-    found = regex.search(_str(s))
-    return found.group(0) if found else ""
+    return regex.find(_str(s))
 
 
 def find_all(s: Any, pattern: Any, limit: Any = -1) -> tuple[str, ...]:
@@ -597,15 +522,7 @@ def find_all(s: Any, pattern: Any, limit: Any = -1) -> tuple[str, ...]:
         regex = compile_regex(_str(pattern))
     except EvalError as exc:
         raise EvalError(f"Illegal regex: {exc.message}") from None
-    n = _int(limit)
-    if n == 0:
-        return ()
-    out: list[str] = []
-    for found in regex.finditer(_str(s)):
-        out.append(found.group(0))
-        if 0 < n <= len(out):
-            break
-    return tuple(out)
+    return regex.find_all(_str(s), _int(limit))
 
 
 def char_at(s: Any, i: Any) -> str:
