@@ -23,6 +23,14 @@ Worked example::
 Two deliberate differences from Go, where Go prints a wrong value (see ``docs/api.md``):
 a ``DecimalSI`` value of 10²¹ or more prints with the ``E`` suffix (Go drops the suffix, so
 ``1000E`` prints as ``1``), and a ``BinarySI`` value of 1024⁷ or more prints with ``Ei``.
+
+One deliberate limit: a magnitude of 10¹⁰⁰⁰ or more (``"1e999999999"``, a thousand-digit
+integer) is rejected with ``quantity too large``, where Go parses it. Go keeps such a value as
+a small mantissa and a huge exponent, and then expands the power of ten in ``Cmp``, ``Add`` and
+rounding (minutes of CPU time, gigabytes); dra-core's exact value would do the same, so one
+hostile capacity could stall the allocator. Everything below the limit costs microseconds.
+(``BinarySI`` values are capped at the largest int64 before that, as in Go, and tiny values
+round up to ``1n`` whatever their exponent.)
 """
 
 from __future__ import annotations
@@ -37,7 +45,14 @@ from pydantic_core import core_schema
 
 from dra_core.errors import QuantityError
 
-__all__ = ["BINARY_SI", "DECIMAL_EXPONENT", "DECIMAL_SI", "Quantity", "QuantityFormat"]
+__all__ = [
+    "BINARY_SI",
+    "DECIMAL_EXPONENT",
+    "DECIMAL_SI",
+    "MAX_MAGNITUDE_DIGITS",
+    "Quantity",
+    "QuantityFormat",
+]
 
 QuantityFormat = Literal["DecimalSI", "BinarySI", "DecimalExponent"]
 DECIMAL_SI: Final = "DecimalSI"
@@ -49,6 +64,15 @@ _SPLIT_RE: Final = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 _ERR_FORMAT: Final = f"quantities must match the regular expression '{_SPLIT_RE}'"
 _ERR_NUMERIC: Final = "unable to parse numeric part of quantity"
 _ERR_SUFFIX: Final = "unable to parse quantity's suffix"
+
+MAX_MAGNITUDE_DIGITS: Final = 1000
+"""A quantity's absolute value must be below ``10**MAX_MAGNITUDE_DIGITS`` (see the module)."""
+_TOO_LARGE: Final = 10**MAX_MAGNITUDE_DIGITS
+_ERR_TOO_LARGE: Final = (
+    f"quantity too large: its magnitude must be below 10^{MAX_MAGNITUDE_DIGITS} (dra-core's "
+    "limit, so that arithmetic on it stays cheap; Kubernetes parses larger values but cannot "
+    "compute with them in reasonable time)"
+)
 
 _MAX_INT64: Final = (1 << 63) - 1
 _MIN_INT64: Final = -(1 << 63)
@@ -172,7 +196,10 @@ def _parse_go_int64(text: str) -> int | None:
     body = text[1:] if text[:1] in ("+", "-") else text
     if not body or any(c not in _DIGITS for c in body):
         return None
-    value = int(text)
+    body = body.lstrip("0")
+    if len(body) > 19:
+        return None  # out of range, and int() of a very long text is refused or slow
+    value = int(body or "0") * (-1 if text[0] == "-" else 1)
     return value if _MIN_INT64 <= value <= _MAX_INT64 else None
 
 
@@ -312,6 +339,8 @@ class Quantity:
                 digits = int(shifted)  # at most 18 digits here, so it fits int64
                 result = digits * mantissa
                 if result <= _MAX_INT64:
+                    if result and len(str(result)) + scale > MAX_MAGNITUDE_DIGITS:
+                        raise QuantityError(_ERR_TOO_LARGE, text=text)
                     result *= sign
                     keep = (
                         exponent % 10 == 0 and digits & 0x07 != 0
@@ -323,14 +352,22 @@ class Quantity:
         # Go's general path: an arbitrary precision decimal, rounded up to nano units.
         if not any(c in _DIGITS for c in value):
             raise QuantityError(_ERR_NUMERIC, text=text)
-        digits = int(num + denom)
-        if digits == 0:
+        # The value is int(digits) * 10**exp10 * 2**bits; the digits are only read as text
+        # here, so that a long or huge number costs no more than its length.
+        significant = (num + denom).lstrip("0")
+        if not significant:
             return cls._make(0, 0, fmt, original=text)
-        if base == 10:
-            exp10 = _i32(exponent) - len(denom)
-            m, e = _round_up_nano(digits, exp10)
-        else:
-            m, e = _round_up_nano(digits << exponent, -len(denom))
+        sig = significant.rstrip("0")
+        exp10 = (_i32(exponent) if base == 10 else 0) - len(denom)
+        exp10 += len(significant) - len(sig)
+        bits = exponent if base == 2 else 0
+        magnitude = len(sig) + exp10  # 10**(magnitude-1) <= value / 2**bits < 10**magnitude
+        if fmt == BINARY_SI and magnitude > 19:
+            # At least 10**19 > 2**63 - 1: Go caps BinarySI values at the largest int64.
+            return cls._make(sign * _MAX_INT64, 0, fmt, original=text)
+        if magnitude > MAX_MAGNITUDE_DIGITS:
+            raise QuantityError(_ERR_TOO_LARGE, text=text)
+        m, e = _round_up_nano(sig, exp10, bits)
         if fmt == BINARY_SI:
             if Fraction(m) * Fraction(10) ** e > _MAX_INT64:
                 m, e = _MAX_INT64, 0
@@ -345,6 +382,8 @@ class Quantity:
             raise TypeError(f"from_int needs an int, not {type(value).__name__}")
         if format not in _FORMATS:
             raise ValueError(f"unknown quantity format {format!r}")
+        if not -_TOO_LARGE < value < _TOO_LARGE:
+            raise QuantityError(_ERR_TOO_LARGE, text=_describe_int(value))
         return cls._make(value, 0, format)
 
     @classmethod
@@ -355,6 +394,8 @@ class Quantity:
         frac = Fraction(value)
         sign = -1 if frac < 0 else 1
         frac = abs(frac)
+        if frac >= _TOO_LARGE:
+            raise QuantityError(_ERR_TOO_LARGE, text=_describe_int(frac.numerator))
         if frac.denominator == 1:
             return cls._make(sign * frac.numerator, 0, format)
         m = _ceil_div(frac.numerator * 10**9, frac.denominator)
@@ -583,6 +624,8 @@ class Quantity:
                 q = cls._make(q._m, q._e, q._format, s=q._s, original=value)
             return q
         if isinstance(value, int):
+            if not -_TOO_LARGE < value < _TOO_LARGE:
+                raise QuantityError(_ERR_TOO_LARGE, text=_describe_int(value))
             q = cls.parse(str(value))
             return cls._make(q._m, q._e, q._format, s=q._s, original=q._original, raw=value)
         if isinstance(value, float):
@@ -634,17 +677,38 @@ class Quantity:
         return {"oneOf": [{"type": "string"}, {"type": "number"}]}
 
 
-def _round_up_nano(digits: int, exp10: int) -> tuple[int, int]:
-    """``digits * 10**exp10`` (digits > 0) rounded up to nano units, as (m, e)."""
-    if exp10 >= -9:
-        if exp10 + 9 <= 400:
-            # Go's representation after Round(…, 9): an unscaled integer at scale 9
-            return digits * 10 ** (exp10 + 9), -9
-        return digits, exp10
-    shift = -(exp10 + 9)
-    if shift > len(str(digits)):
-        return 1, -9  # 0 < value < 1n: rounds up to 1n
-    return _ceil_div(digits, 10**shift), -9
+def _round_up_nano(digits: str, exp10: int, bits: int) -> tuple[int, int]:
+    """Round ``int(digits) * 10**exp10 * 2**bits`` up to a multiple of 1n, as ``(m, e)``.
+
+    ``digits`` is decimal text without leading or trailing zeros (so not zero), and the
+    caller has bounded the magnitude. The result mirrors Go's representation after
+    ``Round(…, 9, RoundUp)``, an unscaled integer at scale 9 (``e == -9``), except for values
+    of 10**392 or more, kept as ``(digits, exp10)`` (same value, no expansion).
+
+    Digits below 1n are never converted to an integer and no power of ten is built for
+    them, whatever their number or exponent: the last digit is not zero, so whatever is cut
+    off is a non-zero remainder that rounds up.
+    """
+    cut = -(exp10 + 9)  # decimal digits below 1n
+    if cut <= 0:
+        if cut >= -400:
+            return (int(digits) << bits) * _p10(-cut), -9
+        return int(digits) << bits, exp10
+    if cut <= bits:
+        # Only BinarySI gets here (cut <= 60, so digits has at most 88 digits): exact.
+        return _ceil_div(int(digits) << bits, _p10(cut)), -9
+    # value * 10**9 = digits * 2**bits / 10**cut = digits / (10**(cut - bits) * 5**bits).
+    # With digits = high * 10**(cut - bits) + low and 0 < low < 10**(cut - bits), that is
+    # (high + f) / 5**bits with 0 < f < 1, whose ceiling is high // 5**bits + 1.
+    keep = len(digits) - (cut - bits)
+    high = int(digits[:keep]) if keep > 0 else 0
+    return high // 5**bits + 1, -9
+
+
+def _describe_int(value: int) -> str:
+    """Describe an integer too large to print whole."""
+    bits = abs(value).bit_length()
+    return f"{'-' if value < 0 else ''}<an integer of about {int(bits * 0.30103) + 1} digits>"
 
 
 def _restore(
