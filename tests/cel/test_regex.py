@@ -96,7 +96,10 @@ GO_ERRORS = [
     ("[[:foo:]]", "invalid character class range: `[:foo:]`"),
     ("\\pX", "invalid character class range: `\\pX`"),
     ("a(?=b)", "invalid or unsupported Perl syntax: `(?=`"),
-    ("(?<=a)b", "invalid or unsupported Perl syntax: `(?<=`"),
+    # Go reads "(?<" as a named group (Go 1.22+); the name runs to the next ">".
+    ("(?<=a)b", "invalid named capture: `(?<=a)b`"),
+    ("x(?<!a)b>c", "invalid named capture: `(?<!a)b>`"),
+    ("[(?<=]x(?<!y)", "invalid named capture: `(?<!y)`"),
     ("(?!a)", "invalid or unsupported Perl syntax: `(?!`"),
     ("(a)\\1", "invalid escape sequence: `\\1`"),
     ("\\Z", "invalid escape sequence: `\\Z`"),

@@ -26,6 +26,7 @@ in docs/cel.md; :data:`REGEX_ENGINE` says which engine is in use.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any, Final
 
@@ -99,13 +100,12 @@ def _too_big(digits: str | None) -> bool:
     return digits is not None and len(digits) >= 10 and digits[0] != "0"
 
 
-def _check_go_only(pattern: str) -> None:
-    r"""Reject what Go's parser rejects and RE2 accepts.
+def _top_level(pattern: str) -> Iterator[int]:
+    r"""Yield the positions of the pattern's syntax outside character classes.
 
-    Two cases: ``\C`` (any byte; an invalid escape in Go) and a repeat count of ten digits
-    or more (``x{1,9876543210}``: too large for Go's parser, an invalid repeat count; RE2
-    reads the braces as literal text). The scan follows Go's lexer: ``\Q...\E`` is
-    literal, escapes take their argument, and character classes are skipped whole.
+    The scan follows Go's lexer: ``\Q...\E`` is literal and skipped, an escape is yielded
+    once (at its backslash) with its argument skipped (``\p{Greek}``, ``\x{10FFFF}``), and
+    a character class is skipped whole.
     """
     i, n = 0, len(pattern)
     while i < n:
@@ -117,22 +117,47 @@ def _check_go_only(pattern: str) -> None:
                 end = pattern.find("\\E", i + 2)
                 i = n if end < 0 else end + 2
                 continue
-            if nxt == "C":
-                raise _parse_error("invalid escape sequence", "\\C")
+            yield i
             i += 2
             if nxt in "pPx" and i < n and pattern[i] == "{":
-                # \p{Greek}, \x{10FFFF}: the braces belong to the escape.
                 end = pattern.find("}", i)
                 i = n if end < 0 else end + 1
             continue
         if c == "[":
             i = _skip_class(pattern, i)
             continue
-        if c == "{":
+        yield i
+        i += 1
+
+
+def _check_go_only(pattern: str) -> None:
+    r"""Reject what Go's parser rejects and RE2 accepts.
+
+    Two cases: ``\C`` (any byte; an invalid escape in Go) and a repeat count of ten digits
+    or more (``x{1,9876543210}``: too large for Go's parser, an invalid repeat count; RE2
+    reads the braces as literal text).
+    """
+    for i in _top_level(pattern):
+        if pattern.startswith("\\C", i):
+            raise _parse_error("invalid escape sequence", "\\C")
+        if pattern[i] == "{":
             found = _REPEAT.match(pattern, i)
             if found is not None and (_too_big(found.group(1)) or _too_big(found.group(2))):
                 raise _parse_error("invalid repeat count", found.group(0))
-        i += 1
+
+
+def _go_look_behind_error(pattern: str) -> EvalError:
+    """Go's error for a look-behind, which its parser reads as a named group ``(?<name>``.
+
+    The name runs to the next ``>`` (or the group is unterminated), and it is never valid:
+    ``(?<=a)b`` gives "invalid named capture: `(?<=a)b`".
+    """
+    start = next(
+        (i for i in _top_level(pattern) if pattern.startswith(("(?<=", "(?<!"), i)), 0
+    )
+    rest = pattern[start:]
+    end = rest.find(">")
+    return _parse_error("invalid named capture", rest if end < 0 else rest[: end + 1])
 
 
 def _skip_class(pattern: str, i: int) -> int:
@@ -254,6 +279,9 @@ def _compile_re2(pattern: str) -> Regex:
         message = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
         code, _, fragment = message.partition(": ")
         go_code = _GO_ERROR_CODES.get(code)
+        if code == "invalid perl operator" and fragment in ("(?<=", "(?<!"):
+            # Recent RE2 names look-behinds; Go (like older RE2) fails on a group name.
+            raise _go_look_behind_error(pattern) from None
         if go_code == "expression too large":
             fragment = pattern  # Go names the whole pattern for its size limits
         if go_code is None:
