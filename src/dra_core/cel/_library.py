@@ -310,9 +310,14 @@ def to_int(v: Any) -> int:
             raise EvalError("integer overflow")
         return int(v)
     if t is str:
-        if not re.fullmatch(r"[+-]?\d+", v):
+        if not re.fullmatch(r"[+-]?[0-9]+", v):  # ASCII digits only, as Go's ParseInt
             raise EvalError(f'strconv.ParseInt: parsing "{v}": invalid syntax')
-        parsed = int(v, 10)
+        # More than 19 significant digits is out of range; int() would refuse texts of
+        # more than 4300 digits (ValueError) and take quadratic time on long ones.
+        digits = v.lstrip("+-").lstrip("0") or "0"
+        parsed = int(digits) if len(digits) <= 19 else INT64_MAX + 1
+        if v.startswith("-"):
+            parsed = -parsed
         if not INT64_MIN <= parsed <= INT64_MAX:
             raise EvalError(f'strconv.ParseInt: parsing "{v}": value out of range')
         return parsed
@@ -331,9 +336,14 @@ def to_uint(v: Any) -> UInt:
             raise EvalError("unsigned integer overflow")
         return UInt(int(v))
     if t is str:
-        if not re.fullmatch(r"\+?\d+", v) or int(v) > UINT64_MAX:
+        digits = v.lstrip("0") or "0"
+        if (
+            not re.fullmatch(r"[0-9]+", v)  # ASCII digits, no sign: Go's ParseUint
+            or len(digits) > 20  # out of range, and too long for int()
+            or int(digits) > UINT64_MAX
+        ):
             raise EvalError(f'strconv.ParseUint: parsing "{v}": invalid syntax')
-        return UInt(int(v))
+        return UInt(int(digits))
     raise no_overload()
 
 
@@ -349,7 +359,9 @@ def to_double(v: Any) -> float:
         try:
             if text in ("inf", "+inf", "infinity", "+infinity", "-inf", "-infinity", "nan"):
                 return float(text)
-            if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?", v.lower()):
+            # Unambiguous (linear) form of Go's float syntax: "\d+\.?\d*" would backtrack
+            # quadratically on a long run of digits that does not parse.
+            if not re.fullmatch(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(e[+-]?[0-9]+)?", v.lower()):
                 raise ValueError
             return float(v)
         except ValueError:
