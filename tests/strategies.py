@@ -1,4 +1,4 @@
-"""Hypothesis strategies shared by all dra-core tests (append new ones at the end)."""
+"""Hypothesis strategies shared by all dra-core tests, one section per subject (append new ones at the end)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from dra_core.api import Device, DeviceAttribute, ResourceSlice
 from dra_core.api.quantity import Quantity
+from dra_core.cel import CelDevice, Semver
 
 DECIMAL_SUFFIXES = ("n", "u", "m", "", "k", "M", "G", "T", "P", "E")
 BINARY_SUFFIXES = ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
@@ -139,3 +140,317 @@ def slice_docs(draw: st.DrawFn, *, max_devices: int = 6) -> dict[str, Any]:
 def resource_slices() -> st.SearchStrategy[ResourceSlice]:
     """ResourceSlices as models."""
     return slice_docs().map(ResourceSlice.model_validate)
+
+
+# --- CEL selectors and the devices they run on ------------------------------
+
+CEL_DRIVERS = ("a.example.com", "b.example.com")
+CEL_DOMAINS = (*CEL_DRIVERS, "other.example.com")
+CEL_NAMES = ("model", "index", "healthy", "tags", "version", "count")
+CEL_CAPACITIES = ("memory", "cores")
+CEL_STRINGS = ("x", "y", "A100")
+CEL_QUANTITIES = ("1Gi", "1073741824", "2Gi", "500m", "0")
+
+cel_scalar_values = st.one_of(
+    st.integers(-3, 3),
+    st.sampled_from(CEL_STRINGS),
+    st.booleans(),
+    st.sampled_from(("1.0.0", "2.0.0", "1.0.0-rc.1")).map(Semver.parse),
+)
+cel_attribute_values = st.one_of(
+    cel_scalar_values,
+    st.lists(st.integers(-3, 3), max_size=3),
+    st.lists(st.sampled_from(CEL_STRINGS), max_size=3),
+)
+
+
+@st.composite
+def cel_devices(draw: st.DrawFn) -> CelDevice:
+    """A device with a few attributes and capacities, some in other domains."""
+    driver = draw(st.sampled_from(CEL_DRIVERS))
+    attributes: dict[str, Any] = {}
+    for name in draw(st.lists(st.sampled_from(CEL_NAMES), max_size=4, unique=True)):
+        domain = draw(st.sampled_from(("", "other.example.com/", f"{driver}/")))
+        attributes[f"{domain}{name}"] = draw(cel_attribute_values)
+    capacity = {
+        name: Quantity.parse(draw(st.sampled_from(CEL_QUANTITIES)))
+        for name in draw(st.lists(st.sampled_from(CEL_CAPACITIES), max_size=2, unique=True))
+    }
+    return CelDevice(
+        driver=driver,
+        attributes=attributes,
+        capacity=capacity,
+        allow_multiple_allocations=draw(st.booleans()),
+        name=f"{driver}/pool/dev",
+    )
+
+
+cel_literals = st.one_of(
+    st.integers(-3, 3).map(str),
+    st.sampled_from(CEL_STRINGS).map(lambda s: f'"{s}"'),
+    st.sampled_from(("true", "false")),
+)
+
+
+@st.composite
+def cel_atoms(draw: st.DrawFn, *, celpy_subset: bool = False) -> str:
+    """One comparison or test on the device."""
+    dom = draw(st.sampled_from(CEL_DOMAINS))
+    name = draw(st.sampled_from(CEL_NAMES))
+    lit = draw(cel_literals)
+    attr = f'device.attributes["{dom}"].{name}'
+    op = draw(st.sampled_from(("==", "!=", "<", ">=")))
+    simple = [
+        f'device.driver == "{draw(st.sampled_from(CEL_DRIVERS))}"',
+        f"{attr} {op} {lit}",
+        f'device.attributes["{dom}"]["{name}"] == {lit}',
+        f"has({attr})",
+        f'"{name}" in device.attributes["{dom}"]',
+        f'"{dom}" in device.attributes',
+        f'device.attributes["{dom}"].size() > 1',
+        f'device.attributes.exists(d, d == "{dom}")',
+        f'cel.bind(a, device.attributes["{dom}"], a.{name} == {lit})',
+    ]
+    if celpy_subset:
+        return draw(st.sampled_from(simple))
+    cap = draw(st.sampled_from(CEL_CAPACITIES))
+    quantity = draw(st.sampled_from(CEL_QUANTITIES))
+    richer = [
+        f"{attr}.?{name}.orValue({lit}) == {lit}".replace(f".?{name}.?", ".?"),
+        f'device.attributes["{dom}"].?{name}.orValue({lit}) == {lit}',
+        f"{attr}.includes({lit})",
+        f"{attr}.exists(v, v == {lit})",
+        f'{attr}.isGreaterThan(semver("1.0.0"))',
+        f'device.capacity["{dom}"].{cap}.isGreaterThan(quantity("{quantity}"))',
+        f'device.capacity["{dom}"].?{cap}.orValue(quantity("1")) == quantity("{quantity}")',
+        f'device.capacity["{dom}"].size() == 1',
+        "device.allowMultipleAllocations",
+        f"device.attributes[device.driver].{name} == {lit}",
+        f"{attr}.size() == 2",
+        f'string({attr}).startsWith("x")',
+        "device.attributes.all(d, device.attributes[d].size() > 0)",
+    ]
+    return draw(st.sampled_from(simple + richer))
+
+
+def cel_selectors(*, celpy_subset: bool = False) -> st.SearchStrategy[str]:
+    """Boolean combinations of cel_atoms."""
+    base = cel_atoms(celpy_subset=celpy_subset)
+    return st.recursive(
+        base,
+        lambda inner: st.one_of(
+            st.tuples(inner, inner).map(lambda p: f"({p[0]}) && ({p[1]})"),
+            st.tuples(inner, inner).map(lambda p: f"({p[0]}) || ({p[1]})"),
+            inner.map(lambda e: f"!({e})"),
+        ),
+        max_leaves=4,
+    )
+
+
+# --- allocation instances: conformance-format cases for engine properties -----
+
+INSTANCE_DRIVER = "driver-a"
+INSTANCE_NODE = "node-1"
+
+
+@st.composite
+def _instance_device(
+    draw: st.DrawFn, name: str, counter_sets: list[str], lists: bool
+) -> dict[str, Any]:
+    dev: dict[str, Any] = {
+        "name": name,
+        "attributes": {
+            "a": {"int": draw(st.integers(0, 2))},
+            "b": {"string": draw(st.sampled_from("xy"))},
+        },
+    }
+    # With list-type attributes off, a list attribute makes every selector fail
+    # (Kubernetes: "unsupported attribute value"), so lists only come with them on.
+    if lists and draw(st.booleans()):
+        dev["attributes"]["l"] = {
+            "ints": sorted(draw(st.sets(st.integers(0, 3), min_size=1, max_size=3)))
+        }
+    kind = draw(st.sampled_from(["plain", "plain", "counters", "shared"]))
+    if kind == "counters" and counter_sets:
+        dev["consumesCounters"] = [
+            {
+                "counterSet": draw(st.sampled_from(counter_sets)),
+                "counters": {"mem": {"value": str(draw(st.integers(1, 4)))}},
+            }
+        ]
+    elif kind == "shared":
+        dev["allowMultipleAllocations"] = True
+        dev["capacity"] = {
+            "bw": {
+                "value": str(draw(st.integers(2, 10))),
+                "requestPolicy": {"default": "1", "validRange": {"min": "1", "step": "1"}},
+            }
+        }
+    if draw(st.integers(0, 5)) == 0:
+        dev["taints"] = [{"key": "k", "value": "v", "effect": "NoSchedule"}]
+    return dev
+
+
+@st.composite
+def _instance_pool(draw: st.DrawFn, index: int, lists: bool) -> list[dict[str, Any]]:
+    pool = f"pool-{index}"
+    counter_sets = [f"cs-{index}"] if draw(st.booleans()) else []
+    devices = [
+        draw(_instance_device(f"p{index}-d{i}", counter_sets, lists))
+        for i in range(draw(st.integers(2, 7)))
+    ]
+    slices = [
+        {
+            "metadata": {"name": f"{pool}-devices"},
+            "spec": {
+                "driver": INSTANCE_DRIVER,
+                "pool": {
+                    "name": pool,
+                    "generation": 1,
+                    "resourceSliceCount": 2 if counter_sets else 1,
+                },
+                "nodeName": INSTANCE_NODE,
+                "devices": devices,
+            },
+        }
+    ]
+    if counter_sets:
+        slices.append(
+            {
+                "metadata": {"name": f"{pool}-counters"},
+                "spec": {
+                    "driver": INSTANCE_DRIVER,
+                    "pool": {"name": pool, "generation": 1, "resourceSliceCount": 2},
+                    "nodeName": INSTANCE_NODE,
+                    "sharedCounters": [
+                        {"name": cs, "counters": {"mem": {"value": str(draw(st.integers(2, 6)))}}}
+                        for cs in counter_sets
+                    ],
+                },
+            }
+        )
+    return slices
+
+
+_INSTANCE_SELECTORS = [
+    None,
+    None,
+    None,
+    'device.attributes["driver-a"].a == 1',
+    'device.attributes["driver-a"].b == "x"',
+    'device.attributes["driver-a"].a >= 1',
+]
+
+
+@st.composite
+def _instance_exactly(draw: st.DrawFn, *, sub: bool) -> dict[str, Any]:
+    mode = "All" if draw(st.integers(0, 9)) == 0 else "ExactCount"
+    body: dict[str, Any] = {"deviceClassName": "class-a", "allocationMode": mode}
+    if mode == "ExactCount":
+        body["count"] = draw(st.sampled_from([1, 1, 1, 2, 2, 3]))
+    selector = draw(st.sampled_from(_INSTANCE_SELECTORS))
+    if selector:
+        body["selectors"] = [{"cel": {"expression": selector}}]
+    if not sub and draw(st.integers(0, 6)) == 0:
+        body["adminAccess"] = True
+    if draw(st.integers(0, 4)) == 0:
+        body["tolerations"] = [{"key": "k", "operator": "Exists", "effect": "NoSchedule"}]
+    if draw(st.integers(0, 4)) == 0:
+        body["capacity"] = {"requests": {"bw": str(draw(st.integers(1, 4)))}}
+    return body
+
+
+@st.composite
+def _instance_claim(draw: st.DrawFn, index: int) -> dict[str, Any]:
+    requests: list[dict[str, Any]] = []
+    names: list[str] = []
+    for r in range(draw(st.sampled_from([1, 1, 2, 2, 3]))):
+        name = f"r{r}"
+        if draw(st.integers(0, 3)) == 0:
+            subs = []
+            for s in range(draw(st.integers(2, 3))):
+                body = draw(_instance_exactly(sub=True))
+                subs.append({"name": f"s{s}", **body})
+                names.append(f"{name}/s{s}")
+            requests.append({"name": name, "firstAvailable": subs})
+        else:
+            requests.append({"name": name, "exactly": draw(_instance_exactly(sub=False))})
+        names.append(name)
+    constraints = []
+    for _ in range(draw(st.sampled_from([0, 0, 1, 1, 2]))):
+        kind = draw(st.sampled_from(["matchAttribute", "distinctAttribute"]))
+        attr = draw(st.sampled_from(["a", "b", "l"]))
+        scope = draw(st.lists(st.sampled_from(names), max_size=2, unique=True))
+        con: dict[str, Any] = {kind: f"{INSTANCE_DRIVER}/{attr}"}
+        if scope:
+            con["requests"] = scope
+        constraints.append(con)
+    devices: dict[str, Any] = {"requests": requests}
+    if constraints:
+        devices["constraints"] = constraints
+    return {
+        "metadata": {"name": f"claim-{index}", "namespace": "default", "uid": f"uid-{index}"},
+        "spec": {"devices": devices},
+    }
+
+
+@st.composite
+def allocation_instances(draw: st.DrawFn) -> dict[str, Any]:
+    """A conformance-format case: node, slices, classes, claims, allocatedClaims, features."""
+    lists = draw(st.booleans())
+    slices: list[dict[str, Any]] = []
+    for p in range(draw(st.integers(1, 2))):
+        slices.extend(draw(_instance_pool(p, lists)))
+    names = [
+        (s["spec"]["pool"]["name"], d["name"])
+        for s in slices
+        for d in s["spec"].get("devices", [])
+        if not d.get("allowMultipleAllocations")
+    ]
+    in_use = draw(st.lists(st.sampled_from(names), max_size=2, unique=True)) if names else []
+    allocated = []
+    if in_use:
+        allocated.append(
+            {
+                "metadata": {"name": "in-use", "namespace": "default", "uid": "in-use"},
+                "spec": {"devices": {"requests": []}},
+                "status": {
+                    "allocation": {
+                        "devices": {
+                            "results": [
+                                {
+                                    "request": f"x{i}",
+                                    "driver": INSTANCE_DRIVER,
+                                    "pool": p,
+                                    "device": d,
+                                }
+                                for i, (p, d) in enumerate(in_use)
+                            ]
+                        }
+                    }
+                },
+            }
+        )
+    claims = [draw(_instance_claim(c)) for c in range(draw(st.sampled_from([1, 1, 2, 2, 3])))]
+    return {
+        "name": "random",
+        "features": {
+            "listTypeAttributes": lists,
+            # Mostly on; off now and then (Kubernetes then refuses or ignores things).
+            **{
+                name: draw(st.sampled_from([True] * 9 + [False]))
+                for name in (
+                    "adminAccess",
+                    "consumableCapacity",
+                    "deviceTaints",
+                    "partitionableDevices",
+                    "prioritizedList",
+                )
+            },
+        },
+        "node": {"metadata": {"name": INSTANCE_NODE}},
+        "slices": slices,
+        "classes": [{"metadata": {"name": "class-a"}, "spec": {}}],
+        "claims": claims,
+        "allocatedClaims": allocated,
+    }

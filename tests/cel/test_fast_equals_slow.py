@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import celpy
-from cel_strategies import cel_devices, selectors
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from dra_core.cel import CelDevice, compile_selector
 from dra_core.cel._values import Semver
 from dra_core.errors import CELCompileError, CELRuntimeError
+from strategies import cel_devices, cel_selectors
 
 
 def _outcome(call: Any, device: CelDevice) -> bool | str:
@@ -27,7 +27,7 @@ def _outcome(call: Any, device: CelDevice) -> bool | str:
 
 
 @settings(max_examples=300, deadline=None)
-@given(expression=selectors(), devices=st.lists(cel_devices(), min_size=1, max_size=6))
+@given(expression=cel_selectors(), devices=st.lists(cel_devices(), min_size=1, max_size=6))
 def test_memoised_equals_plain(expression: str, devices: list[CelDevice]) -> None:
     try:
         program = compile_selector(expression)
@@ -78,7 +78,7 @@ _ENV = celpy.Environment()
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)
-@given(expression=selectors(celpy_subset=True), device=cel_devices())
+@given(expression=cel_selectors(celpy_subset=True), device=cel_devices())
 def test_agrees_with_celpy(expression: str, device: CelDevice) -> None:
     # Left out, where cel-python differs from cel-go rather than from us: semantic
     # versions (it has none; Kubernetes' type refuses to be compared with a string) and

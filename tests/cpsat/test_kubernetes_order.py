@@ -1,7 +1,7 @@
 """Property: CP-SAT in Kubernetes order returns exactly what the search returns.
 
-On random small instances (see ``cpsat_instances.py``) both engines must end the
-same way: identical results (devices, order, share ids, consumed capacity, config,
+On random small instances (``allocation_instances`` in ``tests/strategies.py``) both
+engines must end the same way: identical results (devices, order, share ids, consumed capacity, config,
 node selector), both "does not fit", or the same error. CP-SAT results also pass the
 solver-independent validator, and allocating never changes the inputs.
 """
@@ -12,7 +12,6 @@ import copy
 import json
 from typing import Any
 
-from cpsat_instances import allocation_instances
 from hypothesis import HealthCheck, given, settings
 
 from dra_core.allocator import Allocator, allocate
@@ -20,6 +19,7 @@ from dra_core.allocator.validator import validate_allocation
 from dra_core.api import DeviceClass, Node, ResourceClaim, ResourceSlice
 from dra_core.errors import DraCoreError
 from dra_core.features import Features
+from strategies import allocation_instances
 
 
 def outcome(case: dict[str, Any], engine: str) -> Any:
