@@ -1,4 +1,7 @@
-"""Hypothesis strategies shared by all dra-core tests, one section per subject (append new ones at the end)."""
+"""Hypothesis strategies shared by all dra-core tests, one section per subject.
+
+Append new ones at the end.
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Property: CP-SAT in Kubernetes order returns exactly what the search returns.
 
 On random small instances (``allocation_instances`` in ``tests/strategies.py``) both
-engines must end the same way: identical results (devices, order, share ids, consumed capacity, config,
-node selector), both "does not fit", or the same error. CP-SAT results also pass the
-solver-independent validator, and allocating never changes the inputs.
+engines must end the same way: identical results (devices, order, share ids, consumed
+capacity, config, node selector), both "does not fit", or the same error. CP-SAT results
+also pass the solver-independent validator, and allocating never changes the inputs.
 """
 
 from __future__ import annotations
