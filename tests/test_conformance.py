@@ -22,8 +22,8 @@ from conftest import SHARED, shared_path
 from dra_core import DraCoreError, Features
 from dra_core.allocator import allocate
 
-# Engines that claim Kubernetes compatibility; the CP-SAT engineer adds "cpsat".
-ENGINES = ["search", "cpsat"]
+# Engines that claim Kubernetes compatibility ("auto" is the default engine).
+ENGINES = ["search", "cpsat", "auto"]
 
 CASE_DIRS = (("conformance", "cases"), ("cel", "cases"))
 
