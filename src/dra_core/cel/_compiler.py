@@ -838,34 +838,32 @@ class ReadSet:
     items: tuple[tuple[Any, ...], ...]
 
 
-def _device_path(node: Node, ctx: _Ctx) -> tuple[Any, ...] | None:
-    """Return the constant path below ``device`` that a node denotes, if it is one.
+def _constant_steps(node: Node) -> tuple[Ident, tuple[Any, ...]] | None:
+    """Return the identifier a chain of constant selections starts from, and the keys.
 
-    ``device.attributes["d"].m`` is ``("attributes", "d", "m")``; ``device`` is ``()``.
-    Optional selections and ``has()`` are not paths.
+    ``x.attributes["d"].m`` is ``(Ident x, ("attributes", "d", "m"))``. Optional
+    selections, ``has()`` tests and computed keys end the chain: they are not paths.
     """
     steps: list[Any] = []
     current = node
-    while True:
-        if isinstance(current, Ident):
-            if current.name != "device" or current.name in ctx.locals:
-                return None
-            break
+    while not isinstance(current, Ident):
         if isinstance(current, Select) and not current.test_only and not current.optional:
             steps.append(current.field)
-            current = current.operand
-            continue
-        if (
+        elif (
             isinstance(current, Index)
             and not current.optional
             and isinstance(current.key, Const)
             and isinstance(current.key.value, str)
         ):
             steps.append(current.key.value)
-            current = current.operand
-            continue
-        return None
-    path = tuple(reversed(steps))
+        else:
+            return None
+        current = current.operand
+    return current, tuple(reversed(steps))
+
+
+def _bounded_device_path(path: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """Return ``path`` when it names a device input (or a partial one), else None."""
     if not path:
         return path
     if path[0] in ("driver", "allowMultipleAllocations"):
@@ -873,6 +871,21 @@ def _device_path(node: Node, ctx: _Ctx) -> tuple[Any, ...] | None:
     if path[0] in ("attributes", "capacity"):
         return path if len(path) <= 3 else None
     return None
+
+
+def _device_path(node: Node, ctx: _Ctx) -> tuple[Any, ...] | None:
+    """Return the constant path below ``device`` that a node denotes, if it is one.
+
+    ``device.attributes["d"].m`` is ``("attributes", "d", "m")``; ``device`` is ``()``.
+    Optional selections and ``has()`` are not paths.
+    """
+    chain = _constant_steps(node)
+    if chain is None:
+        return None
+    root, steps = chain
+    if root.name != "device" or root.name in ctx.locals:
+        return None
+    return _bounded_device_path(steps)
 
 
 class _Unknown(Exception):
@@ -916,40 +929,17 @@ class _Reads:
         self, node: Node, aliases: dict[str, tuple[Any, ...] | None]
     ) -> tuple[Any, ...] | None:
         """Return the device path a node denotes, following ``cel.bind`` aliases."""
-        steps: list[Any] = []
-        current = node
-        while True:
-            if isinstance(current, Ident):
-                if current.name in aliases:
-                    base = aliases[current.name]
-                    if base is None:
-                        return None
-                    path = base + tuple(reversed(steps))
-                    break
-                if current.name == "device":
-                    path = tuple(reversed(steps))
-                    break
-                return None
-            if isinstance(current, Select) and not current.test_only and not current.optional:
-                steps.append(current.field)
-                current = current.operand
-                continue
-            if (
-                isinstance(current, Index)
-                and not current.optional
-                and isinstance(current.key, Const)
-                and isinstance(current.key.value, str)
-            ):
-                steps.append(current.key.value)
-                current = current.operand
-                continue
+        chain = _constant_steps(node)
+        if chain is None:
             return None
-        if not path:
-            return path
-        if path[0] in ("driver", "allowMultipleAllocations") and len(path) == 1:
-            return path
-        if path[0] in ("attributes", "capacity") and len(path) <= 3:
-            return path
+        root, steps = chain
+        if root.name in aliases:
+            base = aliases[root.name]
+            if base is None:
+                return None
+            return _bounded_device_path(base + steps)
+        if root.name == "device":
+            return _bounded_device_path(steps)
         return None
 
     def visit(self, node: Node, aliases: dict[str, tuple[Any, ...] | None]) -> None:
