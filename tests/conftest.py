@@ -1,4 +1,23 @@
-"""Shared fixtures: where the shared ground-truth data lives."""
+"""Shared test set-up: where the test data lives, and the Hypothesis profiles.
+
+Test data
+    ``tests/data`` holds copies of Kubernetes' own case tables and of real manifests written
+    by others (origins and licences in ``tests/data/README.md``), so the suite passes from a
+    fresh clone. ``DRA_CORE_TEST_DATA`` points the tests at another copy. Missing data is a
+    test *failure*, never a skip: a suite that silently skips its ground truth proves nothing.
+
+Hypothesis profiles
+    ``ci`` (the default): derandomized, so every run tries the same examples and a failure
+    reproduces on any machine; bounded examples and shrinking, no per-example deadline (the
+    machine's speed must not decide the outcome).
+    ``explore``: many more examples from a random seed, for hunting new failures on demand::
+
+        HYPOTHESIS_PROFILE=explore pytest tests/api
+
+    A failure found while exploring becomes an explicit ``@example`` on the property, so that
+    ``ci`` checks it from then on. Tests that set ``max_examples`` themselves keep it under
+    ``ci``; see ``docs/contributing.md``.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +25,80 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, Phase, settings
 
-# ../shared beside the project checkout holds Kubernetes' own case tables and real
-# manifests. DRA_CORE_SHARED overrides the location.
-SHARED = Path(os.environ.get("DRA_CORE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+# --- test data -----------------------------------------------------------------------------
+
+DATA = Path(os.environ.get("DRA_CORE_TEST_DATA", Path(__file__).resolve().parent / "data"))
 
 
-def shared_path(*parts: str) -> Path:
-    """A path under the shared data folder; skips the test when it is absent."""
-    path = SHARED.joinpath(*parts)
+def _missing(path: Path) -> str:
+    return (
+        f"test data missing: {path} (tests/data is part of the repository; "
+        "DRA_CORE_TEST_DATA, when set, must point at a complete copy)"
+    )
+
+
+def data_path(*parts: str) -> Path:
+    """A path under the test data folder; fails the test when it does not exist."""
+    path = DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"shared data not found at {path} (set DRA_CORE_SHARED to its location)")
+        pytest.fail(_missing(path), pytrace=False)
     return path
+
+
+def data_files(*parts: str, pattern: str = "*.json") -> list[Path]:
+    """The files of a data folder matching ``pattern``, sorted, for parametrising tests.
+
+    A missing or empty folder gives one placeholder path that does not exist, so the test
+    that reads it through :func:`data_path` fails instead of being parametrised with nothing
+    (which pytest would report as a skip).
+    """
+    folder = DATA.joinpath(*parts)
+    files = sorted(p for p in folder.glob(pattern) if p.is_file()) if folder.is_dir() else []
+    return files or [folder / f"<no {pattern} files>"]
+
+
+def data_relative(path: Path) -> tuple[str, ...]:
+    """The parts of ``path`` below the data folder (for :func:`data_path`)."""
+    return path.relative_to(DATA).parts
+
+
+# --- Hypothesis ----------------------------------------------------------------------------
+
+# ci: the same examples on every run and machine (derandomize), a bounded number of them, a
+# bounded shrink and no deadline: a slow machine must not turn a pass into a failure. The
+# example database is off, so a run never depends on what an earlier run here happened to
+# find; the explain phase is left out (it re-runs the failing example many times).
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    max_examples=100,
+    deadline=None,
+    print_blob=True,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+# explore: random and wide, on demand (HYPOTHESIS_PROFILE=explore); failures it finds become
+# explicit @example regressions.
+settings.register_profile(
+    "explore",
+    derandomize=False,
+    max_examples=2_000,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
+
+if PROFILE == "ci":
+    # Shrinking is bounded by at most 500 successful shrinks and, by default, 300 s of
+    # shrinking per failure, which a CI run must not spend. Hypothesis has no public setting
+    # for the time, so lower its module constant (read at the start of every shrink) when it
+    # exists; without it the 500-shrink bound still holds.
+    from hypothesis.internal.conjecture import engine as _engine
+
+    if hasattr(_engine, "MAX_SHRINKING_SECONDS"):
+        _engine.MAX_SHRINKING_SECONDS = 30

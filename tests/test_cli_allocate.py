@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import SHARED, shared_path
+from conftest import data_path, data_relative
 from dra_core.cli import main
 from test_conformance import _case_files, _multiset_match, _normalise
 
@@ -22,7 +22,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 @pytest.mark.parametrize("path", _case_files())
 def test_case_through_the_cli(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = shared_path(*path.relative_to(SHARED).parts)
+    path = data_path(*data_relative(path))
     before = path.read_bytes()
     case = json.loads(before)
     expect = case["expect"]

@@ -1,6 +1,6 @@
 """Kubernetes' own allocator test table (and the CEL selector cases), through dra_core.allocate.
 
-Comparison rules: ../shared/conformance/README.md. Results are a multiset; within one
+Comparison rules: tests/data/conformance/README.md. Results are a multiset; within one
 result the devices are compared in order unless ``resultsDeviceOrderInsensitive``
 says otherwise; a non-null ``shareID`` only needs to be present; an expected error is
 a substring of the message. Every case also checks that the inputs were not changed,
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from conftest import SHARED, shared_path
+from conftest import data_files, data_path, data_relative
 from dra_core import DraCoreError, Features
 from dra_core.allocator import allocate
 
@@ -29,16 +29,11 @@ CASE_DIRS = (("conformance", "cases"), ("cel", "cases"))
 
 
 def _case_files() -> list[Any]:
-    files: list[Any] = []
-    for parts in CASE_DIRS:
-        folder = SHARED.joinpath(*parts)
-        if folder.is_dir():
-            files.extend(
-                pytest.param(p, id=f"{parts[0]}/{p.stem}") for p in sorted(folder.glob("*.json"))
-            )
-        else:
-            files.append(pytest.param(folder, id=f"{parts[0]}-missing"))
-    return files
+    return [
+        pytest.param(p, id=f"{parts[0]}/{p.stem}")
+        for parts in CASE_DIRS
+        for p in data_files(*parts)
+    ]
 
 
 def _normalise(value: Any) -> Any:
@@ -148,7 +143,7 @@ def run_case(case: dict[str, Any], engine: str) -> list[Any] | None:
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("path", _case_files())
 def test_case(path: Path, engine: str) -> None:
-    path = shared_path(*path.relative_to(SHARED).parts)
+    path = data_path(*data_relative(path))
     case = json.loads(path.read_text())
     run_case(case, engine)
 
@@ -162,7 +157,7 @@ VALIDATOR_DISAGREES: dict[str, str] = {}
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("path", _case_files())
 def test_results_pass_the_validator(path: Path, engine: str, request: Any) -> None:
-    path = shared_path(*path.relative_to(SHARED).parts)
+    path = data_path(*data_relative(path))
     validate = _validator()
     if validate is None:
         pytest.skip("dra_core.allocator.validator is not there yet")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import SHARED, shared_path
+from conftest import data_files, data_path, data_relative
 from dra_core.api import (
     AllocationResult,
     DeviceClass,
@@ -22,12 +22,11 @@ from dra_core.io import dump_json, load, parse_object
 
 
 def case_files() -> list[str]:
-    names = []
-    for folder in ("conformance/cases", "cel/cases"):
-        root = SHARED / folder
-        if root.exists():
-            names.extend(f"{folder}/{p.name}" for p in sorted(root.glob("*.json")))
-    return names or ["<shared data absent>"]
+    return [
+        "/".join(data_relative(p))
+        for folder in (("conformance", "cases"), ("cel", "cases"))
+        for p in data_files(*folder)
+    ]
 
 
 def objects_of(case: dict[str, Any]) -> list[tuple[str, dict[str, Any], type[K8sModel]]]:
@@ -48,7 +47,7 @@ def objects_of(case: dict[str, Any]) -> list[tuple[str, dict[str, Any], type[K8s
 
 @pytest.mark.parametrize("name", case_files())
 def test_case_objects_round_trip(name: str) -> None:
-    path: Path = shared_path(*name.split("/"))
+    path: Path = data_path(*name.split("/"))
     case = json.loads(path.read_text())
     objects = objects_of(case)
     assert objects, "a case has objects"
@@ -67,7 +66,7 @@ def test_case_objects_round_trip(name: str) -> None:
 
 
 def test_conformance_cases_through_load_and_dump() -> None:
-    root = shared_path("conformance", "cases")
+    root = data_path("conformance", "cases")
     for path in sorted(root.glob("*.json"))[:40]:
         case = json.loads(path.read_text())
         typed = [

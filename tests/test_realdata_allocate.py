@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import shared_path
+from conftest import data_path
 from dra_core.cli import main
 
 CLASS = """\
@@ -66,14 +66,14 @@ def _demo(tmp_path: Path, capsys: pytest.CaptureFixture[str], *files: Path) -> d
 
 
 def _repo(*parts: str) -> Path:
-    return shared_path(*REPO).parent.joinpath(*parts)
+    return data_path(*REPO).parent.joinpath(*parts)
 
 
 @pytest.mark.parametrize("demo", sorted(CURRENT))
 def test_current_demo_allocates(
     demo: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    repo = shared_path(*REPO)
+    repo = data_path(*REPO)
     slices = repo / "README.md.block1-L188-320.yaml"
     body = _demo(tmp_path, capsys, slices, repo / EXAMPLES / demo)
     placed, unplaced = CURRENT[demo]
@@ -115,7 +115,7 @@ def test_historic_gpu_tests_allocate(
 def test_no_schedule_taint_rule_keeps_new_pods_off(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    repo = shared_path(*REPO)
+    repo = data_path(*REPO)
     slices = repo / "README.md.block1-L188-320.yaml"
     folder = repo / TAINTS / "device-taint-pod-noschedule"
     claims = [folder / "1-basic-resourceclaimtemplate.yaml", folder / "2-pod-keeps-running.yaml"]
@@ -128,7 +128,7 @@ def test_no_schedule_taint_rule_keeps_new_pods_off(
 def test_toleration_lets_a_pod_through_a_taint_rule(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    repo = shared_path(*REPO)
+    repo = data_path(*REPO)
     slices = repo / "README.md.block1-L188-320.yaml"
     folder = repo / TAINTS / "device-taint-pod-toleration"
     body = _demo(tmp_path, capsys, slices, *sorted(folder.glob("*.yaml")))

@@ -2,7 +2,7 @@
 
 ``tests/cases/upstream/*.json`` holds the 33 cases of Kubernetes' allocator test table
 (k8s.io/dynamic-resource-allocation v0.36.2, ``allocatortesting``) that are not in
-``../shared/conformance/cases``, written in the same format. They were transcribed by hand
+``tests/data/conformance/cases``, written in the same format. They were transcribed by hand
 from the Go table and are not machine-checked against the Go allocator; each file's
 ``source`` says so. They run exactly like the shared cases: through ``dra_core.allocate``
 with every engine of ``test_conformance.ENGINES`` and the comparison rules of the

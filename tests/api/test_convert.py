@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conftest import shared_path
+from conftest import data_path
 from dra_core.api import ResourceClaim, ResourceClaimTemplate, ResourceSlice, dump
 from dra_core.api._convert import apply_defaults, to_v1
 from dra_core.io import load, load_report
@@ -19,7 +19,7 @@ V1 = "dra-example-driver@922f681"
 
 
 def realdata(*parts: str) -> Any:
-    return shared_path("realdata", *EXAMPLE, *parts)
+    return data_path("realdata", *EXAMPLE, *parts)
 
 
 def claims_of(path: Any) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Kubernetes' CEL selector table (../shared/cel/cases) checked at the selector layer."""
+"""Kubernetes' CEL selector table (tests/data/cel/cases) checked at the selector layer."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ from typing import Any
 import pytest
 from cel_helpers import device_from_json
 
-from conftest import SHARED, shared_path
+from conftest import data_files, data_path, data_relative
 from dra_core.api import Device
 from dra_core.cel import CelDevice, compile_selector
 from dra_core.errors import CELCompileError, CELRuntimeError
 
-CASE_DIR = SHARED / "cel" / "cases"
-CASE_FILES = sorted(CASE_DIR.glob("*.json")) if CASE_DIR.exists() else []
+CASE_FILES = data_files("cel", "cases")
 PREFIX = "selector #0: "
 
 
@@ -24,13 +23,13 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def test_case_folder_present() -> None:
-    folder = shared_path("cel", "cases")
+    folder = data_path("cel", "cases")
     assert any(folder.glob("*.json"))
 
 
 @pytest.mark.parametrize("path", CASE_FILES, ids=[p.stem for p in CASE_FILES])
 def test_case(path: Path) -> None:
-    case = _load(path)
+    case = _load(data_path(*data_relative(path)))
     slice_spec = case["slices"][0]["spec"]
     raw_device = slice_spec["devices"][0]
     device = device_from_json(slice_spec["driver"], raw_device)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from cel_helpers import device_from_json
 
-from conftest import SHARED, shared_path
+from conftest import data_path
 from dra_core.cel import CelDevice, compile_selector
 
 # Estimates from compile_test.go (expectCost), by case name.
@@ -70,9 +70,7 @@ EXACT = {
 
 
 def _case(name: str) -> tuple[str, CelDevice] | None:
-    path = SHARED / "cel" / "cases" / f"cel-{name}.json"
-    if not path.exists():
-        return None
+    path = data_path("cel", "cases", f"cel-{name}.json")
     case = json.loads(Path(path).read_text(encoding="utf-8"))
     spec = case["slices"][0]["spec"]
     request = case["claims"][0]["spec"]["devices"]["requests"][0]["exactly"]
@@ -81,7 +79,7 @@ def _case(name: str) -> tuple[str, CelDevice] | None:
     )
 
 
-CASES = [name for name in sorted(ESTIMATES) if _case(name) is not None]
+CASES = sorted(ESTIMATES)
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -96,12 +94,12 @@ def test_actual_cost_within_kubernetes_estimate(name: str) -> None:
 
 
 def test_cases_found() -> None:
-    shared_path("cel", "cases")
+    data_path("cel", "cases")
     assert len(CASES) > 40
 
 
 def test_expensive_case_stops_just_past_the_limit() -> None:
-    shared_path("cel", "cases")
+    data_path("cel", "cases", "cel-expensive.json")
     found = _case("expensive")
     assert found is not None
     expression, device = found
