@@ -51,8 +51,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from ortools.sat.python import cp_model
-
 from dra_core.allocator.cpsat_model import AllocationModel, SolverParams
 from dra_core.allocator.engines import register_engine
 from dra_core.allocator.problem import Problem, Solution, build_problem
@@ -61,6 +59,9 @@ from dra_core.allocator.search import SearchBudgetExceeded, search
 from dra_core.errors import AllocationCancelled, AllocationTimeout, InvalidPoolsError
 
 if TYPE_CHECKING:
+    # At run time OR-Tools is imported by the functions that solve (see cpsat_model).
+    from ortools.sat.python import cp_model
+
     from dra_core.allocator.core import Allocator
     from dra_core.api import AllocationResult, Node, ResourceClaim
 
@@ -370,6 +371,8 @@ def _time_limit(params: SolverParams, deadline: float | None, timeout: float | N
 
 
 def _status_name(status: Any) -> str:
+    from ortools.sat.python import cp_model
+
     names = {
         cp_model.OPTIMAL: "OPTIMAL",
         cp_model.FEASIBLE: "FEASIBLE",
@@ -409,6 +412,8 @@ def solve(
         ValueError: an unknown policy.
 
     """
+    from ortools.sat.python import cp_model
+
     if policy not in POLICIES:
         raise _unknown_policy(policy)
     params = params or SolverParams()
@@ -490,6 +495,8 @@ def _may_exceed_limit(problem: Problem) -> bool:
 
 
 def _timeout(status: Any, limit: float, timeout: float | None) -> AllocationTimeout:
+    from ortools.sat.python import cp_model
+
     if status == cp_model.MODEL_INVALID:  # pragma: no cover - a bug in the model
         raise RuntimeError("CP-SAT rejected the allocation model as invalid")
     return AllocationTimeout(

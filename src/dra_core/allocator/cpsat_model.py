@@ -37,9 +37,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
-
-from ortools.sat.python import cp_model
+from typing import TYPE_CHECKING, Any
 
 from dra_core.allocator.problem import (
     AttributeValue,
@@ -52,6 +50,12 @@ from dra_core.allocator.problem import (
     Solution,
 )
 from dra_core.errors import AllocationInputError
+
+if TYPE_CHECKING:
+    # OR-Tools is imported where a model is built or solved, not with this module:
+    # importing it costs about 0.25 s (it brings numpy and pandas), which every
+    # ``import dra_core`` would pay even when CP-SAT is never used.
+    from ortools.sat.python import cp_model
 
 __all__ = [
     "AllocationModel",
@@ -89,6 +93,8 @@ class SolverParams:
         before false, without presolve (whose reductions may drop feasible
         solutions): the first solution found is then the lexicographically first.
         """
+        from ortools.sat.python import cp_model
+
         solver = cp_model.CpSolver()
         p = solver.parameters
         p.max_time_in_seconds = float(self.time_limit)
@@ -239,6 +245,8 @@ class AllocationModel:
     def __init__(self, problem: Problem, *, explain: bool = False) -> None:
         self.problem = problem
         self.explain = explain
+        from ortools.sat.python import cp_model
+
         self.model = cp_model.CpModel()
         self.vars = Variables(self.model)
         self.guards: list[tuple[cp_model.IntVar, Guard]] = []
@@ -796,6 +804,8 @@ class AllocationModel:
                         if stop is not None:
                             order.append(stop[0])
         if order:
+            from ortools.sat.python import cp_model
+
             self.model.add_decision_strategy(
                 order, cp_model.CHOOSE_FIRST, cp_model.SELECT_MAX_VALUE
             )

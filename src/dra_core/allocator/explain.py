@@ -24,8 +24,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ortools.sat.python import cp_model
-
 from dra_core.allocator.core import Allocator
 from dra_core.allocator.cpsat import solve
 from dra_core.allocator.cpsat_model import AllocationModel, Guard, SolverParams
@@ -302,6 +300,8 @@ def _node_ok(problem: Problem, entry: DeviceEntry) -> bool:
 
 def _minimal_conflict(problem: Problem, params: SolverParams) -> tuple[tuple[Conflict, ...], bool]:
     """Find a minimal set of guards that cannot hold together (deletion-based)."""
+    from ortools.sat.python import cp_model  # imported on use: see cpsat_model
+
     am = AllocationModel(problem, explain=True)
     # The Kubernetes-order solve already showed that no error is reached, so the
     # places where the search would raise are ruled out here.
