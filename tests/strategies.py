@@ -67,8 +67,16 @@ semvers = st.builds(
     st.integers(0, 99),
     st.sampled_from(["", "-alpha", "-rc.1", "+build.5"]),
 )
-# strings that YAML 1.1 would read as something else: they must come back as strings
-tricky_strings = st.sampled_from(["0x10de", "010", "no", "yes", "on", "off", "1.10", "~", ""])
+# strings that YAML 1.1 would read as something else: they must come back as strings; and
+# strings with characters that a YAML reader changes unless they are escaped (NEL, LS, PS,
+# BOM, CR, control characters) or quoted (leading and trailing spaces)
+tricky_strings = st.sampled_from(
+    [
+        *("0x10de", "010", "no", "yes", "on", "off", "1.10", "~", "", "1e3", "0o7", "y"),
+        *("<<", "=", "\x85", "a\u2028b", "\u2029", "\ufeffa", "a\r\nb", "\x00", "\x7f", "\x9f"),
+        *(" a", "a "),
+    ]
+)
 attribute_strings = st.one_of(st.text(max_size=20), tricky_strings).filter(
     lambda s: len(s.encode()) <= 64
 )

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dra_core.api import (
     DeviceClass,
@@ -402,6 +403,134 @@ def test_dump_yaml_quotes_ambiguous_strings() -> None:
     text = dump_yaml(s)  # type: ignore[arg-type]
     assert "'0x10de'" in text and "'no'" in text and "'010'" in text
     assert "version: 1.10.0" in text
+
+
+# Strings that a YAML reader changes unless the writer quotes or escapes them. Each must come
+# back unchanged through dump_yaml and dump_json, as an attribute value and as a mapping key.
+LINE_BREAKS = {
+    "nel": "a\x85b",
+    "nel-alone": "\x85",
+    "line-separator": "a\u2028b",
+    "paragraph-separator": "a\u2029b",
+    "carriage-return": "a\rb",
+    "crlf": "a\r\nb",
+    "line-feed": "a\nb",
+    "trailing-line-feed": "a\n",
+    "spaces-around-line-feed": " a \n b ",
+    "blank-lines": "\n\n",
+}
+CONTROL = {
+    f"control-{ord(c):02x}": f"a{c}b"
+    for c in [chr(i) for i in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0))]
+    if c != "\n"
+}
+SPECIAL = {
+    "bom-leading": "\ufeffa",
+    "bom-inside": "a\ufeffb",
+    "non-character-fffe": "a\ufffe",
+    "non-character-ffff": "a\uffff",
+    "astral": "\U0001f600",
+    "ideographic-space": "\u3000a\u3000",
+    "no-break-space": "\xa0a\xa0",
+    "leading-space": " a",
+    "trailing-space": "a ",
+    "only-spaces": "   ",
+    "tab": "\t",
+}
+LOOK_ALIKES = {
+    name: text
+    for name, text in {
+        "int": "10", "negative": "-1", "plus": "+1", "octal": "010", "octal-0o": "0o7",
+        "hex": "0x10de", "binary": "0b101", "underscores": "1_000", "exponent": "1e3",
+        "exponent-upper": "1E3", "exponent-signed": "1.0e+3", "fraction": ".5", "dot-end": "1.",
+        "float": "12.10", "inf": ".inf", "minus-inf": "-.inf", "nan": ".NaN",
+        "sexagesimal": "190:20:30", "true": "true", "True": "True", "FALSE": "FALSE",
+        "yes": "yes", "no": "no", "on": "on", "off": "Off", "y": "y", "n": "N",
+        "null": "null", "Null": "Null", "tilde": "~", "empty": "", "date": "2001-12-14",
+        "timestamp": "2001-12-14t21:59:43.10-05:00", "merge": "<<", "value": "=",
+        "dash": "- a", "question": "? a", "colon": "a: b", "comment": "#a",
+        "inline-comment": "a #b", "anchor": "&a", "alias": "*a", "tag": "!a", "literal": "|",
+        "folded": ">", "directive": "%a", "at": "@a", "backtick": "`a", "flow-seq": "[a]",
+        "flow-map": "{a: 1}", "quote": "'", "double-quote": '"', "backslash": "\\",
+        "document-start": "---", "document-end": "...", "comma": "a,b",
+    }.items()
+}
+HOSTILE = {**LINE_BREAKS, **CONTROL, **SPECIAL, **LOOK_ALIKES}
+
+
+def slice_with_string(text: str) -> ResourceSlice:
+    return ResourceSlice.model_validate(
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceSlice",
+            "metadata": {"name": "s"},
+            "spec": {
+                "driver": "gpu.example.com",
+                "nodeName": "n",
+                "pool": {"name": "p", "generation": 1, "resourceSliceCount": 1},
+                "devices": [
+                    {
+                        "name": "d",
+                        "attributes": {
+                            "one": {"string": text},
+                            "many": {"strings": [text, "x", text]},
+                        },
+                    }
+                ],
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_strings_survive_dump_yaml_and_dump_json(text: str) -> None:
+    model = slice_with_string(text)
+    pristine = model.model_copy(deep=True)
+    assert load(dump_yaml(model)) == [model]
+    assert load(dump_json(model)) == [model]
+    (again,) = load(dump_yaml([model, model]))[1:]
+    assert again == model
+    assert model == pristine
+
+
+@pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_strings_survive_as_keys_and_for_yaml_1_1_readers(text: str) -> None:
+    doc = {"apiVersion": "v1", "kind": "Thing", text: text, "list": [text]}
+    written = dump_yaml(doc)  # type: ignore[arg-type]
+    assert parse_yaml(written) == [doc]
+    # PyYAML's pure-Python reader is a YAML 1.1 reader, as kubectl's go-yaml v2 is
+    assert yaml.load(written, Loader=yaml.SafeLoader) == doc
+
+
+@pytest.mark.parametrize("char", ["\x85", "\u2028", "\u2029", "\ufeff", "\r", "\x00", "\x7f"])
+def test_characters_a_reader_changes_are_escaped(char: str) -> None:
+    written = dump_yaml(slice_with_string(f"a{char}b"))
+    assert char not in written
+    assert '"a\\' in written  # double-quoted, with an escape
+
+
+def test_look_alikes_are_quoted_not_escaped() -> None:
+    written = dump_yaml(slice_with_string("1e3"))
+    assert "string: '1e3'" in written
+    written = dump_yaml(slice_with_string("plain text"))
+    assert "string: plain text" in written
+
+
+def test_lone_surrogates_round_trip_through_json_and_are_refused_by_yaml() -> None:
+    doc = json.loads(dump_json(slice_with_string("ok")))
+    doc["spec"]["devices"][0]["attributes"]["one"]["string"] = "a\ud800b"
+    pristine = copy.deepcopy(doc)
+    (model,) = load(doc)  # a lone surrogate counts three bytes, as U+FFFD does in Go
+    assert doc == pristine
+    text = dump_json(model)
+    text.encode("utf-8")  # escaped, so the text can be written to a file
+    assert "\\ud800" in text
+    assert load(text) == [model]
+    with pytest.raises(ManifestError) as info:
+        dump_yaml(model)
+    assert info.value.field == "spec.devices[0].attributes.one.string"
+    assert info.value.kind == "ResourceSlice" and info.value.name == "s"
+    assert "lone surrogate (U+D800)" in str(info.value)
 
 
 def test_core_kinds() -> None:

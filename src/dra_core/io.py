@@ -780,25 +780,69 @@ def _documents(objects: BaseModel | Iterable[BaseModel] | Mapping[str, Any]) -> 
     return [_as_json(o) for o in objects]
 
 
+# A lone surrogate (U+D800 to U+DFFF on its own) can reach a model only from JSON ("\\ud800")
+# or from Python. It is not a Unicode character: UTF-8 cannot encode it and YAML cannot hold
+# it (readers reject the escape).
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
 def dump_json(objects: BaseModel | Iterable[BaseModel], *, indent: int | None = 2) -> str:
-    """Write one object as a JSON document, or several as a ``v1`` ``List``."""
+    """Write one object as a JSON document, or several as a ``v1`` ``List``.
+
+    Non-ASCII characters are written as they are, except lone surrogates, which are written as
+    JSON escapes: JSON can hold them that way, and the text stays encodable as UTF-8.
+    """
     documents = _documents(objects)
     data = (
         documents[0]
         if len(documents) == 1 and not isinstance(objects, (list, tuple))
         else {"apiVersion": "v1", "kind": "List", "items": documents}
     )
-    return json.dumps(data, indent=indent, ensure_ascii=False) + "\n"
+    text = json.dumps(data, indent=indent, ensure_ascii=False) + "\n"
+    # Outside strings JSON text is ASCII, so every surrogate here is inside a string.
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 class _Dumper(yaml.SafeDumper):
-    """A safe dumper that quotes every string YAML 1.1 would read as something else."""
+    """A safe dumper whose strings always read back as the same strings.
+
+    A string is quoted whenever a reader could take its plain form for something else, and
+    written double-quoted (with escapes) whenever it holds a character that a reader changes
+    inside plain or single-quoted text.
+    """
+
+
+# Quote a string whenever either reader would make something else of it unquoted: a YAML 1.1
+# reader (kubectl's go-yaml v2; the SafeDumper's own resolvers: yes/no/on/off, 1_000, 0b1,
+# 2001-12-14, =, <<, ...) or dra-core's YAML 1.2-style loader (1e3 and 0o7 are numbers to it,
+# y and n are YAML 1.1 booleans for boolean fields). A plain scalar is only written when its
+# text resolves to the string tag under both sets of resolvers.
+for _first, _resolvers in _Loader.yaml_implicit_resolvers.items():
+    for _tag, _regexp in _resolvers:
+        _Dumper.add_implicit_resolver(_tag, _regexp, None if _first is None else [_first])
+
+# Characters that a reader changes, or rejects, inside plain and single-quoted scalars:
+# C0 controls other than the line feed (tab and CR included), DEL, the C1 controls (NEL
+# U+0085 is a line break to YAML 1.1 readers and folds into a space), the line and paragraph
+# separators U+2028 and U+2029, the byte order mark U+FEFF (a reader drops it), and the
+# non-characters U+FFFE and U+FFFF. A double-quoted scalar writes each of them as an escape
+# (\x85 as \N, U+2028 as \L, ...) that every reader turns back into the same character.
+_NEEDS_ESCAPE: Final = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+
+
+class _UnwritableString(ValueError):
+    """A string that YAML cannot hold (a lone surrogate); located by :func:`dump_yaml`."""
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    return dumper.represent_str(str(value))
+    text = str(value)
+    if _SURROGATE.search(text):
+        raise _UnwritableString(text)
+    style = '"' if _NEEDS_ESCAPE.search(text) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
 
 
+_Dumper.add_representer(str, _represent_str)
 _Dumper.add_representer(YamlBoolWord, _represent_str)
 _Dumper.add_multi_representer(
     YamlInt,
@@ -810,13 +854,66 @@ _Dumper.add_multi_representer(
 )
 
 
+def _find_surrogate(value: Any, path: str) -> tuple[str, str] | None:
+    """Find the first string (key or value) with a lone surrogate: its field path and text."""
+    if isinstance(value, str):
+        return (path, value) if _SURROGATE.search(value) else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _SURROGATE.search(key):
+                return child, key
+            found = _find_surrogate(item, child)
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = _find_surrogate(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
 def dump_yaml(objects: BaseModel | Iterable[BaseModel]) -> str:
-    """Write objects as a multi-document YAML stream in Kubernetes shape."""
-    return yaml.dump_all(
-        _documents(objects),
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        explicit_start=len(_documents(objects)) > 1,
-    )
+    """Write objects as a multi-document YAML stream in Kubernetes shape.
+
+    Every string reads back as the same string: strings that a YAML 1.1 or 1.2 reader would
+    take for a number, boolean, null, timestamp or merge key are quoted, and strings with
+    control characters, NEL, U+2028, U+2029 or a byte order mark are double-quoted with escapes.
+
+    Raises:
+        ManifestError: when a string holds a lone surrogate (U+D800 to U+DFFF), which is not a
+            Unicode character and cannot be written as YAML (:func:`dump_json` can write it).
+
+    """
+    documents = _documents(objects)
+    try:
+        return yaml.dump_all(
+            documents,
+            Dumper=_Dumper,
+            sort_keys=False,
+            default_flow_style=False,
+            allow_unicode=True,
+            explicit_start=len(documents) > 1,
+        )
+    except _UnwritableString:
+        for index, document in enumerate(documents):
+            found = _find_surrogate(document, "")
+            if found is None:
+                continue
+            path, text = found
+            kind = document.get("kind") if isinstance(document, Mapping) else None
+            name = _name_of(document) if isinstance(document, Mapping) else ""
+            char = _SURROGATE.search(text)
+            assert char is not None  # found by _find_surrogate
+            raise ManifestError(
+                f"Invalid value: {json.dumps(text)}: a lone surrogate "
+                f"(U+{ord(char.group()):04X}) is not a Unicode character and cannot be written "
+                "as YAML (dump_json can write it)",
+                source="<dump_yaml>",
+                document=index,
+                kind=kind if isinstance(kind, str) else None,
+                name=name or None,
+                field=path or None,
+            ) from None
+        raise  # pragma: no cover - the walk finds every string the dumper sees

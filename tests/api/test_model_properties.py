@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from dra_core.api import DeviceAttribute, ResourceSlice, dump
 from dra_core.api._validation import validate_object
@@ -23,8 +23,26 @@ def test_dump_gives_back_the_input(doc: dict[str, Any]) -> None:
     assert validate_object(model) == []
 
 
+# Found by Hypothesis (issue 8): dump_yaml wrote U+0085 (NEL) unquoted and the reader turned
+# it into a line break.
+NEL_SLICE = ResourceSlice.model_validate(
+    {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "ResourceSlice",
+        "metadata": {"name": "0-0"},
+        "spec": {
+            "driver": "0",
+            "pool": {"name": "0", "generation": 0, "resourceSliceCount": 1},
+            "nodeName": "0",
+            "devices": [{"name": "0", "attributes": {"A": {"string": "\x85"}}}],
+        },
+    }
+)
+
+
 @SETTINGS
 @given(resource_slices())
+@example(NEL_SLICE)
 def test_yaml_and_json_round_trips(model: ResourceSlice) -> None:
     assert load(dump_yaml(model)) == [model]
     assert load(dump_json(model)) == [model]

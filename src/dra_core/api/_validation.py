@@ -606,6 +606,16 @@ def _selectors(errs: _Errors, selectors: Sequence[DeviceSelector], path: str) ->
 # --------------------------------------------------------------------------- ResourceSlice
 
 
+def _utf8_len(text: str) -> int:
+    """Count the UTF-8 bytes of ``text``, as Go's ``len(s)`` does.
+
+    A lone surrogate (from JSON such as ``"\\ud800"``) has no UTF-8 form, so ``str.encode``
+    raises. Go's JSON decoder replaces it with U+FFFD, three bytes, and ``surrogatepass``
+    counts three bytes for it too.
+    """
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
 def _attribute(errs: _Errors, attribute: DeviceAttribute, path: str) -> None:
     count = 0
     for value in (attribute.bool_, attribute.int_):
@@ -613,7 +623,7 @@ def _attribute(errs: _Errors, attribute: DeviceAttribute, path: str) -> None:
             count += 1
     if attribute.string is not None:
         count += 1
-        if len(attribute.string.encode()) > ATTRIBUTE_MAX_VALUE_LENGTH:
+        if _utf8_len(attribute.string) > ATTRIBUTE_MAX_VALUE_LENGTH:
             errs.too_long(_child(path, "string"), ATTRIBUTE_MAX_VALUE_LENGTH)
     if attribute.version is not None:
         count += 1
@@ -632,7 +642,7 @@ def _attribute(errs: _Errors, attribute: DeviceAttribute, path: str) -> None:
             errs.invalid(_child(path, name), [], "must not be empty if specified")
         for i, item in enumerate(values):
             item_path = _index(_child(path, name), i)
-            if name == "strings" and len(str(item).encode()) > ATTRIBUTE_MAX_VALUE_LENGTH:
+            if name == "strings" and _utf8_len(str(item)) > ATTRIBUTE_MAX_VALUE_LENGTH:
                 errs.too_long(item_path, ATTRIBUTE_MAX_VALUE_LENGTH)
             elif name == "versions":
                 _version(errs, str(item), item_path)
@@ -649,7 +659,7 @@ def _attribute(errs: _Errors, attribute: DeviceAttribute, path: str) -> None:
 def _version(errs: _Errors, value: str, path: str) -> None:
     if not _SEMVER_RE.match(value):
         errs.invalid(path, value, "must be a string compatible with semver.org spec 2.0.0")
-    if len(value.encode()) > ATTRIBUTE_MAX_VALUE_LENGTH:
+    if _utf8_len(value) > ATTRIBUTE_MAX_VALUE_LENGTH:
         errs.too_long(path, ATTRIBUTE_MAX_VALUE_LENGTH)
 
 
@@ -1209,9 +1219,9 @@ def _claim_status(errs: _Errors, status: ResourceClaimStatus, names: _RequestNam
         network = d.network_data
         if network is not None:
             net_path = _child(p, "networkData")
-            if len(network.interface_name.encode()) > NETWORK_INTERFACE_NAME_MAX_LENGTH:
+            if _utf8_len(network.interface_name) > NETWORK_INTERFACE_NAME_MAX_LENGTH:
                 errs.too_long(_child(net_path, "interfaceName"), NETWORK_INTERFACE_NAME_MAX_LENGTH)
-            if len(network.hardware_address.encode()) > NETWORK_HARDWARE_ADDRESS_MAX_LENGTH:
+            if _utf8_len(network.hardware_address) > NETWORK_HARDWARE_ADDRESS_MAX_LENGTH:
                 errs.too_long(
                     _child(net_path, "hardwareAddress"), NETWORK_HARDWARE_ADDRESS_MAX_LENGTH
                 )
