@@ -609,7 +609,7 @@ def _selectors(errs: _Errors, selectors: Sequence[DeviceSelector], path: str) ->
 def _utf8_len(text: str) -> int:
     """Count the UTF-8 bytes of ``text``, as Go's ``len(s)`` does.
 
-    A lone surrogate (from JSON such as ``"\\ud800"``) has no UTF-8 form, so ``str.encode``
+    A lone surrogate (U+D800 to U+DFFF, possible from JSON) has no UTF-8 form, so ``str.encode``
     raises. Go's JSON decoder replaces it with U+FFFD, three bytes, and ``surrogatepass``
     counts three bytes for it too.
     """
