@@ -18,12 +18,19 @@ inner, with Kubernetes' own wording where Kubernetes has one::
     │       │                                    ("could not retrieve device class", ...)
     │       └── InvalidPoolsError                only this node: its invalid pools and
     │                                            nothing else fits (other nodes may)
-    └── AllocationAborted                        the search was stopped, never "does not fit"
-        ├── AllocationTimeout (TimeoutError)     the deadline passed
-        └── AllocationCancelled                  the caller cancelled
+    ├── AllocationAborted                        the search was stopped, never "does not fit"
+    │   ├── AllocationTimeout (TimeoutError)     the deadline passed
+    │   └── AllocationCancelled                  the caller cancelled
+    └── ClusterError                             a change or question a Cluster cannot take
+        ├── ObjectNotFoundError (LookupError)    deleting or releasing what is not there
+        ├── ReservationError                     reserving claims that are allocated already,
+        │                                        or on a node where they do not fit (now)
+        └── StaleViewError                       a filter view read after the cluster changed
 """
 
 from __future__ import annotations
+
+import json
 
 __all__ = [
     "AllocationAborted",
@@ -33,12 +40,16 @@ __all__ = [
     "CELCompileError",
     "CELError",
     "CELRuntimeError",
+    "ClusterError",
     "DraCoreError",
     "InputError",
     "InvalidPoolsError",
     "ManifestError",
     "ManifestValidationError",
+    "ObjectNotFoundError",
     "QuantityError",
+    "ReservationError",
+    "StaleViewError",
 ]
 
 
@@ -61,6 +72,16 @@ class QuantityError(InputError):
     def __init__(self, message: str, *, text: str) -> None:
         super().__init__(message)
         self.text = text
+
+
+def _text(value: object) -> str | None:
+    """Render one piece of context: None, a string as it is, anything else as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, default=repr)
+    except (TypeError, ValueError, RecursionError):  # circular, or too deep for JSON
+        return f"<{type(value).__name__}>"
 
 
 class ManifestError(InputError):
@@ -86,12 +107,14 @@ class ManifestError(InputError):
         name: str | None = None,
         field: str | None = None,
     ) -> None:
-        self.reason = reason
-        self.source = source
+        # Bad input reaches here: a name that is a number, a list or an object must still give
+        # an error (with its value shown as JSON), never a TypeError while building the error.
+        self.reason = _text(reason) or ""
+        self.source = _text(source)
         self.document = document
-        self.kind = kind
-        self.name = name
-        self.field = field
+        self.kind = _text(kind)
+        self.name = _text(name)
+        self.field = _text(field)
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -226,3 +249,44 @@ class AllocationTimeout(AllocationAborted, TimeoutError):
 
 class AllocationCancelled(AllocationAborted):
     """The caller cancelled the allocation."""
+
+
+class ClusterError(DraCoreError):
+    """A change or a question that a :class:`~dra_core.cluster.Cluster` cannot take.
+
+    The cluster is unchanged when one is raised.
+    """
+
+
+class ObjectNotFoundError(ClusterError, LookupError):
+    """Deleting, or releasing, an object that the cluster does not hold.
+
+    Attributes:
+        kind: the object's kind.
+        name: ``namespace/name`` or ``name``.
+
+    """
+
+    def __init__(self, message: str, *, kind: str = "", name: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.name = name
+
+
+class ReservationError(ClusterError):
+    """Claims that cannot be reserved: allocated already, or they do not fit on the node.
+
+    Attributes:
+        node: the node the claims were to be reserved on ("" when not known).
+        claims: ``namespace/name`` of the claims.
+
+    """
+
+    def __init__(self, message: str, *, node: str = "", claims: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.node = node
+        self.claims = claims
+
+
+class StaleViewError(ClusterError):
+    """A :class:`~dra_core.cluster.FilterView` was read after its cluster changed."""

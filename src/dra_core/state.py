@@ -170,6 +170,7 @@ class AllocatedState:
         "_consumable_capacity",
         "_dedicated",
         "_shared",
+        "_shared_devices",
         "_version",
     )
 
@@ -179,6 +180,9 @@ class AllocatedState:
         # when two results name the same device.
         self._dedicated: dict[DeviceID, int] = {}
         self._shared: dict[SharedDeviceID, int] = {}
+        # Devices with at least one share in use, with the number of share ids in
+        # ``_shared`` that name them, so that "is any share in use" is one lookup.
+        self._shared_devices: dict[DeviceID, int] = {}
         self._capacity: dict[DeviceID, ConsumedCapacity] = {}
         self._version = 0
 
@@ -214,6 +218,7 @@ class AllocatedState:
         other = AllocatedState(consumable_capacity=self._consumable_capacity)
         other._dedicated = dict(self._dedicated)
         other._shared = dict(self._shared)
+        other._shared_devices = dict(self._shared_devices)
         other._capacity = {k: v.clone() for k, v in self._capacity.items()}
         other._version = self._version
         return other
@@ -252,7 +257,10 @@ class AllocatedState:
             return
         if share_id is not None:
             key = SharedDeviceID.of(device_id, share_id)
-            self._shared[key] = self._shared.get(key, 0) + 1
+            count = self._shared.get(key, 0)
+            self._shared[key] = count + 1
+            if count == 0:
+                self._shared_devices[device_id] = self._shared_devices.get(device_id, 0) + 1
         if consumed is not None:
             self._capacity.setdefault(device_id, ConsumedCapacity()).add(consumed)
 
@@ -267,7 +275,11 @@ class AllocatedState:
             _decrement(self._dedicated, device_id)
             return
         if share_id is not None:
-            _decrement(self._shared, SharedDeviceID.of(device_id, share_id))
+            key = SharedDeviceID.of(device_id, share_id)
+            if key in self._shared:
+                _decrement(self._shared, key)
+                if key not in self._shared:
+                    _decrement(self._shared_devices, device_id)
         if consumed is not None and device_id in self._capacity:
             capacity = self._capacity[device_id]
             capacity.sub(consumed)
@@ -335,7 +347,7 @@ class AllocatedState:
 
     def has_shares(self, device_id: DeviceID) -> bool:
         """Return true when some share of the device is in use."""
-        return any(s.device_id == device_id for s in self._shared)
+        return device_id in self._shared_devices
 
     def is_device_allocated(self, device_id: DeviceID) -> bool:
         """Return true when the device is in use in any way (dedicated, shared, capacity).
