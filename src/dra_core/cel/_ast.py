@@ -571,7 +571,11 @@ class _Parser:
     # -- unary operators, a primary and its member chain
 
     def operand(self, depth: int, rel: int, calc: int) -> tuple[Node, int]:
-        """Parse a ``unary``: ``!``/``-`` runs (pairs cancel, as in cel-go), then a member."""
+        """Parse a ``unary``: ``!``/``-`` runs (pairs cancel, as in cel-go), then a member.
+
+        A member is a primary and its chain of selections, indexes and member calls. It
+        is all one function so that a nesting level costs few Python frames.
+        """
         kinds = self.kinds
         start = self.i
         kind = kinds[start]
@@ -581,140 +585,76 @@ class _Parser:
             while kinds[end] == kind:
                 end += 1
             count = end - start
-            if kind == "-" and count == 1 and kinds[end] in ("int", "float"):
-                pass  # a negative literal
-            else:
-                self.i = end
+            if kind != "-" or count != 1 or kinds[end] not in ("int", "float"):
+                self.i = end  # otherwise a negative literal
                 if count % 2:
                     negate = "!_" if kind == "!" else "-_"
-        node, height = self.member(depth, rel, calc)
-        if negate:
-            line, column = self.pos(start)
-            node = Call(line, column, negate, None, [node])
-        return node, height
-
-    def member(self, depth: int, rel: int, calc: int) -> tuple[Node, int]:
-        node, height = self.primary(depth, rel, calc)
-        kinds = self.kinds
-        while True:
-            kind = kinds[self.i]
-            if kind == ".":
-                dot = self.i
-                optional = kinds[dot + 1] == "?"
-                name_at = dot + 2 if optional else dot + 1
-                name_kind = kinds[name_at]
-                if name_kind == "escident":
-                    raise self.error("unsupported syntax: '`'", name_at)
-                if name_kind != "ident":
-                    self.i = name_at
-                    self.fail_expecting("IDENTIFIER")
-                name = self.values[name_at]
-                self.i = name_at + 1
-                line, column = self.pos(dot)
-                if not optional and kinds[self.i] == "(":
-                    open_at = self.i
-                    self.i += 1
-                    args, args_height = self.arguments(depth, rel, calc)
-                    line, column = self.pos(open_at)
-                    node = self.member_call(line, column, node, name, args)
-                    height = max(height, args_height)
-                else:
-                    node = Select(line, column, node, name, optional=optional)
-                height += 1
-            elif kind == "[":
-                bracket = self.i
-                optional = kinds[bracket + 1] == "?"
-                self.i = bracket + (2 if optional else 1)
-                key, key_height = self.expr(depth + 1, rel, calc)
-                self.expect("]")
-                line, column = self.pos(bracket)
-                node = Index(line, column, node, key, optional=optional)
-                height = 1 + max(height, key_height)
-            else:
-                return node, height
-
-    def arguments(self, depth: int, rel: int, calc: int) -> tuple[list[Node], int]:
-        """Parse call arguments after ``(``; no trailing comma, as in cel-go."""
-        args: list[Node] = []
+        # the primary
+        node: Node
         height = 0
-        if self.kinds[self.i] == ")":
-            self.i += 1
-            return args, height
-        while True:
-            arg, arg_height = self.expr(depth + 1, rel, calc)
-            args.append(arg)
-            height = max(height, arg_height)
-            if self.kinds[self.i] == ",":
-                self.i += 1
-                continue
-            self.expect(")")
-            return args, height
-
-    def primary(self, depth: int, rel: int, calc: int) -> tuple[Node, int]:
-        kinds = self.kinds
-        start = self.i
-        kind = kinds[start]
-        line, column = self.pos(start)
-        if kind in _LITERALS or (kind == "-" and kinds[start + 1] in ("int", "float")):
-            return self.literal(), 0
-        if kind == "ident" or (kind == "." and kinds[start + 1] == "ident"):
-            name_at = start + 1 if kind == "." else start
+        at = self.i
+        kind = kinds[at]
+        if kind in _LITERALS or (kind == "-" and kinds[at + 1] in ("int", "float")):
+            node = self.literal()
+        elif kind == "ident" or (kind == "." and kinds[at + 1] == "ident"):
+            name_at = at + 1 if kind == "." else at
             name = self.values[name_at]
             self.i = name_at + 1
             if kinds[self.i] == "(":
                 open_at = self.i
                 self.i += 1
-                args, height = self.arguments(depth, rel, calc)
-                self.check_reserved(name, start)
-                call_line, call_column = self.pos(open_at)
-                return self.global_call(call_line, call_column, name, args), height
-            if self.is_message(self.i):
+                args: list[Node] = []
+                while kinds[self.i] != ")" or args:
+                    arg, arg_height = self.expr(depth + 1, rel, calc)
+                    args.append(arg)
+                    height = max(height, arg_height)
+                    if kinds[self.i] != ",":
+                        break
+                    self.i += 1
+                self.expect(")")
+                self.check_reserved(name, at)
+                line, column = self.pos(open_at)
+                node = self.global_call(line, column, name, args)
+            elif self.is_message(self.i):
                 self.message(depth, rel, calc)
                 raise self.error(
                     "undeclared reference to message type (no message types in this environment)",
-                    start,
+                    at,
                 )
-            self.check_reserved(name, start)
-            return Ident(line, column, name), 0
-        if kind == "(":
+            else:
+                self.check_reserved(name, at)
+                line, column = self.pos(at)
+                node = Ident(line, column, name)
+        elif kind == "(":
             self.i += 1
             node, height = self.expr(depth + 1, rel, calc)
             self.expect(")")
-            return node, height
-        if kind == "[":
+        elif kind == "[":
             self.i += 1
             items: list[Node] = []
             optional: set[int] = set()
-            height = 0
+            if kinds[self.i] == "," and kinds[self.i + 1] == "]":
+                self.i += 1  # [,] is an empty list in cel-go's grammar
             while kinds[self.i] != "]":
-                if items or optional:
-                    self.expect(",")
-                    if kinds[self.i] == "]":
-                        break  # a trailing comma
-                elif kinds[self.i] == ",":  # [,] is an empty list in cel-go's grammar
-                    self.i += 1
-                    break
                 if kinds[self.i] == "?":
                     self.i += 1
                     optional.add(len(items))
                 item, item_height = self.expr(depth + 1, rel, calc)
                 items.append(item)
                 height = max(height, item_height)
+                if kinds[self.i] != ",":
+                    break
+                self.i += 1  # a comma, perhaps a trailing one
             self.expect("]")
-            return ListLit(line, column, items, frozenset(optional)), height
-        if kind == "{":
+            line, column = self.pos(at)
+            node = ListLit(line, column, items, frozenset(optional))
+        elif kind == "{":
             self.i += 1
             entries: list[tuple[Node, Node]] = []
             optional_keys: set[int] = set()
-            height = 0
+            if kinds[self.i] == "," and kinds[self.i + 1] == "}":
+                self.i += 1
             while kinds[self.i] != "}":
-                if entries:
-                    self.expect(",")
-                    if kinds[self.i] == "}":
-                        break
-                elif kinds[self.i] == ",":
-                    self.i += 1
-                    break
                 if kinds[self.i] == "?":
                     self.i += 1
                     optional_keys.add(len(entries))
@@ -723,9 +663,62 @@ class _Parser:
                 value, value_height = self.expr(depth + 1, rel, calc)
                 entries.append((key, value))
                 height = max(height, key_height, value_height)
+                if kinds[self.i] != ",":
+                    break
+                self.i += 1
             self.expect("}")
-            return MapLit(line, column, entries, frozenset(optional_keys)), height
-        self.fail_expecting(_PRIMARY_START)
+            line, column = self.pos(at)
+            node = MapLit(line, column, entries, frozenset(optional_keys))
+        else:
+            self.fail_expecting(_PRIMARY_START)
+        # the member chain
+        while True:
+            kind = kinds[self.i]
+            if kind == ".":
+                dot = self.i
+                optional_select = kinds[dot + 1] == "?"
+                name_at = dot + 2 if optional_select else dot + 1
+                name_kind = kinds[name_at]
+                if name_kind == "escident":
+                    raise self.error("unsupported syntax: '`'", name_at)
+                if name_kind != "ident":
+                    self.i = name_at
+                    self.fail_expecting("IDENTIFIER")
+                name = self.values[name_at]
+                self.i = name_at + 1
+                if not optional_select and kinds[self.i] == "(":
+                    open_at = self.i
+                    self.i += 1
+                    args = []
+                    while kinds[self.i] != ")" or args:
+                        arg, arg_height = self.expr(depth + 1, rel, calc)
+                        args.append(arg)
+                        height = max(height, arg_height)
+                        if kinds[self.i] != ",":
+                            break
+                        self.i += 1
+                    self.expect(")")
+                    line, column = self.pos(open_at)
+                    node = self.member_call(line, column, node, name, args)
+                else:
+                    line, column = self.pos(dot)
+                    node = Select(line, column, node, name, optional=optional_select)
+                height += 1
+            elif kind == "[":
+                bracket = self.i
+                optional_index = kinds[bracket + 1] == "?"
+                self.i = bracket + (2 if optional_index else 1)
+                key, key_height = self.expr(depth + 1, rel, calc)
+                self.expect("]")
+                line, column = self.pos(bracket)
+                node = Index(line, column, node, key, optional=optional_index)
+                height = 1 + max(height, key_height)
+            else:
+                break
+        if negate:
+            line, column = self.pos(start)
+            node = Call(line, column, negate, None, [node])
+        return node, height
 
     def is_message(self, at: int) -> bool:
         """Whether ``(. IDENT)* {`` follows: a message literal such as ``a.b{f: 1}``."""

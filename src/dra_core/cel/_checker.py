@@ -449,14 +449,22 @@ class _Checker:
             return self.check_index(node)
         if isinstance(node, Call):
             return self.check_call(node)
+        # Children are checked in plain loops, not comprehensions: a comprehension is
+        # one more Python frame per nesting level (Python 3.11), and a selector may nest
+        # 250 levels deep.
         if isinstance(node, ListLit):
-            types = [self.check(item) for item in node.items]
+            types: list[T] = []
+            for item in node.items:
+                types.append(self.check(item))
             types = [self.unwrap_optional(node.items[i], t) if i in node.optional else t
                      for i, t in enumerate(types)]
             return list_of(self.homogeneous(node, types, "list"))
         if isinstance(node, MapLit):
-            keys = [self.check(k) for k, _ in node.entries]
-            values = [self.check(v) for _, v in node.entries]
+            keys: list[T] = []
+            values: list[T] = []
+            for key_node, value_node in node.entries:
+                keys.append(self.check(key_node))
+                values.append(self.check(value_node))
             values = [self.unwrap_optional(node.entries[i][1], t) if i in node.optional else t
                       for i, t in enumerate(values)]
             for key_node, key_type in zip((k for k, _ in node.entries), keys, strict=True):
@@ -538,7 +546,9 @@ class _Checker:
         return self.error(node, f"found no matching overload for '{name}' applied to '{text}'")
 
     def check_call(self, node: Call) -> T:
-        args = [self.check(a) for a in node.args]
+        args: list[T] = []
+        for arg in node.args:
+            args.append(self.check(arg))
         if node.target is not None:
             target = self.check(node.target)
             types = [target, *args]
@@ -601,8 +611,10 @@ class _Checker:
         else:
             scope = {node.variables[0]: first, node.variables[1]: second}
         self.scopes.append(scope)
+        bodies: list[T] = []
         try:
-            bodies = [self.check(arg) for arg in node.args]
+            for arg in node.args:
+                bodies.append(self.check(arg))
         finally:
             self.scopes.pop()
         kind = node.kind

@@ -181,8 +181,13 @@ class _Compiler:
             return self.index(node, ctx)
         if isinstance(node, Call):
             return self.call(node, ctx)
+        # Children are compiled in plain loops, not comprehensions: a comprehension is
+        # one more Python frame per nesting level (Python 3.11), and a selector may nest
+        # 250 levels deep.
         if isinstance(node, ListLit):
-            items = [self.compile(item, ctx) for item in node.items]
+            items: list[Fn] = []
+            for item_node in node.items:
+                items.append(self.compile(item_node, ctx))
             known = [_known(item) for item in items]
             if node.optional:
                 return _optional_list(items, node.optional)
@@ -196,7 +201,9 @@ class _Compiler:
 
             return make_list
         if isinstance(node, MapLit):
-            entries = [(self.compile(k, ctx), self.compile(v, ctx)) for k, v in node.entries]
+            entries: list[tuple[Fn, Fn]] = []
+            for key_node, value_node in node.entries:
+                entries.append((self.compile(key_node, ctx), self.compile(value_node, ctx)))
             optional_entries = node.optional
 
             def make_map(env: Env) -> Any:
@@ -369,12 +376,13 @@ class _Compiler:
 
     def call(self, node: Call, ctx: _Ctx) -> Fn:
         name = node.function
-        if name == "_&&_":
-            return self.logic(node, ctx, short=False)
-        if name == "_||_":
-            return self.logic(node, ctx, short=True)
-        if name == "_?_:_":
-            return self.ternary(node, ctx)
+        if name in ("_&&_", "_||_", "_?_:_"):
+            operands: list[Fn] = []
+            for arg in node.args:
+                operands.append(self.compile(arg, ctx))
+            if name == "_?_:_":
+                return _ternary(*operands)
+            return _logic(operands[0], operands[1], short=name == "_||_")
         if name == "matches" and len(node.args) >= 1:
             pattern = node.args[-1]
             if isinstance(pattern, Const) and isinstance(pattern.value, str):
@@ -395,7 +403,9 @@ class _Compiler:
                         f"invalid {name} argument", literal.line, literal.column
                     ) from None
         args = ([node.target] if node.target is not None else []) + list(node.args)
-        arg_fns = [self.compile(a, ctx) for a in args]
+        arg_fns: list[Fn] = []
+        for arg in args:
+            arg_fns.append(self.compile(arg, ctx))
         impls = FUNCTIONS.get(name)
         impl = None
         if impls is not None:
@@ -420,58 +430,14 @@ class _Compiler:
             return _fixed_cost_call(impl, arg_fns, fixed)
         return _measured_call(name, impl, arg_fns)
 
-    def logic(self, node: Call, ctx: _Ctx, *, short: bool) -> Fn:
-        left = self.compile(node.args[0], ctx)
-        right = self.compile(node.args[1], ctx)
-        # CEL's && and || are commutative with errors: false && error is false, whichever
-        # side the error is on; only when no side decides does the error surface.
-        decisive = short  # || is decided by true, && by false
-
-        def logic(env: Env) -> Any:
-            error: EvalError | None = None
-            try:
-                value = left(env)
-                if value is decisive:
-                    return decisive
-                if type(value) is not bool:
-                    error = no_overload()
-            except EvalError as exc:
-                error = exc
-            try:
-                other = right(env)
-            except EvalError:
-                if error is not None:
-                    raise error from None
-                raise
-            if other is decisive:
-                return decisive
-            if type(other) is not bool:
-                raise error if error is not None else no_overload()
-            if error is not None:
-                raise error
-            return other
-
-        return logic
-
-    def ternary(self, node: Call, ctx: _Ctx) -> Fn:
-        cond, yes, no = (self.compile(a, ctx) for a in node.args)
-
-        def ternary(env: Env) -> Any:
-            test = cond(env)
-            if test is True:
-                return yes(env)
-            if test is False:
-                return no(env)
-            raise no_overload()
-
-        return ternary
-
     # -- macros
 
     def macro(self, node: Macro, ctx: _Ctx) -> Fn:
         target = self.compile(node.target, ctx)
         inner = _Ctx({**ctx.locals, **{v: 1 for v in node.variables}})
-        bodies = [self.compile(arg, inner) for arg in node.args]
+        bodies: list[Fn] = []
+        for arg in node.args:
+            bodies.append(self.compile(arg, inner))
         kind = node.kind
         names = node.variables
         if kind == "cel.bind":
@@ -479,6 +445,50 @@ class _Compiler:
         if kind in ("optMap", "optFlatMap"):
             return _opt_map(names[0], target, bodies[0], flat=kind == "optFlatMap")
         return _comprehension(kind, names, target, bodies)
+
+
+def _logic(left: Fn, right: Fn, *, short: bool) -> Fn:
+    # CEL's && and || are commutative with errors: false && error is false, whichever
+    # side the error is on; only when no side decides does the error surface.
+    decisive = short  # || is decided by true, && by false
+
+    def logic(env: Env) -> Any:
+        error: EvalError | None = None
+        try:
+            value = left(env)
+            if value is decisive:
+                return decisive
+            if type(value) is not bool:
+                error = no_overload()
+        except EvalError as exc:
+            error = exc
+        try:
+            other = right(env)
+        except EvalError:
+            if error is not None:
+                raise error from None
+            raise
+        if other is decisive:
+            return decisive
+        if type(other) is not bool:
+            raise error if error is not None else no_overload()
+        if error is not None:
+            raise error
+        return other
+
+    return logic
+
+
+def _ternary(cond: Fn, yes: Fn, no: Fn) -> Fn:
+    def ternary(env: Env) -> Any:
+        test = cond(env)
+        if test is True:
+            return yes(env)
+        if test is False:
+            return no(env)
+        raise no_overload()
+
+    return ternary
 
 
 # Constant folding: every library function is pure, so a call whose arguments are all
