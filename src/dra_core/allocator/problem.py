@@ -727,6 +727,10 @@ class _Builder:
         self.features = features
         self.pools = inventory.pools_for_node(node)
         self.check_abort: Callable[[], None] | None = None
+        # Selectors seen by this builder: the first use of one may compile it (tens of
+        # milliseconds for a 10 KiB expression), so the deadline and the cancel flag
+        # are checked before each new one, not only every few devices.
+        self._seen_selectors: set[str] = set()
         # The device table depends on the node, the allocated state (and its
         # version) and the inventory's slices and features: cached under that key,
         # together with the candidate lists computed from it.
@@ -875,8 +879,12 @@ class _Builder:
                     claim=claim,
                     request=request,
                 )
+            expression = selector.cel.expression
+            if self.check_abort is not None and expression not in self._seen_selectors:
+                self._seen_selectors.add(expression)
+                self.check_abort()
             try:
-                if not entry.matches(selector.cel.expression):
+                if not entry.matches(expression):
                     return False
             except CELError as err:
                 raise type(err)(

@@ -24,6 +24,7 @@ from dra_core.cel._values import EvalError, type_name
 from dra_core.errors import CELCompileError, CELRuntimeError
 
 __all__ = [
+    "CEL_SELECTOR_EXPRESSION_MAX_LENGTH",
     "DEFAULT_COST_LIMIT",
     "SelectorProgram",
     "clear_compile_cache",
@@ -32,6 +33,13 @@ __all__ = [
 ]
 
 DEFAULT_COST_LIMIT: Final = 1_000_000  # resourceapi.CELSelectorExpressionMaxCost
+# resource.k8s.io/v1 CELSelectorExpressionMaxLength: the API rejects longer selectors
+# (in bytes of UTF-8, Go's len), and so does compile_selector. Within it, any
+# expression compiles in tens of milliseconds (docs/cel.md, benchmarks/bench_cel_compile.py).
+CEL_SELECTOR_EXPRESSION_MAX_LENGTH: Final = 10 * 1024
+TOO_LONG_MESSAGE: Final = (
+    f"CEL compile error: Too long: may not be more than {CEL_SELECTOR_EXPRESSION_MAX_LENGTH} bytes"
+)
 COMPILE_CACHE_SIZE: Final = 4096
 MEMO_LIMIT: Final = 65536
 
@@ -218,6 +226,16 @@ def _constant_key(_keys: Any) -> Any:
 _NOT_FOUND: Final[Any] = object()
 
 
+def too_long(expression: str) -> bool:
+    """Whether an expression is over the API's limit (10 KiB of UTF-8, as Go's ``len``)."""
+    chars = len(expression)
+    if chars > CEL_SELECTOR_EXPRESSION_MAX_LENGTH:
+        return True
+    if chars * 4 <= CEL_SELECTOR_EXPRESSION_MAX_LENGTH:  # at most 4 bytes a character
+        return False
+    return len(expression.encode("utf-8", "surrogatepass")) > CEL_SELECTOR_EXPRESSION_MAX_LENGTH
+
+
 def _compile(expression: str, cost_limit: int) -> SelectorProgram:
     try:
         tree = parse(expression)
@@ -257,9 +275,13 @@ def compile_selector(expression: str, *, cost_limit: int = DEFAULT_COST_LIMIT) -
         dra_core.errors.CELCompileError: "CEL compile error: compilation failed: ..." for
             text that is not valid CEL, references something undeclared or calls a
             function with argument types it does not accept; "CEL compile error: must
-            evaluate to bool or the unknown type, not int" for a non-boolean selector.
+            evaluate to bool or the unknown type, not int" for a non-boolean selector;
+            "CEL compile error: Too long: may not be more than 10240 bytes" for an
+            expression over the API's size limit (never compiled, nor cached).
 
     """
+    if too_long(expression):
+        raise CELCompileError(TOO_LONG_MESSAGE, expression=expression)
     key = (expression, cost_limit)
     # A hit needs no lock: OrderedDict's get and move_to_end are each atomic under the
     # GIL, and a concurrent eviction only makes move_to_end miss (harmless).
