@@ -13,10 +13,19 @@ from the slices, classes, allocated state and features; one
 
 Inputs are never mutated; the same inputs give the same output (share ids are
 derived from ``share_id_seed``).
+
+Speed: kube-scheduler's shape is the fast one: validated models (from
+:func:`~dra_core.io.load` or ``Model.model_validate``), one :class:`Allocator` per
+cycle, :meth:`Allocator.allocate` per node. Plain dicts are accepted everywhere and
+validated once: a validated dict is remembered by its content (see :func:`_model`), so
+passing the same slice dicts again costs a serialisation, not a validation, and the
+slices' caches (CEL views, pools per node) are reused as with models.
 """
 
 from __future__ import annotations
 
+import marshal
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,27 +34,84 @@ from dra_core.allocator.engines import get_engine
 from dra_core.allocator.problem import build_problem
 from dra_core.allocator.results import build_results
 from dra_core.allocator.search import check_abort
+from dra_core.api import DeviceClass, Node, ResourceClaim, ResourceSlice
 from dra_core.errors import InvalidPoolsError, ManifestError
 from dra_core.features import Features
 from dra_core.inventory import Inventory
 from dra_core.state import AllocatedState
 
 if TYPE_CHECKING:
-    from dra_core.api import AllocationResult, DeviceClass, Node, ResourceClaim, ResourceSlice
+    from dra_core.api import AllocationResult
 
-__all__ = ["Allocator", "allocate"]
+__all__ = ["Allocator", "allocate", "clear_model_cache"]
 
 _M = TypeVar("_M")
 
+# --- validated dicts, remembered by content -------------------------------------------------
+#
+# Key: (model class, marshal.dumps(dict, 2)). Why that is safe:
+# - marshal writes exactly the plain data: dict key order, and the type of every scalar
+#   (True, 1 and 1.0 are three different byte strings, though equal in Python), and it
+#   refuses every other type, subclasses included (the YAML loader's YamlInt/YamlBoolWord,
+#   OrderedDict, models): such input is validated every time, uncached. Equal bytes
+#   therefore mean input that validation cannot tell apart, so the remembered model is the
+#   one validation would build now. Version 2 writes no back-references, so the bytes do
+#   not depend on how objects are shared.
+# - A dict changed in place gives other bytes: a new validation, never a stale model.
+# - The models are frozen and never changed by the allocator, so one model may be handed
+#   to every caller that passes the same content. Failed validations are not remembered.
+# Bounded: least recently used first out, by entries and by the bytes of the keys.
+_CACHE_ENTRIES = 4096
+_CACHE_KEY_BYTES = 32 << 20
+_cache: dict[tuple[type, bytes], Any] = {}
+_cache_bytes = 0
+_cache_lock = threading.Lock()
+
+
+def _cached_validate(cls: type[_M], value: Mapping[str, Any]) -> _M:
+    global _cache_bytes
+    try:
+        # Any mapping may come here: marshal refuses (ValueError) what it cannot write.
+        key = (cls, marshal.dumps(value, 2))  # type: ignore[arg-type]
+    except ValueError:  # not plain data: validate every time
+        return cls.model_validate(value)  # type: ignore[attr-defined, no-any-return]
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
+    model = cls.model_validate(value)  # type: ignore[attr-defined]
+    size = len(key[1])
+    with _cache_lock:
+        if key not in _cache:
+            while _cache and (
+                len(_cache) >= _CACHE_ENTRIES or _cache_bytes + size > _CACHE_KEY_BYTES
+            ):
+                # Insertion order: the oldest first (hits are not moved: a cheap
+                # approximation of least recently used that needs no lock on a hit).
+                old = next(iter(_cache))
+                del _cache[old]
+                _cache_bytes -= len(old[1])
+            _cache[key] = model
+            _cache_bytes += size
+    return model  # type: ignore[no-any-return]
+
+
+def clear_model_cache() -> None:
+    """Forget the validated dicts (see :func:`_model`); for tests and memory pressure."""
+    global _cache_bytes
+    with _cache_lock:
+        _cache.clear()
+        _cache_bytes = 0
+
 
 def _model(cls: type[_M], value: Any, kind: str) -> _M:
+    """Return ``value`` as a ``cls`` model: as it is, or validated from a dict (cached)."""
     if isinstance(value, cls):
         return value
     if isinstance(value, Mapping):
         from pydantic import ValidationError
 
         try:
-            return cls.model_validate(value)  # type: ignore[attr-defined, no-any-return]
+            return _cached_validate(cls, value)
         except ValidationError as err:
             meta = value.get("metadata") or {}
             name = meta.get("name") if isinstance(meta, Mapping) else None
@@ -53,9 +119,13 @@ def _model(cls: type[_M], value: Any, kind: str) -> _M:
     raise TypeError(f"expected a {kind} model or dict, got {type(value).__name__}")
 
 
+# Features are frozen: one default object serves every call.
+_DEFAULT_FEATURES = Features()
+
+
 def _features(features: Features | Mapping[str, bool] | None) -> Features:
     if features is None:
-        return Features()
+        return _DEFAULT_FEATURES
     if isinstance(features, Features):
         return features
     return Features.from_mapping(features)
@@ -87,8 +157,6 @@ class Allocator:
         features: Features | Mapping[str, bool] | None = None,
         share_id_seed: str = "",
     ) -> None:
-        from dra_core.api import DeviceClass, ResourceClaim, ResourceSlice
-
         self.features = _features(features)
         slice_models = [_model(ResourceSlice, s, "ResourceSlice") for s in slices]
         self.inventory = Inventory.cached(slice_models, self.features)
@@ -138,12 +206,9 @@ class Allocator:
             AllocationTimeout, AllocationCancelled: stopped before an answer.
 
         """
-        from dra_core.api import Node as NodeModel
-        from dra_core.api import ResourceClaim
-
         solve = get_engine(engine)
         deadline = time.monotonic() + timeout if timeout is not None else None
-        node_model = None if node is None else _model(NodeModel, node, "Node")
+        node_model = None if node is None else _model(Node, node, "Node")
         claim_models = [_model(ResourceClaim, c, "ResourceClaim") for c in claims]
         check = None
         if deadline is not None or cancel is not None:
