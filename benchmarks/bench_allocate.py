@@ -3,6 +3,14 @@
 Run: ``pytest benchmarks/bench_allocate.py --benchmark-only`` (add
 ``--benchmark-columns=median`` for the per-case medians).
 
+Side by side with Go: ``python benchmarks/bench_allocate.py [--rounds 7]`` prints, per
+scheduler shape, dra-core's µs per call (median over rounds, all shapes timed in one
+run) and the ratio against the Go allocator's figure *recorded* in
+``shared/reference/go-allocator.md`` (Kubernetes v0.36.2, same machine kind), unless a
+Go toolchain is at hand (then measure Go in the same run instead: the recorded figures
+come from a quieter machine, and shared machines drift by ±30%). It also times the
+facade with plain dicts, with and without the cache of validated dicts.
+
 The scheduler shapes mirror the ones Kubernetes' own scheduler benchmark uses, one
 node each: 10 devices with the attributes model, family, driverVersion, pciRoot and
 the capacity memory; claims for one device without and with a selector, and a claim
@@ -16,13 +24,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import statistics
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import dra_core
 import dra_core.inventory as inventory_module
-from dra_core.allocator import Allocator
+from dra_core.allocator import Allocator, core
 from dra_core.api import DeviceClass, Node, ResourceClaim, ResourceSlice
 from dra_core.features import Features
 from dra_core.state import AllocatedState, DeviceID
@@ -65,6 +79,28 @@ SELECTOR = (
     'device.attributes["d"].driverVersion.major() >= 1 && '
     'device.capacity["d"].memory.isGreaterThan(quantity("1Mi"))'
 )
+
+
+# Go's µs per call (NewAllocator + Allocate, warm CEL cache, devices in use as a prebuilt
+# set), as recorded in shared/reference/go-allocator.md: a range over empty/half/full,
+# or one figure. None: not recorded.
+GO_RECORDED_US: dict[str, tuple[float, float] | None] = {
+    "basic-0": (17.0, 24.0),
+    "basic-50": (17.0, 24.0),
+    "basic-99": (17.0, 24.0),
+    "selector-0": (24.0, 40.0),
+    "selector-50": (24.0, 40.0),
+    "selector-99": (24.0, 40.0),
+    "matchAttribute-0": (144.0, 144.0),
+    "matchAttribute-50": None,
+    "matchAttribute-99": None,
+}
+SHAPES = ["basic", "selector", "matchAttribute"]
+IN_USE = [0, 50, 99]
+
+
+def _slice_dict() -> dict[str, Any]:
+    return _slice().model_dump(by_alias=True, exclude_unset=True, mode="json")
 
 
 def _slice() -> ResourceSlice:
@@ -123,38 +159,165 @@ def _claim(shape: str) -> ResourceClaim:
     )
 
 
+def _class() -> DeviceClass:
+    return DeviceClass.model_validate(
+        {
+            "metadata": {"name": "class"},
+            "spec": {"selectors": [{"cel": {"expression": 'device.driver == "d"'}}]},
+        }
+    )
+
+
+def _state(in_use: int) -> AllocatedState:
+    busy = in_use * 10 // 100
+    return AllocatedState.from_devices(
+        DeviceID(DRIVER, "node-1", f"device-{i}") for i in range(busy)
+    )
+
+
+def _expect_fit(shape: str, in_use: int) -> bool:
+    busy = in_use * 10 // 100
+    return {"basic": busy < 10, "selector": busy < 10, "matchAttribute": busy <= 5}[shape]
+
+
+def per_node_call(shape: str, in_use: int) -> Callable[[], Any]:
+    """Go's timed unit: a new Allocator and one allocate, from parsed models, warm caches."""
+    slices = [_slice()]
+    classes = [_class()]
+    node = Node.model_validate({"metadata": {"name": "node-1"}})
+    claims = [_claim(shape)]
+    state = _state(in_use)
+
+    def run() -> Any:
+        allocator = Allocator(slices=slices, classes=classes, allocated_state=state)
+        return allocator.allocate(node, claims)
+
+    assert (run() is not None) == _expect_fit(shape, in_use)  # also warms the CEL caches
+    return run
+
+
+def facade_dict_call(shape: str, in_use: int, *, cached: bool) -> Callable[[], Any]:
+    """``dra_core.allocate`` with plain dicts; ``cached=False`` forgets validated dicts first."""
+    slices = [_slice_dict()]
+    classes = [_class().model_dump(by_alias=True, exclude_unset=True, mode="json")]
+    node = {"metadata": {"name": "node-1"}}
+    claims = [_claim(shape).model_dump(by_alias=True, exclude_unset=True, mode="json")]
+    state = _state(in_use)
+
+    def run() -> Any:
+        if not cached:
+            core.clear_model_cache()
+        return dra_core.allocate(
+            node=node, claims=claims, slices=slices, classes=classes, allocated_state=state
+        )
+
+    assert (run() is not None) == _expect_fit(shape, in_use)
+    return run
+
+
 @pytest.mark.parametrize("caches", ["warm", "cold"])
-@pytest.mark.parametrize("in_use", [0, 50, 99])
-@pytest.mark.parametrize("shape", ["basic", "selector", "matchAttribute"])
+@pytest.mark.parametrize("in_use", IN_USE)
+@pytest.mark.parametrize("shape", SHAPES)
 def test_scheduler_shape(benchmark: Any, shape: str, in_use: int, caches: str) -> None:
     """``warm``: dra-core's caches across calls are used (same slice objects, same
     state); ``cold``: they are dropped before every call, so each call rebuilds the
     inventory, the CEL view of every device and the selector results (CEL's own
     compile cache and per-value memo stay warm, like Go's compile cache)."""
-    slices = [_slice()]
-    classes = [
-        DeviceClass.model_validate(
-            {
-                "metadata": {"name": "class"},
-                "spec": {"selectors": [{"cel": {"expression": 'device.driver == "d"'}}]},
-            }
-        )
-    ]
-    node = Node.model_validate({"metadata": {"name": "node-1"}})
-    claims = [_claim(shape)]
-    busy = in_use * 10 // 100
-    state = AllocatedState.from_devices(
-        DeviceID(DRIVER, "node-1", f"device-{i}") for i in range(busy)
-    )
+    warm = per_node_call(shape, in_use)
 
     def run() -> Any:
         if caches == "cold":
             inventory_module._ENTRY_CACHE.clear()
             inventory_module._INVENTORIES.clear()
-        allocator = Allocator(slices=slices, classes=classes, allocated_state=state)
-        return allocator.allocate(node, claims)
+        return warm()
 
-    first = run()  # warm the CEL caches
-    expected_fit = {"basic": busy < 10, "selector": busy < 10, "matchAttribute": busy <= 5}
-    assert (first is not None) == expected_fit[shape]
+    go = GO_RECORDED_US[f"{shape}-{in_use}"]
+    if go is not None and caches == "warm":
+        benchmark.extra_info["go_recorded_us"] = list(go)
     benchmark(run)
+
+
+@pytest.mark.parametrize("cache", ["cached", "uncached"])
+@pytest.mark.parametrize("in_use", IN_USE)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_facade_with_dicts(benchmark: Any, shape: str, in_use: int, cache: str) -> None:
+    """``dra_core.allocate`` with plain dicts every call (the same dicts each time).
+
+    ``uncached`` forgets the validated dicts before every call: every slice, class,
+    claim and node is validated again, as before the cache existed.
+    """
+    benchmark(facade_dict_call(shape, in_use, cached=cache == "cached"))
+
+
+# --- side by side with Go -------------------------------------------------------------------
+
+
+def _median_us(run: Callable[[], Any], rounds: int, budget: float = 0.2) -> float:
+    """Median over ``rounds`` of the mean µs per call of a batch lasting about ``budget`` s."""
+    start = time.perf_counter()
+    calls = 0
+    while time.perf_counter() - start < budget / 4:
+        run()
+        calls += 1
+    batch = max(1, calls * 4)
+    samples = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(batch):
+            run()
+        samples.append((time.perf_counter() - t0) / batch * 1e6)
+    return statistics.median(samples)
+
+
+def _ratio(us: float, go: tuple[float, float] | None) -> str:
+    if go is None:
+        return "n/a"
+    low, high = go
+    if low == high:
+        return f"{us / low:.2f}"
+    return f"{us / high:.2f}–{us / low:.2f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print dra-core's per-node µs per call next to Go's recorded figures."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args(argv)
+    go_tool = shutil.which("go")
+    print(f"Python {sys.version.split()[0]}; medians of {args.rounds} rounds, one run.")
+    if go_tool is None:
+        print(
+            "Go: no toolchain here (`which go` finds nothing): the Go column is the RECORDED "
+            "figure of shared/reference/go-allocator.md (v0.36.2, a quieter machine of this kind)."
+        )
+    else:
+        print(
+            f"Go: a toolchain is at {go_tool}; the Go column is still the RECORDED figure "
+            "(build the reference command to measure it side by side)."
+        )
+    print()
+    print("| shape | in use | dra-core µs/call | Go µs/call (recorded) | ratio | "
+          "dicts, cached µs | dicts, uncached µs |")
+    print("|---|---|---|---|---|---|---|")
+    for shape in SHAPES:
+        for in_use in IN_USE:
+            us = _median_us(per_node_call(shape, in_use), args.rounds)
+            cached = _median_us(facade_dict_call(shape, in_use, cached=True), args.rounds)
+            uncached = _median_us(
+                facade_dict_call(shape, in_use, cached=False), max(3, args.rounds // 2)
+            )
+            go = GO_RECORDED_US[f"{shape}-{in_use}"]
+            go_text = "–" if go is None else (
+                f"{go[0]:.0f}" if go[0] == go[1] else f"{go[0]:.0f}–{go[1]:.0f}"
+            )
+            print(f"| {shape} | {in_use}% | {us:.1f} | {go_text} | {_ratio(us, go)} | "
+                  f"{cached:.1f} | {uncached:.1f} |")
+    print()
+    print("ratio = dra-core / Go (against the range's high and low end); below 1 is faster.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""``import dra_core`` stays light: the heavy optional libraries load only when used.
+
+OR-Tools (with numpy and pandas) costs about 0.25 s to import and is needed only by the
+CP-SAT engine, ``auto``'s fallback, ``allocate_scored`` and ``explain``; the Kubernetes
+client only when loading its objects. Checked in a fresh interpreter, since this test
+process has imported everything already. (Speed itself is measured in
+``benchmarks/bench_startup.py``, never asserted here.)
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = ("ortools", "pandas", "numpy", "kubernetes")
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def _heavy(modules: set[str]) -> set[str]:
+    return {m for m in modules if m.split(".")[0] in HEAVY}
+
+
+def test_import_dra_core_loads_no_heavy_library() -> None:
+    assert _heavy(_modules_after("import dra_core")) == set()
+
+
+def test_the_facade_and_the_cli_load_no_heavy_library() -> None:
+    code = (
+        "from dra_core import Allocator, allocate, allocate_scored, explain, load\n"
+        "import dra_core.cli\n"
+        "dra_core.cli._build_parser()\n"
+        "from dra_core.allocator import get_engine\n"
+        "get_engine('auto'); get_engine('cpsat')\n"
+    )
+    assert _heavy(_modules_after(code)) == set()
+
+
+def test_an_allocation_with_the_default_engine_loads_no_heavy_library() -> None:
+    code = (
+        "import dra_core\n"
+        "slices = [{'metadata': {'name': 's'}, 'spec': {'driver': 'd', 'nodeName': 'n',\n"
+        "    'pool': {'name': 'p', 'generation': 1, 'resourceSliceCount': 1},\n"
+        "    'devices': [{'name': 'x'}]}}]\n"
+        "claims = [{'metadata': {'name': 'c', 'namespace': 'ns'}, 'spec': {'devices': {\n"
+        "    'requests': [{'name': 'r', 'exactly': {'deviceClassName': 'k',\n"
+        "    'allocationMode': 'ExactCount', 'count': 1}}]}}}]\n"
+        "assert dra_core.allocate(node={'metadata': {'name': 'n'}}, claims=claims,\n"
+        "    slices=slices, classes=[{'metadata': {'name': 'k'}}])\n"
+    )
+    assert _heavy(_modules_after(code)) == set()
+
+
+def test_cpsat_still_loads_ortools_when_used() -> None:
+    code = (
+        "from dra_core.allocator.cpsat_model import SolverParams\n"
+        "SolverParams().solver()\n"
+    )
+    assert "ortools" in _modules_after(code)
