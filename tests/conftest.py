@@ -21,10 +21,14 @@ Hypothesis profiles
 
 from __future__ import annotations
 
+import json
 import os
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, Phase, settings
 
 # --- test data -----------------------------------------------------------------------------
@@ -62,6 +66,63 @@ def data_files(*parts: str, pattern: str = "*.json") -> list[Path]:
 def data_relative(path: Path) -> tuple[str, ...]:
     """The parts of ``path`` below the data folder (for :func:`data_path`)."""
     return path.relative_to(DATA).parts
+
+
+# Kinds that dra_core.load turns into models, and where the conformance cases keep them.
+MODEL_KINDS = (
+    "ResourceSlice",
+    "DeviceClass",
+    "ResourceClaim",
+    "ResourceClaimTemplate",
+    "DeviceTaintRule",
+    "Node",
+    "Pod",
+)
+_CASE_OBJECTS = (
+    ("slices", "ResourceSlice"),
+    ("classes", "DeviceClass"),
+    ("claims", "ResourceClaim"),
+    ("allocatedClaims", "ResourceClaim"),
+)
+
+
+@cache
+def conformance_cases() -> list[dict[str, Any]]:
+    """Every case of ``tests/data/conformance/cases``, parsed (shared: do not change them)."""
+    return [
+        json.loads(data_path(*data_relative(p)).read_text(encoding="utf-8"))
+        for p in data_files("conformance", "cases")
+    ]
+
+
+@cache
+def objects_by_kind() -> dict[str, list[dict[str, Any]]]:
+    """Every distinct object of the conformance cases and the real manifests, by kind.
+
+    Each has its ``apiVersion`` and ``kind``; the lists are shared: do not change them.
+    """
+    found: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in MODEL_KINDS}
+
+    def add(doc: Any) -> None:
+        if isinstance(doc, dict) and doc.get("kind") in found:
+            found[doc["kind"]].setdefault(json.dumps(doc, sort_keys=True, default=str), doc)
+
+    for case in conformance_cases():
+        if case.get("node"):
+            add({"apiVersion": "v1", "kind": "Node", **case["node"]})
+        for key, kind in _CASE_OBJECTS:
+            for obj in case.get(key) or []:
+                add({"apiVersion": "resource.k8s.io/v1", "kind": kind, **obj})
+    for path in sorted(data_path("realdata").rglob("*.yaml")):
+        try:
+            docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        except yaml.YAMLError:
+            continue  # Helm and Go templates are not YAML
+        for doc in docs:
+            items = doc.get("items") if isinstance(doc, dict) else None
+            for item in items if isinstance(items, list) else [doc]:
+                add(item)
+    return {kind: list(docs.values()) for kind, docs in found.items()}
 
 
 # --- Hypothesis ----------------------------------------------------------------------------

@@ -5,6 +5,8 @@ Append new ones at the end.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hypothesis import strategies as st
@@ -465,3 +467,142 @@ def allocation_instances(draw: st.DrawFn) -> dict[str, Any]:
         "claims": claims,
         "allocatedClaims": allocated,
     }
+
+
+# --- malformed objects: arbitrary JSON values anywhere in valid ones --------------------------
+
+# Scalars that a JSON reader can produce (Python's json also reads NaN and the infinities, and
+# integers of any size), plus a few texts that mean something somewhere in the API.
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**64), 2**64),
+    st.sampled_from([2**63, -(2**63) - 1, 2**64, 10**30, -(10**400), 10**4000]),
+    st.floats(),
+    st.text(max_size=12),
+    st.sampled_from(["", "0", "-1", "1Gi", "true", "All", "ExactCount", "default", "a.b/c"]),
+)
+
+
+def _deep_list(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def json_values(*, max_leaves: int = 6) -> st.SearchStrategy[Any]:
+    """Any JSON value: scalars, lists and objects nested to any depth.
+
+    Now and then a list nested 50 to 300 levels deep: past dra-core's limit for free JSON,
+    within what Python's ``repr`` and ``deepcopy`` handle (so failures can be reported).
+    """
+    return st.one_of(
+        st.recursive(
+            json_scalars,
+            lambda children: st.one_of(
+                st.lists(children, max_size=3),
+                st.dictionaries(st.text(max_size=8), children, max_size=3),
+            ),
+            max_leaves=max_leaves,
+        ),
+        st.integers(50, 300).map(_deep_list),
+    )
+
+
+def _value_paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path (keys and list indexes) to a value inside ``value``, the root first."""
+    paths = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            paths.extend(_value_paths(item, (*prefix, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            paths.extend(_value_paths(item, (*prefix, index)))
+    return paths
+
+
+@st.composite
+def malformed(draw: st.DrawFn, document: Any, *, keep_root: bool = True) -> Any:
+    """A deep copy of ``document`` with one to three changes anywhere in it.
+
+    Each change replaces the value at a path (at any depth) with an arbitrary JSON value,
+    deletes a key or a list item, or adds a key, with a name the object uses elsewhere or any
+    text. ``keep_root`` keeps the top level a mapping (its values still change).
+    """
+    doc = copy.deepcopy(document)
+    known_keys = sorted({p[-1] for p in _value_paths(doc) if p and isinstance(p[-1], str)})
+    for _ in range(draw(st.integers(1, 3))):
+        paths = _value_paths(doc)
+        if keep_root and isinstance(doc, dict):
+            paths = paths[1:] or [()]
+        path = draw(st.sampled_from(paths))
+        operation = draw(st.sampled_from(["replace", "replace", "replace", "delete", "add"]))
+        if not path:
+            if not keep_root:
+                doc = draw(json_values())
+            continue
+        parent = doc
+        for step in path[:-1]:
+            parent = parent[step]
+        last = path[-1]
+        if operation == "replace":
+            parent[last] = draw(json_values())
+        elif operation == "delete":
+            del parent[last]
+        else:
+            target = parent[last]
+            if isinstance(target, dict):
+                key = draw(st.one_of(st.sampled_from(known_keys or ["x"]), st.text(max_size=8)))
+                target[key] = draw(json_values())
+            elif isinstance(target, list):
+                target.append(draw(json_values()))
+            else:
+                parent[last] = draw(json_values())
+    return doc
+
+
+def malformed_documents(
+    objects_by_kind: Mapping[str, Sequence[dict[str, Any]]],
+) -> st.SearchStrategy[dict[str, Any]]:
+    """One of the objects, by kind, malformed (:func:`malformed`; the top stays a mapping).
+
+    The kind is drawn first, so that every kind is tried as often, however many objects each
+    has.
+    """
+    kinds = sorted(k for k, docs in objects_by_kind.items() if docs)
+    return (
+        st.sampled_from(kinds)
+        .flatmap(lambda kind: st.sampled_from(list(objects_by_kind[kind])))
+        .flatmap(malformed)
+    )
+
+
+@st.composite
+def malformed_cases(draw: st.DrawFn, cases: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Keyword arguments for ``dra_core.allocate`` from a conformance case, one part malformed.
+
+    The part is the node, one slice, class, claim or allocated claim, or the features.
+    """
+    case = draw(st.sampled_from(list(cases)))
+    inputs: dict[str, Any] = {
+        "node": case.get("node"),
+        "slices": case.get("slices") or [],
+        "classes": case.get("classes") or [],
+        "claims": case.get("claims") or [],
+        "allocated_claims": case.get("allocatedClaims") or [],
+        "features": case.get("features") or {},
+    }
+    targets: list[tuple[str, int | None]] = [("features", None)]
+    if inputs["node"] is not None:
+        targets.append(("node", None))
+    for key in ("slices", "classes", "claims", "allocated_claims"):
+        targets.extend((key, i) for i in range(len(inputs[key])))
+    key, index = draw(st.sampled_from(targets))
+    if index is None:
+        inputs[key] = draw(malformed(inputs[key]))
+    else:
+        items = list(inputs[key])
+        items[index] = draw(malformed(items[index]))
+        inputs[key] = items
+    return inputs

@@ -51,10 +51,11 @@ from dra_core.api import (
     ResourceSlice,
     dump,
 )
-from dra_core.api._base import YamlBoolWord, YamlFloat, YamlInt
+from dra_core.api._base import MAX_JSON_DEPTH, YamlBoolWord, YamlFloat, YamlInt
 from dra_core.api._convert import GROUP, RESOURCE_KINDS, SERVED_VERSIONS, apply_defaults, to_v1
 from dra_core.api._validation import validate_object
 from dra_core.errors import ManifestError, ManifestValidationError
+from dra_core.errors import _text as _context_text
 
 __all__ = [
     "LoadedDocument",
@@ -136,11 +137,17 @@ def _go_int(text: str) -> int:
     return sign * int(body)
 
 
-def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int | str:
     text = str(loader.construct_scalar(node))
+    try:
+        value = _go_int(text)
+    except ValueError:
+        # More decimal digits than Python converts (4300). go-yaml v2 cannot read such a
+        # number either (not an int64, uint64 or float64) and resolves the scalar as a string.
+        return text
     if node.style:  # quoted: a tagged string such as !!int "5" (plain is None or "")
-        return _go_int(text)
-    return YamlInt(_go_int(text), text)
+        return value
+    return YamlInt(value, text)
 
 
 def _construct_float(loader: _Loader, node: yaml.ScalarNode) -> float:
@@ -227,6 +234,8 @@ def parse_yaml(text: str, *, source: str = "<text>") -> list[Any]:
         ) from None
     except yaml.YAMLError as exc:
         raise ManifestError(f"YAML error: {exc}", source=source) from None
+    except RecursionError:  # the pure-Python parser on deeply nested text
+        raise ManifestError("YAML error: exceeded max depth", source=source) from None
 
 
 def _parse_text(text: str, source: str) -> list[Any]:
@@ -234,6 +243,8 @@ def _parse_text(text: str, source: str) -> list[Any]:
     if stripped.startswith(("{", "[")):
         try:
             return _parse_json_stream(text)
+        except RecursionError:
+            raise ManifestError("JSON error: exceeded max depth", source=source) from None
         except ValueError:
             pass  # not JSON after all (or broken JSON): let the YAML parser locate the problem
     return parse_yaml(text, source=source)
@@ -308,7 +319,11 @@ def _iter_sources(source: Any) -> Iterator[tuple[str, list[Any]]]:
     elif isinstance(source, Path):
         yield from _iter_path(source)
     elif isinstance(source, bytes):
-        yield "<text>", _parse_text(source.decode("utf-8"), "<text>")
+        try:
+            text = source.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ManifestError(f"cannot read the text: {exc}", source="<text>") from None
+        yield "<text>", _parse_text(text, "<text>")
     elif isinstance(source, str):
         if "\n" not in source and os.path.exists(source):
             yield from _iter_path(Path(source))
@@ -347,14 +362,17 @@ def _iter_path(path: Path) -> Iterator[tuple[str, list[Any]]]:
         raise ManifestError(f"cannot read the file: {exc}", source=name) from None
     if path.suffix.lower() == ".json":
         try:
-            yield name, _parse_json_stream(text)
-            return
-        except ValueError as exc:
-            if not isinstance(exc, json.JSONDecodeError):
-                raise
+            documents = _parse_json_stream(text)
+        except json.JSONDecodeError as exc:
             raise ManifestError(
                 f"JSON error at line {exc.lineno}, column {exc.colno}: {exc.msg}", source=name
             ) from None
+        except RecursionError:
+            raise ManifestError("JSON error: exceeded max depth", source=name) from None
+        except ValueError as exc:  # a number with more digits than Python converts (4300)
+            raise ManifestError(f"JSON error: {exc}", source=name) from None
+        yield name, documents
+        return
     yield name, parse_yaml(text, source=name)
 
 
@@ -457,7 +475,8 @@ def _name_of(data: Mapping[str, Any]) -> str:
         return ""
     name = meta.get("name") or meta.get("generateName") or ""
     namespace = meta.get("namespace") or ""
-    name, namespace = str(name), str(namespace)
+    # any JSON value can be here; a wrong type is reported at its field
+    name, namespace = _context_text(name) or "", _context_text(namespace) or ""
     return f"{namespace}/{name}" if namespace and name else name
 
 
@@ -493,6 +512,28 @@ def _load_document(
             out.append(_load_object(item, source, index, i, defaults, validate))
         return out
     return [_load_object(document, source, index, None, defaults, validate)]
+
+
+def _too_deep(data: Any) -> str | None:
+    """Find where ``data`` nests deeper than ``MAX_JSON_DEPTH``: that path, else None.
+
+    Iterative, so that it cannot itself run out of stack on the input it guards against.
+    """
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, Mapping):
+            items: Iterable[tuple[str, Any]] = (
+                (f"{path}.{k}" if path else str(k), v) for k, v in value.items()
+            )
+        elif isinstance(value, (list, tuple)):
+            items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+        else:
+            continue
+        if depth >= MAX_JSON_DEPTH:
+            return path
+        stack.extend((v, p, depth + 1) for p, v in items)
+    return None
 
 
 def _load_object(
@@ -534,6 +575,15 @@ def _load_object(
 
     if not kind_text:
         problem = error("Required value: kind is missing", kind=None, name=name, path="kind")
+        return make(errors=(problem,))
+    deep = _too_deep(data)
+    if deep is not None:
+        problem = error(
+            f"Invalid value: nested more than {MAX_JSON_DEPTH} levels deep",
+            kind=kind_text,
+            name=name,
+            path=deep,
+        )
         return make(errors=(problem,))
     group, _, version = api_version_text.rpartition("/")
     if not api_version_text:
@@ -655,6 +705,14 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
+def _shown(value: Any) -> str:
+    """``value`` as JSON for a message (a placeholder for what JSON cannot show)."""
+    try:
+        return json.dumps(value, default=str)
+    except ValueError:  # an integer with more digits than Python converts (4300)
+        return f"<{_json_type(value)} too large to show>"
+
+
 _EXPECTED: Final = {
     "string_type": "a string",
     "bool_type": "a boolean",
@@ -671,7 +729,7 @@ def _pydantic_reason(error: Mapping[str, Any]) -> str:
     kind = str(error.get("type", ""))
     value = error.get("input")
     if kind in _EXPECTED:
-        shown = json.dumps(value, default=str) if not isinstance(value, (dict, list)) else None
+        shown = _shown(value) if not isinstance(value, (dict, list)) else None
         got = f"{_json_type(value)} {shown}" if shown is not None else _json_type(value)
         if isinstance(value, YamlBoolWord):
             got = f"a YAML boolean {value}"

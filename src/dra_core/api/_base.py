@@ -37,6 +37,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "Bool",
     "Int",
     "K8sModel",
@@ -127,12 +128,28 @@ def _to_int(value: Any) -> Any:
     return value
 
 
-def plain_json(value: Any) -> Any:
-    """Return ``value`` with the YAML scalar markers replaced by plain JSON values."""
+MAX_JSON_DEPTH = 100
+"""How deeply free JSON (opaque parameters, fields dra-core does not model) may nest.
+
+Go's JSON decoder allows 10,000 levels; Python's recursion limit (1,000 frames) does not, and
+no DRA object needs more than a few levels. Deeper input is a located validation error
+instead of a ``RecursionError``.
+"""
+
+
+def plain_json(value: Any, _depth: int = 0) -> Any:
+    """Return ``value`` with the YAML scalar markers replaced by plain JSON values.
+
+    Raises:
+        ValueError: when lists and objects nest more than :data:`MAX_JSON_DEPTH` levels.
+
+    """
+    if isinstance(value, (dict, list, tuple)) and _depth >= MAX_JSON_DEPTH:
+        raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep")
     if isinstance(value, dict):
-        return {str(k): plain_json(v) for k, v in value.items()}
+        return {str(k): plain_json(v, _depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [plain_json(v) for v in value]
+        return [plain_json(v, _depth + 1) for v in value]
     if isinstance(value, YamlInt):
         return int(value)
     if isinstance(value, YamlFloat):
