@@ -295,3 +295,13 @@ def test_realdata_has_every_kind_and_old_versions() -> None:
         "resource.k8s.io/v1beta2",
         "resource.k8s.io/v1alpha3",
     } <= versions
+
+
+def test_every_indexed_manifest_is_present() -> None:
+    # A copy that lost files (an ignore rule, a partial checkout) must fail, not test less.
+    root = realdata_root()
+    index = (root / "INDEX.md").read_text(encoding="utf-8")
+    listed = {line.split("`")[1] for line in index.splitlines() if line.startswith("| `")}
+    present = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} - {"INDEX.md"}
+    assert len(listed) == 287
+    assert listed == present
