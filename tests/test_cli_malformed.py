@@ -85,3 +85,27 @@ def test_allocate_never_prints_a_traceback(inputs: dict[str, Any]) -> None:
                 status, printed = _run("allocate", path, "-o", output, "--engine", "search")
                 assert status in (0, 1, 2)
                 assert "Traceback" not in printed
+
+
+DEEP = "[" * 5_000 + "]" * 5_000
+NODE = '{"apiVersion": "v1", "kind": "Node", "metadata": '
+HOSTILE_FILES = {
+    "not-utf8.yaml": b"\xff\xfe\x00kind: Node\n",
+    "deep-object.json": (NODE + '{"labels": ' + DEEP + "}}").encode(),
+    "deep-case.json": ('{"node": {"metadata": {"name": "n"}}, "claims": ' + DEEP + "}").encode(),
+    "long-number.json": (NODE + '{"name": ' + "9" * 5_000 + "}}").encode(),
+    "long-number.yaml": b"apiVersion: v1\nkind: Node\nmetadata:\n  name: " + b"9" * 5_000 + b"\n",
+}
+
+
+def test_hostile_files_give_exit_2_without_traceback() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        for name, content in HOSTILE_FILES.items():
+            path = Path(folder) / name
+            path.write_bytes(content)
+            for command in ("validate", "allocate"):
+                status, printed = _run(command, str(path))
+                assert "Traceback" not in printed
+                # a 5000-digit plain scalar is a string to go-yaml v2, so a valid name
+                valid = command == "validate" and name == "long-number.yaml"
+                assert status == (0 if valid else 2), (command, name, printed)

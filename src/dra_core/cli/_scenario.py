@@ -162,7 +162,10 @@ def read_scenario(paths: Sequence[str]) -> Scenario:
 
     """
     if len(paths) == 1 and Path(paths[0]).is_file():
-        text = Path(paths[0]).read_text(encoding="utf-8")
+        try:
+            text = Path(paths[0]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ManifestError(f"cannot read the file: {exc}", source=paths[0]) from None
         documents = parse_yaml(text, source=paths[0])
         if _looks_like_case(documents):
             return _case(documents[0], paths[0])
