@@ -562,6 +562,227 @@ def malformed(draw: st.DrawFn, document: Any, *, keep_root: bool = True) -> Any:
     return doc
 
 
+# --- clusters: objects and events (tests/cluster) ---------------------------------------------
+
+CLUSTER_DRIVER = "gpu.example.com"
+CLUSTER_NODES = ("node-0", "node-1", "node-2", "node-3")
+CLUSTER_RACKS = {"node-0": "r0", "node-1": "r0", "node-2": "r1", "node-3": "r1"}
+
+
+def cluster_node(name: str, rack: str | None = None) -> dict[str, Any]:
+    """A Node with a rack label."""
+    labels = {"kubernetes.io/hostname": name, "rack": rack or CLUSTER_RACKS.get(name, "r0")}
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}}
+
+
+def cluster_classes() -> list[dict[str, Any]]:
+    """The DeviceClasses every generated cluster has."""
+    return [
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "DeviceClass",
+            "metadata": {"name": "gpu"},
+            "spec": {
+                "selectors": [{"cel": {"expression": f'device.driver == "{CLUSTER_DRIVER}"'}}]
+            },
+        },
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "DeviceClass",
+            "metadata": {"name": "gpu-a"},
+            "spec": {
+                "selectors": [
+                    {"cel": {"expression": f'device.attributes["{CLUSTER_DRIVER}"].model == "A"'}}
+                ]
+            },
+        },
+    ]
+
+
+@st.composite
+def _cluster_device(draw: st.DrawFn, name: str, counters: bool) -> dict[str, Any]:
+    dev: dict[str, Any] = {
+        "name": name,
+        "attributes": {
+            "model": {"string": draw(st.sampled_from("AB"))},
+            "root": {"int": draw(st.integers(0, 1))},
+        },
+    }
+    kind = draw(st.sampled_from(["plain", "plain", "plain", "shared", "counters"]))
+    if kind == "shared":
+        dev["allowMultipleAllocations"] = True
+        dev["capacity"] = {
+            "bw": {
+                "value": str(draw(st.integers(2, 4))),
+                "requestPolicy": {"default": "1", "validRange": {"min": "1", "step": "1"}},
+            }
+        }
+    elif kind == "counters" and counters:
+        dev["consumesCounters"] = [
+            {"counterSet": "cs", "counters": {"mem": {"value": str(draw(st.integers(1, 3)))}}}
+        ]
+    if draw(st.integers(0, 6)) == 0:
+        dev["taints"] = [{"key": "k", "value": "v", "effect": "NoSchedule"}]
+    return dev
+
+
+@st.composite
+def cluster_slices(draw: st.DrawFn, tag: str) -> list[dict[str, Any]]:
+    """The slices of one pool: node-local (maybe with counters), rack-wide or cluster-wide.
+
+    ``tag`` makes names unique; the generation is drawn, so that a later pool with the same
+    tag replaces an older one (or is replaced).
+    """
+    where = draw(st.sampled_from(["node", "node", "node", "rack", "all"]))
+    generation = draw(st.integers(1, 3))
+    spec: dict[str, Any] = {"driver": CLUSTER_DRIVER}
+    if where == "node":
+        node = draw(st.sampled_from(CLUSTER_NODES))
+        pool = draw(st.sampled_from([node, f"{node}-extra"]))
+        spec["nodeName"] = node
+    elif where == "rack":
+        rack = draw(st.sampled_from(["r0", "r1"]))
+        pool = f"rack-{rack}"
+        spec["nodeSelector"] = {
+            "nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "rack", "operator": "In", "values": [rack]}]}
+            ]
+        }
+    else:
+        pool = "cluster"
+        spec["allNodes"] = True
+    counters = where == "node" and draw(st.booleans())
+    # "incomplete": one slice of two; "duplicate": a second slice repeats a device name,
+    # which makes the pool invalid.
+    extra = "none" if counters else draw(st.sampled_from(["none"] * 6 + ["incomplete", "dup"]))
+    count = 1 if extra == "none" and not counters else 2
+    devices = [
+        draw(_cluster_device(f"d{i}", counters)) for i in range(draw(st.integers(1, 3)))
+    ]
+    pool_doc = {"name": pool, "generation": generation, "resourceSliceCount": count}
+    out = [
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceSlice",
+            "metadata": {"name": f"{pool}-{tag}"},
+            "spec": {**spec, "pool": pool_doc, "devices": devices},
+        }
+    ]
+    if extra == "dup":
+        out.append(
+            {
+                "apiVersion": "resource.k8s.io/v1",
+                "kind": "ResourceSlice",
+                "metadata": {"name": f"{pool}-{tag}-dup"},
+                "spec": {**spec, "pool": pool_doc, "devices": [copy.deepcopy(devices[0])]},
+            }
+        )
+    if counters:
+        out.append(
+            {
+                "apiVersion": "resource.k8s.io/v1",
+                "kind": "ResourceSlice",
+                "metadata": {"name": f"{pool}-{tag}-counters"},
+                "spec": {
+                    **spec,
+                    "pool": pool_doc,
+                    "sharedCounters": [
+                        {"name": "cs", "counters": {"mem": {"value": str(draw(st.integers(2, 4)))}}}
+                    ],
+                },
+            }
+        )
+    return out
+
+
+_ROOT_1 = [{"cel": {"expression": f'device.attributes["{CLUSTER_DRIVER}"].root == 1'}}]
+_MODEL_B = [{"cel": {"expression": f'device.attributes["{CLUSTER_DRIVER}"].model == "B"'}}]
+_CLUSTER_REQUESTS: list[dict[str, Any]] = [
+    {"name": "r", "exactly": {"deviceClassName": "gpu"}},
+    {"name": "r", "exactly": {"deviceClassName": "gpu", "count": 2}},
+    {"name": "r", "exactly": {"deviceClassName": "gpu-a"}},
+    {
+        "name": "r",
+        "exactly": {
+            "deviceClassName": "gpu",
+            "selectors": _ROOT_1,
+        },
+    },
+    {
+        "name": "r",
+        "exactly": {
+            "deviceClassName": "gpu",
+            "tolerations": [{"key": "k", "operator": "Exists", "effect": "NoSchedule"}],
+        },
+    },
+    {
+        "name": "r",
+        "exactly": {
+            "deviceClassName": "gpu",
+            "allocationMode": "All",
+            "selectors": _MODEL_B,
+        },
+    },
+    {
+        "name": "r",
+        "firstAvailable": [
+            {"name": "two-b", "deviceClassName": "gpu", "count": 2, "selectors": _MODEL_B},
+            {"name": "one", "deviceClassName": "gpu"},
+        ],
+    },
+]
+
+
+@st.composite
+def cluster_claim_specs(draw: st.DrawFn) -> dict[str, Any]:
+    """The spec of one claim: one or two requests, maybe joined by matchAttribute."""
+    # One device of the class half of the time: the request that tells nodes apart by
+    # what is in use.
+    first = copy.deepcopy(
+        draw(st.sampled_from([_CLUSTER_REQUESTS[0]] * 6 + _CLUSTER_REQUESTS[1:]))
+    )
+    requests = [first]
+    constraints: list[dict[str, Any]] = []
+    if draw(st.integers(0, 3)) == 0:
+        second = copy.deepcopy(_CLUSTER_REQUESTS[0])
+        second["name"] = "s"
+        requests.append(second)
+        if draw(st.booleans()):
+            constraints.append(
+                {"requests": ["r", "s"], "matchAttribute": f"{CLUSTER_DRIVER}/root"}
+            )
+    devices: dict[str, Any] = {"requests": requests}
+    if constraints:
+        devices["constraints"] = constraints
+    return {"devices": devices}
+
+
+def cluster_claim(name: str, spec: dict[str, Any], namespace: str = "default") -> dict[str, Any]:
+    """A ResourceClaim with that spec."""
+    return {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "ResourceClaim",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": copy.deepcopy(spec),
+    }
+
+
+def cluster_taint_rule(name: str, pool: str | None) -> dict[str, Any]:
+    """A DeviceTaintRule tainting a pool's devices (or the driver's) NoSchedule."""
+    selector: dict[str, Any] = {"driver": CLUSTER_DRIVER}
+    if pool is not None:
+        selector["pool"] = pool
+    return {
+        "apiVersion": "resource.k8s.io/v1beta2",
+        "kind": "DeviceTaintRule",
+        "metadata": {"name": name},
+        "spec": {
+            "deviceSelector": selector,
+            "taint": {"key": "k", "value": "rule", "effect": "NoSchedule"},
+        },
+    }
+
+
 def malformed_documents(
     objects_by_kind: Mapping[str, Sequence[dict[str, Any]]],
 ) -> st.SearchStrategy[dict[str, Any]]:

@@ -723,8 +723,7 @@ class Cluster:
         """
         data = self._data
         node = data.nodes[name]
-        if need > 0 and self._free_devices(node) < need:
-            # Counting first: fewer devices free than the claims need at least.
+        if need > 0 and self._too_few_devices(node, claims, need):
             return False
         check = None
         if deadline is not None or cancel is not None:
@@ -771,31 +770,44 @@ class Cluster:
             return err
         return result is not None
 
-    def _free_devices(self, node: Node) -> float:
-        # An upper bound on how many devices the claims can get on this node: devices
-        # of complete, valid pools not in dedicated use; a shareable device can be
-        # chosen again and again. With an invalid pool "does not fit" turns into an
-        # error, so no shortcut then.
+    def _too_few_devices(self, node: Node, claims: Sequence[ResourceClaim], need: int) -> bool:
+        """Count first: return true when fewer devices are free than the claims need.
+
+        Exact, because it answers only when the search could not have raised either:
+        ``need`` is 0 when a claim has an ``All`` or admin-access request (those look at
+        devices in use too), an invalid pool turns "does not fit" into an error, and the
+        few free devices are checked for selector errors (the search evaluates selectors
+        on free devices only, so it meets no other error).
+        """
         data = self._data
         state = data.state
         shareable_on = self.features.consumable_capacity
         try:
             pools = data.inventory.pools_for_node(node)
         except InputError:
-            return float("inf")
-        free = 0
+            return False
+        free: list[Any] = []
         for pool in pools:
             if pool.invalid:
-                return float("inf")
+                return False
             if pool.incomplete:
                 continue
             for slice_entry in pool.slices:
                 for entry in slice_entry.devices:
                     if shareable_on and entry.device.allow_multiple_allocations:
-                        return float("inf")
+                        return False  # chosen again and again: no count bounds it
                     if not state.is_dedicated(entry.id):
-                        free += 1
-        return free
+                        free.append(entry)
+                        if len(free) >= need:
+                            return False
+        expressions = _expressions(claims, data.classes)
+        for entry in free:
+            for expression in expressions:
+                try:
+                    entry.matches(expression)
+                except CELError:
+                    return False  # the search may meet this error: let it decide
+        return True
 
     def _allocation_for_view(self, view: FilterView, node: str) -> list[AllocationResult]:
         with self._lock:
@@ -975,25 +987,44 @@ def _compile_all(selectors: Sequence[Any], owner: str) -> None:
 
 
 def _devices_needed(claims: Sequence[ResourceClaim]) -> int:
-    # The fewest devices the claims need, counting only what must be distinct devices
-    # not in use: ExactCount requests without admin access (the smallest alternative
-    # of a firstAvailable list). ``All`` requests count nothing.
+    # The fewest distinct devices not in use that the claims need: the counts of their
+    # ExactCount requests (the smallest alternative of a firstAvailable list). 0, so
+    # that no counting is done, when a request asks for All devices or admin access:
+    # those look at devices in use as well.
     need = 0
     for claim in claims:
         devices = claim.spec.devices
         for request in devices.requests if devices is not None else []:
+            specs: list[Any] = [request.exactly] if request.exactly is not None else []
+            specs.extend(request.first_available or [])
+            for spec in specs:
+                mode = spec.allocation_mode or "ExactCount"
+                if mode != "ExactCount" or getattr(spec, "admin_access", None):
+                    return 0
             if request.exactly is not None:
-                spec = request.exactly
-                if spec.admin_access or (spec.allocation_mode or "ExactCount") != "ExactCount":
-                    continue
-                need += int(spec.count or 0)
+                need += int(request.exactly.count or 0)
             elif request.first_available:
-                counts = [
-                    int(s.count or 0) if (s.allocation_mode or "ExactCount") == "ExactCount" else 0
-                    for s in request.first_available
-                ]
-                need += min(counts)
+                need += min(int(s.count or 0) for s in request.first_available)
     return need
+
+
+def _expressions(claims: Sequence[ResourceClaim], classes: Mapping[str, Any]) -> list[str]:
+    # Every selector expression of the claims' requests and of their classes.
+    out: dict[str, None] = {}
+    for claim in claims:
+        devices = claim.spec.devices
+        for request in devices.requests if devices is not None else []:
+            specs: list[Any] = [request.exactly] if request.exactly is not None else []
+            specs.extend(request.first_available or [])
+            for spec in specs:
+                device_class = classes.get(spec.device_class_name or "")
+                selectors = list(spec.selectors or [])
+                if device_class is not None and device_class.spec is not None:
+                    selectors.extend(device_class.spec.selectors or [])
+                for selector in selectors:
+                    if selector.cel is not None:
+                        out[selector.cel.expression] = None
+    return list(out)
 
 
 def _allocated_elsewhere(allocated: Sequence[ResourceClaim], node: Node) -> str:
