@@ -9,6 +9,7 @@ from dra_core.allocator.cpsat import ScoredAllocation, allocate_scored
 from dra_core.allocator.explain import Explanation, explain
 from dra_core.api import Quantity
 from dra_core.cel import CelDevice, SelectorProgram, compile_selector
+from dra_core.cluster import Cluster, FilterView
 from dra_core.errors import (
     AllocationAborted,
     AllocationCancelled,
@@ -17,12 +18,16 @@ from dra_core.errors import (
     CELCompileError,
     CELError,
     CELRuntimeError,
+    ClusterError,
     DraCoreError,
     InputError,
     InvalidPoolsError,
     ManifestError,
     ManifestValidationError,
+    ObjectNotFoundError,
     QuantityError,
+    ReservationError,
+    StaleViewError,
 )
 from dra_core.features import Features
 from dra_core.io import dump_json, dump_yaml, load, load_report
@@ -42,19 +47,25 @@ __all__ = [
     "CELError",
     "CELRuntimeError",
     "CelDevice",
+    "Cluster",
+    "ClusterError",
     "DeviceID",
     "DraCoreError",
     "Explanation",
     "Features",
+    "FilterView",
     "InputError",
     "InvalidPoolsError",
     "ManifestError",
     "ManifestValidationError",
+    "ObjectNotFoundError",
     "Quantity",
     "QuantityError",
+    "ReservationError",
     "ScoredAllocation",
     "SelectorProgram",
     "SharedDeviceID",
+    "StaleViewError",
     "__version__",
     "allocate",
     "allocate_scored",
