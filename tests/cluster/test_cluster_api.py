@@ -7,13 +7,6 @@ import threading
 from typing import Any
 
 import pytest
-from strategies import (
-    CLUSTER_DRIVER,
-    cluster_claim,
-    cluster_classes,
-    cluster_node,
-    cluster_taint_rule,
-)
 
 import dra_core
 from dra_core import (
@@ -27,6 +20,13 @@ from dra_core import (
     StaleViewError,
 )
 from dra_core.cluster import CANNOT_ALLOCATE, CLAIM_NOT_ON_NODE
+from strategies import (
+    CLUSTER_DRIVER,
+    cluster_claim,
+    cluster_classes,
+    cluster_node,
+    cluster_taint_rule,
+)
 
 ONE_GPU = {"devices": {"requests": [{"name": "r", "exactly": {"deviceClassName": "gpu"}}]}}
 
@@ -98,7 +98,8 @@ def test_an_allocated_claim_fits_only_where_its_devices_are() -> None:
 def test_input_no_node_can_fix_is_raised_once() -> None:
     cluster = two_nodes()
     unknown = {"devices": {"requests": [{"name": "r", "exactly": {"deviceClassName": "nope"}}]}}
-    with pytest.raises(AllocationInputError, match='deviceclass.resource.k8s.io "nope" not found'):
+    not_found = r'deviceclass\.resource\.k8s\.io "nope" not found'
+    with pytest.raises(AllocationInputError, match=not_found):
         cluster.filter([cluster_claim("a", unknown)])
     bad_cel = copy.deepcopy(ONE_GPU)
     bad_cel["devices"]["requests"][0]["exactly"]["selectors"] = [{"cel": {"expression": "1 +"}}]

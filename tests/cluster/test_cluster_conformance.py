@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_conformance import _case_files, _multiset_match, _normalise
 
 from conftest import data_files, data_path, data_relative
 from dra_core import Cluster, DraCoreError, Features
 from dra_core.api import DeviceClass, Node, ResourceClaim, ResourceSlice
 from dra_core.cluster import CANNOT_ALLOCATE
+from test_conformance import _case_files, _multiset_match, _normalise
 
 UPSTREAM = Path(__file__).resolve().parents[1] / "cases" / "upstream"
 
