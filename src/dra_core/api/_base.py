@@ -183,6 +183,11 @@ class K8sModel(BaseModel):
         strict=True,
         extra="ignore",
         ser_json_inf_nan="constants",
+        # Each model's validator and serializer are built on its first use, not at
+        # import: building all ~60 of them costs more than importing pydantic, and a
+        # process uses a few (an allocation: slices, classes, claims, nodes). The same
+        # objects come out either way; only when the build cost is paid changes.
+        defer_build=True,
     )
 
     #: the ``kind`` of a top-level object class (None for nested types)
