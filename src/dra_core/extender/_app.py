@@ -1,0 +1,707 @@
+"""The extender's verbs over a Cluster, and the ASGI app that serves them.
+
+:class:`Extender` answers kube-scheduler's verbs (filter, prioritize, bind, preempt) with
+the wire types of :mod:`dra_core.extender._types`, reading and changing a
+:class:`~dra_core.cluster.Cluster` through its methods. It imports no web framework:
+embed it in any server. :func:`create_app` wraps it in a Starlette app (imported when
+called, so that ``import dra_core`` stays light) with health, readiness and Prometheus
+metrics.
+
+What each verb does, in kube-scheduler's terms (pkg/scheduler/framework/plugins/
+dynamicresources):
+
+- **filter** is PreFilter and Filter: the pod's claims are looked up (a claim that
+  does not exist yet fails every node as ``UnschedulableAndUnresolvable``), then
+  :meth:`Cluster.filter` says where the claims that are not allocated yet can be
+  allocated together, and where allocated claims' devices are usable.
+- **prioritize** is a Score plugin (there is none in-tree for DRA): on each feasible
+  node the claims are allocated with CP-SAT under a policy (``best-fit``, ``pack``,
+  ``spread``), and the policy's score is scaled to 0..10 over the nodes asked about.
+- **bind** is Reserve, PreBind and Bind: the claims are allocated on the chosen node
+  and reserved for the pod in the Cluster (:meth:`Cluster.reserve`), then the state
+  source writes the claims' status and the Binding (with a live API server) or records
+  them (with manifests). On failure everything is given back and ``Error`` says why.
+- **preempt** answers with the victims it was given: dra-core has nothing to add.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from dra_core.errors import (
+    AllocationAborted,
+    ClusterError,
+    DraCoreError,
+    InputError,
+    ObjectNotFoundError,
+)
+from dra_core.extender._types import (
+    MAX_EXTENDER_PRIORITY,
+    ExtenderArgs,
+    ExtenderBindingArgs,
+    ExtenderBindingResult,
+    ExtenderFilterResult,
+    ExtenderPreemptionArgs,
+    ExtenderPreemptionResult,
+    HostPriority,
+    HostPriorityList,
+    MetaPod,
+    MetaVictims,
+    WireError,
+    _get_ci,
+)
+
+if TYPE_CHECKING:
+    from dra_core.api import Pod, ResourceClaim
+    from dra_core.cluster import Cluster
+
+__all__ = ["POLICIES", "Binder", "ClaimLookupError", "Extender", "create_app", "pod_claims"]
+
+log = logging.getLogger("dra_core.extender")
+
+#: The scoring policies of prioritize.
+POLICIES = ("best-fit", "pack", "spread")
+
+#: kube-scheduler's text when a claim made from a template does not exist yet
+#: (k8s.io/dynamic-resource-allocation/resourceclaim ErrClaimNotFound).
+CLAIM_NOT_CREATED = "ResourceClaim not created yet"
+
+
+class ClaimLookupError(DraCoreError):
+    """The pod's claims cannot be looked up (not created yet, missing, not the pod's).
+
+    kube-scheduler's PreFilter makes such a pod ``UnschedulableAndUnresolvable`` on
+    every node: no preemption can create a claim.
+    """
+
+
+class Binder(Protocol):
+    """Where a pod is bound once its claims are reserved (a state source).
+
+    ``bind`` raises when the binding could not be written; the extender then gives the
+    reservation back. ``pod`` returns a pod the source knows of, or None.
+    """
+
+    def bind(self, pod: Pod, node: str, claims: Sequence[ResourceClaim]) -> None:
+        """Write the claims' status and bind the pod to ``node``."""
+
+    def pod(self, namespace: str, name: str) -> Pod | None:
+        """Return the pod, or None when the source does not know it."""
+
+
+def _pod_key(pod: Pod) -> tuple[str, str]:
+    return pod.metadata.namespace or "default", pod.metadata.name
+
+
+def pod_claims(cluster: Cluster, pod: Pod) -> list[ResourceClaim]:
+    """Return the ResourceClaims of ``pod`` from ``cluster``, in the pod's order.
+
+    As kube-scheduler's DynamicResources PreFilter (``podResourceClaims``): a
+    ``resourceClaimName`` names the claim; a ``resourceClaimTemplateName`` is looked up
+    in ``status.resourceClaimStatuses`` (the claim controller writes it), and the claim
+    must be owned by the pod. A status entry without a claim name is skipped (the
+    claim was intentionally not created).
+
+    Raises:
+        ClaimLookupError: with Kubernetes' wording: ``Pod ns/p: ResourceClaim not created
+            yet``, ``resourceclaim.resource.k8s.io "c" not found``, ``resourceclaim "c"
+            is being deleted``, ``ResourceClaim ns/c was not created for Pod ns/p (Pod
+            is not owner)``.
+
+    """
+    namespace, name = _pod_key(pod)
+    statuses = pod.status.resource_claim_statuses if pod.status is not None else []
+    out: list[ResourceClaim] = []
+    for pod_claim in pod.spec.resource_claims:
+        must_check_owner = False
+        if pod_claim.resource_claim_name is not None:
+            claim_name: str | None = pod_claim.resource_claim_name
+        elif pod_claim.resource_claim_template_name is not None:
+            entry = next((s for s in statuses if s.name == pod_claim.name), None)
+            if entry is None:
+                raise ClaimLookupError(f"Pod {namespace}/{name}: {CLAIM_NOT_CREATED}")
+            claim_name = entry.resource_claim_name
+            must_check_owner = True
+        else:
+            raise ClaimLookupError(
+                f"Pod {namespace}/{name}, spec.resourceClaim {pod_claim.name}: "
+                "none of the supported fields are set"
+            )
+        if claim_name is None:
+            continue
+        claim: ResourceClaim | None = cluster.get("ResourceClaim", claim_name, namespace)
+        if claim is None:
+            raise ClaimLookupError(f'resourceclaim.resource.k8s.io "{claim_name}" not found')
+        if claim.metadata.deletion_timestamp is not None:
+            raise ClaimLookupError(f'resourceclaim "{claim_name}" is being deleted')
+        if must_check_owner and not _controlled_by(claim, pod):
+            raise ClaimLookupError(
+                f"ResourceClaim {namespace}/{claim_name} was not created for Pod "
+                f"{namespace}/{name} (Pod is not owner)"
+            )
+        out.append(claim)
+    return out
+
+
+def _controlled_by(claim: ResourceClaim, pod: Pod) -> bool:
+    uid = pod.metadata.uid
+    return any(ref.controller and ref.uid == uid for ref in claim.metadata.owner_references)
+
+
+def _allocated(claim: ResourceClaim) -> bool:
+    return claim.status is not None and claim.status.allocation is not None
+
+
+class _Bounded(OrderedDict[Any, Any]):
+    """A dict that forgets its oldest entries beyond ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def put(self, key: Any, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
+
+
+class Extender:
+    """kube-scheduler's extender verbs over a :class:`~dra_core.cluster.Cluster`.
+
+    Args:
+        cluster: the cluster state (kept current by a state source).
+        binder: where ``bind`` writes (a state source); None: bind only reserves in
+            the cluster.
+        policy: the prioritize policy, one of :data:`POLICIES` (``best-fit`` default).
+        engine: the allocation engine for filter and bind (``auto``, ``search``,
+            ``cpsat``).
+        timeout: seconds one verb may spend allocating (below kube-scheduler's
+            ``httpTimeout``, 5 s by default); past it, filter answers with ``Error``.
+        ready: a callable that says whether the state is loaded (``/readyz``).
+
+    The methods are safe to call from several threads at once. Each takes a decoded
+    wire type and returns one; none raises for a problem of one request (the answer's
+    ``Error`` says it), except :class:`WireError` for a body of the wrong shape.
+
+    """
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        *,
+        binder: Binder | None = None,
+        policy: str = "best-fit",
+        engine: str = "auto",
+        timeout: float | None = 4.0,
+        ready: Callable[[], bool] | None = None,
+    ) -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"unknown policy {policy!r}; known: {', '.join(POLICIES)}")
+        self.cluster = cluster
+        self.binder = binder
+        self.policy = policy
+        self.engine = engine
+        self.timeout = timeout
+        self._ready = ready
+        # Pods seen by filter and prioritize, for bind (whose arguments only name the
+        # pod); bounded, most recent kept.
+        self._pods: _Bounded = _Bounded(10_000)
+        # (cluster version, policy, claims, node group) -> raw score; cleared when the
+        # cluster changes.
+        self._scores: dict[Any, float | None] = {}
+        self._scores_version = -1
+        self._lock = threading.Lock()
+        self._bind_lock = threading.Lock()
+        #: filter outcomes per node, counted (read by the metrics)
+        self.on_filter: Callable[[int, int, int], None] | None = None
+
+    # --- readiness -----------------------------------------------------------------
+
+    def ready(self) -> bool:
+        """Whether the state is loaded and the verbs give meaningful answers."""
+        return True if self._ready is None else bool(self._ready())
+
+    # --- filter ----------------------------------------------------------------------
+
+    def _remember(self, pod: Pod) -> None:
+        with self._lock:
+            self._pods.put(_pod_key(pod), pod)
+
+    def filter(self, args: ExtenderArgs) -> ExtenderFilterResult:
+        """Answer the filter verb: where the pod's claims can be allocated.
+
+        Raises:
+            WireError: no pod, no candidate nodes, or a pod that is not a core/v1 Pod.
+
+        """
+        pod = args.pod_model()
+        names = args.candidate_names()
+        if names is None:
+            raise WireError("cannot decode ExtenderArgs: both Nodes and NodeNames are null")
+        self._remember(pod)
+        feasible: list[str]
+        failed: dict[str, str] = {}
+        unresolvable: dict[str, str] = {}
+        error = ""
+        try:
+            claims = pod_claims(self.cluster, pod)
+            if not claims:
+                feasible = list(dict.fromkeys(names))
+            else:
+                view = self.cluster.filter(
+                    claims, names, engine=self.engine, timeout=self.timeout
+                )
+                feasible = list(view.feasible)
+                for node, reason in view.reasons.items():
+                    (unresolvable if node in view.unresolvable else failed)[node] = reason
+        except (ClaimLookupError, InputError) as exc:
+            # No node can help: kube-scheduler's UnschedulableAndUnresolvable.
+            feasible = []
+            unresolvable = dict.fromkeys(names, str(exc))
+        except AllocationAborted as exc:
+            feasible, error = [], f"dra-core extender: {exc}"
+        except Exception as exc:  # one request's failure must not take the server down
+            log.exception("filter failed")
+            feasible, error = [], f"dra-core extender: internal error: {type(exc).__name__}: {exc}"
+        if self.on_filter is not None:
+            self.on_filter(len(feasible), len(failed), len(unresolvable))
+        if error:
+            return ExtenderFilterResult(Error=error)
+        if args.node_names is not None:
+            return ExtenderFilterResult(
+                NodeNames=feasible,
+                FailedNodes=failed,
+                FailedAndUnresolvableNodes=unresolvable,
+            )
+        keep = set(feasible)
+        nodes = dict(args.nodes or {})
+        items_key = next((k for k in nodes if k.lower() == "items"), "items")
+        nodes[items_key] = [item for item in args.node_items() if _node_name(item) in keep]
+        return ExtenderFilterResult(
+            Nodes=nodes, FailedNodes=failed, FailedAndUnresolvableNodes=unresolvable
+        )
+
+    # --- prioritize ------------------------------------------------------------------
+
+    def prioritize(self, args: ExtenderArgs) -> HostPriorityList:
+        """Answer the prioritize verb: a score 0..10 for every node asked about.
+
+        Nodes where the claims do not fit, and every node when the pod has no claim
+        to allocate, get 0. See :meth:`scores` for the scale.
+
+        Raises:
+            WireError: as :meth:`filter`.
+
+        """
+        pod = args.pod_model()
+        names = args.candidate_names()
+        if names is None:
+            raise WireError("cannot decode ExtenderArgs: both Nodes and NodeNames are null")
+        self._remember(pod)
+        try:
+            claims = pod_claims(self.cluster, pod)
+            scores = self.scores(claims, names)
+        except (ClaimLookupError, InputError, AllocationAborted) as exc:
+            log.info("prioritize: %s: every node scores 0", exc)
+            scores = {}
+        except Exception:
+            log.exception("prioritize failed: every node scores 0")
+            scores = {}
+        return HostPriorityList(
+            [HostPriority(Host=name, Score=scores.get(name, 0)) for name in names]
+        )
+
+    def scores(self, claims: Sequence[ResourceClaim], nodes: Sequence[str]) -> dict[str, int]:
+        """Score ``nodes`` for ``claims`` under the extender's policy, 0..10.
+
+        On each node where the claims fit, those not allocated yet are allocated with
+        :func:`dra_core.allocate_scored` under the policy; the raw scores are mapped
+        linearly onto 0..10 (the best node 10, the worst 0; all equal: all 10). Nodes
+        where they do not fit get 0. Nodes with the same equivalence key (same devices
+        and use) are scored once.
+        """
+        pending = [c for c in claims if not _allocated(c)]
+        if not pending:
+            return dict.fromkeys(nodes, 0)
+        view = self.cluster.filter(claims, nodes, engine=self.engine, timeout=self.timeout)
+        if not view.feasible:
+            return dict.fromkeys(nodes, 0)
+        raw = self._raw_scores(pending, view.feasible, view.version)
+        values = [s for s in raw.values() if s is not None]
+        out = dict.fromkeys(nodes, 0)
+        if not values:
+            return out
+        low, high = min(values), max(values)
+        for node, score in raw.items():
+            if score is None:
+                continue
+            if high == low:
+                out[node] = MAX_EXTENDER_PRIORITY
+            else:
+                out[node] = round(MAX_EXTENDER_PRIORITY * (score - low) / (high - low))
+        return out
+
+    def _raw_scores(
+        self, pending: Sequence[ResourceClaim], nodes: Sequence[str], version: int
+    ) -> dict[str, float | None]:
+        from dra_core.allocator.cpsat import allocate_scored
+
+        claims_sig = json.dumps(
+            [c.spec.model_dump(mode="json", by_alias=True) for c in pending], sort_keys=True
+        )
+        with self._lock:
+            if self._scores_version != version:
+                self._scores.clear()
+                self._scores_version = version
+        out: dict[str, float | None] = {}
+        cluster = self.cluster
+        # Private parts of the Cluster (its lock, allocator and equivalence keys): see
+        # "What the Cluster could offer" in docs/extender.md. The lock is an RLock held
+        # by every Cluster method, so the state cannot change while scoring.
+        with cluster._lock:
+            if cluster.version != version:
+                return {}
+            allocator = cluster._allocator()
+            for node in nodes:
+                group = _group_key(cluster, node)
+                key = (self.policy, claims_sig, group)
+                with self._lock:
+                    known = key in self._scores
+                    score = self._scores.get(key)
+                if not known:
+                    scored = allocate_scored(
+                        allocator,
+                        cluster._data.nodes[node],
+                        pending,
+                        policy=self.policy,
+                    )
+                    score = scored.score
+                    with self._lock:
+                        if self._scores_version == version and len(self._scores) < 65536:
+                            self._scores[key] = score
+                out[node] = score
+        return out
+
+    # --- bind ------------------------------------------------------------------------
+
+    def bind(self, args: ExtenderBindingArgs) -> ExtenderBindingResult:
+        """Answer the bind verb: allocate and reserve the claims on the node, bind the pod.
+
+        As kube-scheduler's Reserve, PreBind and Bind. All or nothing: on failure the
+        reservation is given back and ``Error`` says why.
+        """
+        try:
+            self._bind(args)
+        except (DraCoreError, ValueError) as exc:
+            return ExtenderBindingResult(Error=str(exc))
+        except Exception as exc:
+            log.exception("bind failed")
+            return ExtenderBindingResult(
+                Error=f"dra-core extender: internal error: {type(exc).__name__}: {exc}"
+            )
+        return ExtenderBindingResult()
+
+    def _bind(self, args: ExtenderBindingArgs) -> None:
+        from dra_core.api import ResourceClaimConsumerReference
+
+        namespace = args.pod_namespace or "default"
+        if not args.pod_name or not args.node:
+            raise WireError("cannot bind: PodName and Node are required")
+        with self._lock:
+            pod: Pod | None = self._pods.get((namespace, args.pod_name))
+        if pod is None and self.binder is not None:
+            pod = self.binder.pod(namespace, args.pod_name)
+        if pod is None:
+            raise ObjectNotFoundError(
+                f'pod "{namespace}/{args.pod_name}" not found: the extender has not seen it '
+                "(configure the filterVerb too)",
+                kind="Pod",
+                name=f"{namespace}/{args.pod_name}",
+            )
+        if args.pod_uid and pod.metadata.uid and args.pod_uid != pod.metadata.uid:
+            raise ObjectNotFoundError(
+                f'pod "{namespace}/{args.pod_name}" has UID {pod.metadata.uid}, '
+                f"not {args.pod_uid}",
+                kind="Pod",
+                name=f"{namespace}/{args.pod_name}",
+            )
+        consumer = ResourceClaimConsumerReference(
+            resource="pods", name=pod.metadata.name, uid=args.pod_uid or pod.metadata.uid
+        )
+        # One bind at a time: reserve, write and give back must not interleave.
+        with self._bind_lock:
+            claims = pod_claims(self.cluster, pod)
+            pending = [c for c in claims if not _allocated(c)]
+            reserved = (
+                self.cluster.reserve(
+                    pending, args.node, engine=self.engine, reserved_for=[consumer]
+                )
+                if pending
+                else []
+            )
+            # Claims allocated already (shared, or allocated by someone else): their
+            # devices must be usable on the node, and the pod is added to reservedFor.
+            shared = [c for c in claims if _allocated(c)]
+            if shared:
+                view = self.cluster.filter(shared, [args.node])
+                if args.node not in view.feasible:
+                    self._give_back(reserved, [])
+                    raise ClusterError(
+                        f"{view.reasons.get(args.node, 'cannot allocate all claims')} "
+                        f"(node {args.node})"
+                    )
+            updated = []
+            for claim in shared:
+                status = claim.status
+                assert status is not None
+                if any(r.uid == consumer.uid for r in status.reserved_for):
+                    updated.append(claim)
+                    continue
+                status = status.model_copy(
+                    update={"reserved_for": [*status.reserved_for, consumer]}
+                )
+                updated.append(claim.model_copy(update={"status": status}))
+            if updated:
+                self.cluster.apply(*updated)
+            final = {(c.metadata.namespace, c.metadata.name): c for c in [*reserved, *updated]}
+            ordered = [final[(c.metadata.namespace, c.metadata.name)] for c in claims]
+            try:
+                if self.binder is not None:
+                    self.binder.bind(pod, args.node, ordered)
+            except Exception as exc:
+                self._give_back(reserved, shared)
+                if isinstance(exc, DraCoreError):
+                    raise
+                raise ClusterError(f"binding pod {namespace}/{pod.metadata.name}: {exc}") from exc
+
+    def _give_back(
+        self, reserved: Sequence[ResourceClaim], shared: Sequence[ResourceClaim]
+    ) -> None:
+        if reserved:
+            self.cluster.unreserve(reserved)
+        if shared:
+            self.cluster.apply(*shared)
+
+    # --- preempt ---------------------------------------------------------------------
+
+    def preempt(self, args: ExtenderPreemptionArgs) -> ExtenderPreemptionResult:
+        """Answer the preempt verb with the victims unchanged, as MetaVictims.
+
+        dra-core does not choose victims: kube-scheduler's own preemption already
+        accounts for the devices the victims' claims hold once they are deallocated.
+        """
+        if args.node_name_to_meta_victims is not None:
+            return ExtenderPreemptionResult(NodeNameToMetaVictims=args.node_name_to_meta_victims)
+        out: dict[str, MetaVictims | None] = {}
+        for node, victims in (args.node_name_to_victims or {}).items():
+            if victims is None:
+                out[node] = None
+                continue
+            pods = []
+            for pod in victims.pods or []:
+                meta = _get_ci(pod, "metadata")
+                uid = _get_ci(meta, "uid")
+                pods.append(MetaPod(UID=uid if isinstance(uid, str) else ""))
+            out[node] = MetaVictims(Pods=pods, NumPDBViolations=victims.num_pdb_violations)
+        return ExtenderPreemptionResult(NodeNameToMetaVictims=out)
+
+
+def _node_name(item: dict[str, Any]) -> str:
+    name = _get_ci(_get_ci(item, "metadata"), "name")
+    return name if isinstance(name, str) else ""
+
+
+def _group_key(cluster: Cluster, node: str) -> Any:
+    # The Cluster's equivalence key: nodes with equal keys get the same allocation
+    # (up to names), so the same score. Private; falls back to the node itself.
+    key = getattr(cluster, "_key", None)
+    if key is None:
+        return ("node", node)
+    try:
+        return key(node)
+    except Exception:
+        return ("node", node)
+
+
+# --- the ASGI app ----------------------------------------------------------------------------
+
+#: The default limit on a request body (kube-scheduler sends the pod, and with
+#: ``nodeCacheCapable: false`` every candidate Node: allow for thousands).
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+def create_app(
+    extender: Extender,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    on_startup: Sequence[Callable[[], Any]] = (),
+    on_shutdown: Sequence[Callable[[], Any]] = (),
+) -> Any:
+    """Return a Starlette (ASGI) app that serves ``extender``.
+
+    Routes: ``POST /filter``, ``/prioritize``, ``/bind``, ``/preempt`` (kube-scheduler's
+    verbs; point ``urlPrefix`` at the app and name them in the ``extenders:`` stanza),
+    ``GET /healthz``, ``GET /readyz`` (503 until the state is loaded), ``GET /metrics``
+    (Prometheus text). A body over ``max_body_bytes`` is a 413; a body that is not JSON
+    of the verb's type a 400 with the reason. The verbs run in worker threads, so a
+    long allocation never blocks the health checks.
+
+    ``on_startup``/``on_shutdown`` run in the app's lifespan (starting and stopping a
+    state source, for example). Needs the ``extender`` extra (Starlette,
+    prometheus-client).
+    """
+    import contextlib
+
+    from prometheus_client import (
+        CONTENT_TYPE_LATEST,
+        CollectorRegistry,
+        Counter,
+        Histogram,
+        generate_latest,
+    )
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse, Response
+    from starlette.routing import Route
+
+    registry = CollectorRegistry()
+    requests = Counter(
+        "dra_core_extender_requests",
+        "Extender requests by verb and HTTP status code.",
+        ["verb", "code"],
+        registry=registry,
+    )
+    latency = Histogram(
+        "dra_core_extender_request_duration_seconds",
+        "Time to answer an extender request, by verb.",
+        ["verb"],
+        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        registry=registry,
+    )
+    filter_nodes = Counter(
+        "dra_core_extender_filter_nodes",
+        "Nodes answered by filter, by outcome (feasible, failed, unresolvable).",
+        ["outcome"],
+        registry=registry,
+    )
+    bind_results = Counter(
+        "dra_core_extender_bind",
+        "Bind answers by result (bound, error).",
+        ["result"],
+        registry=registry,
+    )
+
+    def count_filter(feasible: int, failed: int, unresolvable: int) -> None:
+        filter_nodes.labels("feasible").inc(feasible)
+        filter_nodes.labels("failed").inc(failed)
+        filter_nodes.labels("unresolvable").inc(unresolvable)
+
+    extender.on_filter = count_filter
+
+    class _TooLarge(Exception):
+        pass
+
+    async def read_body(request: Request) -> bytes:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_body_bytes:
+            raise _TooLarge
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body_bytes:
+                raise _TooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def verb(
+        name: str, decode: Callable[[bytes], Any], answer: Callable[[Any], Any]
+    ) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            started = time.perf_counter()
+            try:
+                try:
+                    body = await read_body(request)
+                except _TooLarge:
+                    return _status(413, f"the request body is over {max_body_bytes} bytes")
+                try:
+
+                    def run() -> bytes:
+                        result = answer(decode(body))
+                        data: bytes = result.to_json()
+                        return data
+
+                    data = await run_in_threadpool(run)
+                except WireError as exc:
+                    return _status(400, str(exc))
+                if name == "bind":
+                    bind_results.labels("error" if b'"Error":""' not in data else "bound").inc()
+                requests.labels(name, "200").inc()
+                return Response(data, media_type="application/json")
+            finally:
+                latency.labels(name).observe(time.perf_counter() - started)
+
+        def _status(code: int, message: str) -> Response:
+            requests.labels(name, str(code)).inc()
+            return PlainTextResponse(message + "\n", status_code=code)
+
+        return endpoint
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    async def readyz(request: Request) -> Response:
+        if extender.ready():
+            return PlainTextResponse("ok\n")
+        return PlainTextResponse("the cluster state is not loaded yet\n", status_code=503)
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        for hook in on_startup:
+            await run_in_threadpool(hook)
+        try:
+            yield
+        finally:
+            for hook in on_shutdown:
+                await run_in_threadpool(hook)
+
+    routes = [
+        Route(
+            "/filter",
+            verb("filter", ExtenderArgs.from_json, extender.filter),
+            methods=["POST"],
+        ),
+        Route(
+            "/prioritize",
+            verb("prioritize", ExtenderArgs.from_json, extender.prioritize),
+            methods=["POST"],
+        ),
+        Route(
+            "/bind",
+            verb("bind", ExtenderBindingArgs.from_json, extender.bind),
+            methods=["POST"],
+        ),
+        Route(
+            "/preempt",
+            verb("preempt", ExtenderPreemptionArgs.from_json, extender.preempt),
+            methods=["POST"],
+        ),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.extender = extender
+    app.state.registry = registry
+    return app
