@@ -254,3 +254,86 @@ def test_inputs_are_not_mutated() -> None:
     cluster.filter([claim])
     cluster.reserve([claim], "node-0")
     assert (objects, claim) == pristine
+
+
+def _two_model_slice(node: str) -> dict[str, Any]:
+    slice_doc = gpu_slice(node, 2)
+    slice_doc["spec"]["devices"][0]["attributes"] = {"model": {"string": "A"}, "root": {"int": 0}}
+    slice_doc["spec"]["devices"][1]["attributes"] = {"model": {"string": "B"}, "root": {"int": 1}}
+    return slice_doc
+
+
+def _held(cluster: Cluster, node: str, device: str) -> None:
+    claim = cluster_claim(f"held-{node}", ONE_GPU)
+    claim["status"] = {
+        "allocation": {
+            "devices": {
+                "results": [
+                    {"request": "r", "driver": CLUSTER_DRIVER, "pool": node, "device": device}
+                ]
+            }
+        }
+    }
+    cluster.apply(claim)
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        # gpu-a selects model A: free on node-1 only.
+        ({"devices": {"requests": [{"name": "r", "exactly": {"deviceClassName": "gpu-a"}}]}}, 1),
+        # any GPU: one is free on both nodes.
+        (ONE_GPU, 2),
+        # two devices on the same root: never (roots differ), whatever is free.
+        (
+            {
+                "devices": {
+                    "requests": [
+                        {"name": "r", "exactly": {"deviceClassName": "gpu"}},
+                        {"name": "s", "exactly": {"deviceClassName": "gpu"}},
+                    ],
+                    "constraints": [{"matchAttribute": f"{CLUSTER_DRIVER}/root"}],
+                }
+            },
+            0,
+        ),
+    ],
+)
+def test_nodes_alike_but_for_which_device_is_in_use(spec: dict[str, Any], expected: int) -> None:
+    # Equal slices; node-0 uses its model A device, node-1 its model B device. Whatever the
+    # cache already knows, each node's answer is its own.
+    cluster = Cluster([cluster_node("node-0"), cluster_node("node-1"), *cluster_classes()])
+    cluster.apply(_two_model_slice("node-0"), _two_model_slice("node-1"))
+    _held(cluster, "node-0", "gpu-0")
+    _held(cluster, "node-1", "gpu-1")
+    for _ in range(2):  # cold, then from the memo
+        view = cluster.filter([cluster_claim("a", spec)])
+        assert len(view.feasible) == expected
+        if expected == 1:
+            assert view.feasible == ("node-1",)
+
+
+def test_constraints_tell_devices_apart_by_attribute() -> None:
+    # Three equal-looking devices but for their root; node-0 uses the root-1 device, node-1
+    # a root-0 one. Two devices on one root fit on node-0 only.
+    def three(node: str) -> dict[str, Any]:
+        doc = gpu_slice(node, 3)
+        for i, root in enumerate([0, 0, 1]):
+            doc["spec"]["devices"][i]["attributes"] = {"root": {"int": root}}
+        return doc
+
+    cluster = Cluster([cluster_node("node-0"), cluster_node("node-1"), *cluster_classes()])
+    cluster.apply(three("node-0"), three("node-1"))
+    _held(cluster, "node-0", "gpu-2")
+    _held(cluster, "node-1", "gpu-0")
+    pair = {
+        "devices": {
+            "requests": [
+                {"name": "r", "exactly": {"deviceClassName": "gpu"}},
+                {"name": "s", "exactly": {"deviceClassName": "gpu"}},
+            ],
+            "constraints": [{"matchAttribute": f"{CLUSTER_DRIVER}/root"}],
+        }
+    }
+    for _ in range(2):
+        assert cluster.filter([cluster_claim("a", pair)]).feasible == ("node-0",)

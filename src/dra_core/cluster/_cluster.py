@@ -143,6 +143,7 @@ class _Data:
         "memo",
         "nodes",
         "objects",
+        "pool_reps",
         "raw_slices",
         "refs",
         "reserved_added",
@@ -170,6 +171,8 @@ class _Data:
         # node keys changes (classes, pools every node sees, devices in use in them);
         # such changes clear it.
         self.memo: dict[tuple[Any, Any], bool] = {}
+        # a pool content signature -> a pool with that content (any node's)
+        self.pool_reps: dict[Any, Pool] = {}
         self.refs = 1
 
     def copy(self) -> _Data:
@@ -186,6 +189,7 @@ class _Data:
         other.intern = self.intern
         other.reserved_added = set(self.reserved_added)
         other.memo = {}
+        other.pool_reps = self.pool_reps
         other.refs = 1
         return other
 
@@ -482,7 +486,13 @@ class Cluster:
             for pool in pools:
                 owner = inventory.pool_is_node_local(pool.id)
                 if owner == name:
-                    parts.append(("L", self._pool_sig(pool), self._usage_sig(pool)))
+                    pool_sig = self._pool_sig(pool)
+                    reps = data.pool_reps
+                    if pool_sig not in reps:
+                        if len(reps) > 4 * max(1024, len(data.nodes)):
+                            reps.clear()
+                        reps[pool_sig] = pool
+                    parts.append(("L", pool_sig, self._usage_sig(pool)))
                 elif (
                     owner is not None
                     and not pool.incomplete
@@ -496,6 +506,103 @@ class Cluster:
             # A malformed node selector: this node is worked out on its own.
             return ("alone", name)
         return tuple(parts)
+
+    def _coarse_key(
+        self,
+        key: tuple[Any, ...],
+        claims: Sequence[ResourceClaim],
+        types: dict[Any, dict[tuple[int, int], int] | None],
+    ) -> tuple[Any, ...]:
+        """Return the node key with devices in use named by their type for these claims.
+
+        A node-local pool's devices in use are listed by position in the node key. For
+        given claims, devices of the same type (:meth:`_device_types`) can be swapped
+        without changing whether the claims fit, so only how many of each type are in
+        use (and how) matters. Pools whose types are unknown keep their positions.
+        """
+        if key and key[0] == "alone":
+            return key
+        parts: list[Any] = ["coarse"]
+        for part in key:
+            if part[0] != "L":
+                parts.append(part)
+                continue
+            _, pool_sig, usage = part
+            if pool_sig in types:
+                table = types[pool_sig]
+            else:
+                table = types[pool_sig] = self._device_types(pool_sig, claims)
+            if table is None:
+                parts.append(part)
+                continue
+            in_use = sorted((table[(s, i)], *rest) for s, i, *rest in usage)
+            parts.append(("T", pool_sig, tuple(in_use)))
+        return tuple(parts)
+
+    def _device_types(
+        self, pool_sig: Any, claims: Sequence[ResourceClaim]
+    ) -> dict[tuple[int, int], int] | None:
+        """Return the devices of a pool content numbered by what the claims can tell apart.
+
+        Two devices are of one type when every request (and subrequest) of the claims
+        selects both or neither, and they are equal in everything else the allocator
+        reads: capacity, counters, taints, binding conditions, node selection,
+        ``allowMultipleAllocations``, and their attributes when a claim has constraints
+        (which compare attribute values). The search meets no error on such devices
+        (checked: a selector error gives None, and positions are kept), and the search
+        is complete, so swapping two devices of a type never changes whether the claims
+        fit: only which device a result names.
+        """
+        pool = self._data.pool_reps.get(pool_sig)
+        if pool is None:
+            return None
+        classes = self._data.classes
+        alternatives: list[tuple[list[str], list[str]]] = []
+        constraints = False
+        for claim in claims:
+            devices = claim.spec.devices
+            if devices is None:
+                continue
+            constraints = constraints or bool(devices.constraints)
+            for request in devices.requests:
+                specs: list[Any] = [request.exactly] if request.exactly is not None else []
+                specs.extend(request.first_available or [])
+                for spec in specs:
+                    device_class = classes.get(spec.device_class_name or "")
+                    class_selectors = (
+                        device_class.spec.selectors
+                        if device_class is not None and device_class.spec is not None
+                        else []
+                    ) or []
+                    alternatives.append(
+                        (
+                            [x.cel.expression for x in class_selectors if x.cel is not None],
+                            [x.cel.expression for x in spec.selectors or [] if x.cel is not None],
+                        )
+                    )
+        table: dict[tuple[int, int], int] = {}
+        numbers: dict[Any, int] = {}
+        for s, slice_entry in enumerate((*pool.slices, *pool.slices_not_targeting_node)):
+            for entry in slice_entry.devices:
+                selected: list[bool] = []
+                try:
+                    for class_exprs, request_exprs in alternatives:
+                        ok = all(entry.matches(e) for e in class_exprs) and all(
+                            entry.matches(e) for e in request_exprs
+                        )
+                        selected.append(ok)
+                except CELError:
+                    return None
+                device = entry.device
+                rest = _freeze(
+                    tuple(
+                        (k, v)
+                        for k, v in device.__dict__.items()
+                        if k != "name" and (constraints or k != "attributes")
+                    )
+                )
+                table[(s, entry.index)] = numbers.setdefault((tuple(selected), rest), len(numbers))
+        return table
 
     def _slice_sig(self, entry: SliceEntry) -> int:
         # The content of a slice without node and pool names, as a number: equal numbers
@@ -643,18 +750,24 @@ class Cluster:
             memo = data.memo
             claims_sig = _Sig((engine, *(_freeze(c.spec) for c in pending)))
             allocator: Allocator | None = None
+            types: dict[Any, dict[tuple[int, int], int] | None] = {}
             for key, members in groups.items():
                 check_abort(deadline, timeout, cancel)
-                memo_key = (claims_sig, key)
-                outcome = memo.get(memo_key)
+                outcome = memo.get((claims_sig, key))
                 if outcome is None:
-                    outcome = self._feasible(
-                        members[0], pending, need, engine, deadline, timeout, cancel
-                    )
+                    # A coarser key for these claims: devices they cannot tell apart
+                    # are interchangeable (see _device_types).
+                    coarse = self._coarse_key(key, pending, types)
+                    outcome = memo.get((claims_sig, coarse))
+                    if outcome is None:
+                        outcome = self._feasible(
+                            members[0], pending, need, engine, deadline, timeout, cancel
+                        )
                     if outcome is not None:
                         if len(memo) > 65536:
                             memo.clear()
-                        memo[memo_key] = outcome
+                        memo[(claims_sig, key)] = outcome
+                        memo[(claims_sig, coarse)] = outcome
                 if outcome is None:
                     # Error texts name devices and pools: work each node out on its own.
                     allocator = allocator or self._allocator()
