@@ -744,8 +744,22 @@ def _pydantic_reason(error: Mapping[str, Any]) -> str:
 # ----------------------------------------------------------------------------------- model paths
 
 
+_UNWRAPPED: dict[Any, Any] = {}
+_FIELDS: dict[type[BaseModel], dict[str, tuple[str, Any]]] = {}
+
+
 def _unwrap(annotation: Any) -> Any:
-    """Strip Annotated[...] and Optional[...] from an annotation."""
+    """Strip Annotated[...] and Optional[...] from an annotation (cached)."""
+    try:
+        return _UNWRAPPED[annotation]
+    except KeyError:
+        result = _UNWRAPPED[annotation] = _unwrap_uncached(annotation)
+        return result
+    except TypeError:  # an unhashable annotation
+        return _unwrap_uncached(annotation)
+
+
+def _unwrap_uncached(annotation: Any) -> Any:
     while True:
         origin = typing.get_origin(annotation)
         if origin is typing.Annotated:
@@ -760,10 +774,16 @@ def _unwrap(annotation: Any) -> Any:
 
 
 def _field_by_key(model: type[BaseModel], key: str) -> tuple[str, Any] | None:
-    for name, info in model.model_fields.items():
-        if key in (info.alias or name, name):
-            return info.alias or name, info.annotation
-    return None
+    fields = _FIELDS.get(model)
+    if fields is None:
+        fields = {}
+        # Aliases first, so that a Python name never shadows another field's alias.
+        for name, info in reversed(model.model_fields.items()):
+            fields[name] = (info.alias or name, info.annotation)
+        for name, info in reversed(model.model_fields.items()):
+            fields[info.alias or name] = (info.alias or name, info.annotation)
+        _FIELDS[model] = fields
+    return fields.get(key)
 
 
 def _field_path(model: type[BaseModel], loc: Sequence[Any]) -> str:
@@ -800,27 +820,51 @@ def unknown_fields(data: Any, model: type[BaseModel], path: str = "") -> list[st
     return found
 
 
+_SHAPES: dict[Any, tuple[str, Any]] = {}
+
+
+def _shape(annotation: Any) -> tuple[str, Any]:
+    """Classify an annotation for the unknown-field walk (cached): model, list, dict or leaf."""
+    try:
+        return _SHAPES[annotation]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable annotation
+        return ("leaf", None)
+    bare = _unwrap(annotation)
+    origin = typing.get_origin(bare)
+    shape: tuple[str, Any]
+    if isinstance(bare, type) and issubclass(bare, BaseModel):
+        shape = ("leaf", None) if bare.model_config.get("extra") == "allow" else ("model", bare)
+    elif origin is list:
+        shape = ("list", typing.get_args(bare)[0])
+    elif origin is dict:
+        shape = ("dict", typing.get_args(bare)[1])
+    else:
+        shape = ("leaf", None)
+    _SHAPES[annotation] = shape
+    return shape
+
+
 def _walk_unknown(data: Any, annotation: Any, path: str, found: list[str]) -> None:
-    annotation = _unwrap(annotation)
-    origin = typing.get_origin(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        if not isinstance(data, Mapping) or annotation.model_config.get("extra") == "allow":
+    kind, inner = _shape(annotation)
+    if kind == "model":
+        if not isinstance(data, Mapping):
             return
         for key, value in data.items():
-            child = f"{path}.{key}" if path else str(key)
-            field_info = _field_by_key(annotation, str(key))
+            field_info = _field_by_key(inner, str(key))
             if field_info is None:
-                found.append(child)
-            else:
-                _walk_unknown(value, field_info[1], child, found)
-    elif origin is list and isinstance(data, list):
-        (item_type,) = typing.get_args(annotation)
+                found.append(f"{path}.{key}" if path else str(key))
+            elif isinstance(value, (Mapping, list)):
+                _walk_unknown(value, field_info[1], f"{path}.{key}" if path else str(key), found)
+    elif kind == "list" and isinstance(data, list):
         for i, item in enumerate(data):
-            _walk_unknown(item, item_type, f"{path}[{i}]", found)
-    elif origin is dict and isinstance(data, Mapping):
-        value_type = typing.get_args(annotation)[1]
+            if isinstance(item, (Mapping, list)):
+                _walk_unknown(item, inner, f"{path}[{i}]", found)
+    elif kind == "dict" and isinstance(data, Mapping):
         for key, item in data.items():
-            _walk_unknown(item, value_type, f"{path}[{key}]", found)
+            if isinstance(item, (Mapping, list)):
+                _walk_unknown(item, inner, f"{path}[{key}]", found)
 
 
 # ----------------------------------------------------------------------------------- dumping
