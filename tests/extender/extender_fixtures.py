@@ -1,21 +1,14 @@
-"""Fixtures of the extender tests: the gpu-test1 manifests and a server on loopback."""
+"""Helpers of the extender tests: the gpu-test1 objects and a server on loopback."""
 
 from __future__ import annotations
 
-import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-
-pytest.importorskip("starlette")
-pytest.importorskip("uvicorn")
-pytest.importorskip("httpx")
 
 REALDATA = Path(__file__).resolve().parent.parent / "data" / "realdata" / "kubernetes-sigs"
 NVIDIA = REALDATA / "dra-driver-nvidia-gpu"
@@ -190,21 +183,3 @@ class LoopbackServer:
         self.server.should_exit = True
         self.thread.join(10)
         assert not self.thread.is_alive()
-
-
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    servers: list[LoopbackServer] = []
-
-    def start(app: Any) -> LoopbackServer:
-        server = LoopbackServer(app)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
-
-
-def strip_ws(text: str) -> str:
-    return re.sub(r"\s+", "", text)

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from conftest import (
+from extender_fixtures import (
     EXAMPLE_NODE,
     GPU_NODE,
     NS,
@@ -113,9 +113,7 @@ def test_gpu_test1_story_from_manifests(serve, tmp_path: Path) -> None:
             assert source.bound == {(NS, "pod1"): GPU_NODE}
             # A second GPU appears in the files: pod2 fits again; the reservation of
             # pod1 (made by bind, not in the files) stays.
-            (folder / "nvidia-slice.yaml").write_text(
-                yaml.safe_dump(nvidia_gpu_slice(gpus=2))
-            )
+            (folder / "nvidia-slice.yaml").write_text(yaml.safe_dump(nvidia_gpu_slice(gpus=2)))
             body = {"Pod": scheduled_pod("pod2"), "NodeNames": NODES}
             deadline = time.monotonic() + 10
             while True:
@@ -257,6 +255,7 @@ def _partitioned_gpu_slices(node_name: str) -> list[dict]:
             {"counterSet": "gpu-0-counters", "counters": {"memory": {"value": "20Gi"}}}
         ],
     }
+
     def one(name: str, content: dict) -> dict:
         return {
             "apiVersion": "resource.k8s.io/v1",

@@ -40,13 +40,13 @@ GO_CASES = [
     ),
     (
         ExtenderPreemptionArgs,
-        '{"Pod":' + _POD + ',"NodeNameToVictims":{"foo":{"Pods":[' + _POD + '],'
+        '{"Pod":' + _POD + ',"NodeNameToVictims":{"foo":{"Pods":[' + _POD + "],"
         '"NumPDBViolations":1}},"NodeNameToMetaVictims":{"foo":{"Pods":[{"UID":"myuid"}],'
         '"NumPDBViolations":1}}}',
     ),
     (
         ExtenderArgs,
-        '{"Pod":' + _POD + ',"Nodes":{"metadata":{},"items":[' + _NODE + ']},'
+        '{"Pod":' + _POD + ',"Nodes":{"metadata":{},"items":[' + _NODE + "]},"
         '"NodeNames":["node1"]}',
     ),
     (

@@ -126,6 +126,8 @@ class ManifestSource(StateSource):
         self.directory = Path(directory)
         self.interval = interval
         self._stamps: dict[Path, tuple[int, int]] = {}
+        # changed files waiting for a second look with the same stamp
+        self._settling: dict[Path, tuple[int, int]] = {}
         # file -> key -> (content as JSON text, object as a dict)
         self._files: dict[Path, dict[Key, tuple[str, dict[str, Any]]]] = {}
         self._applied: dict[Key, str] = {}
@@ -160,23 +162,33 @@ class ManifestSource(StateSource):
         return stamps
 
     def poll(self, *, strict: bool = False) -> bool:
-        """Look at the files once and apply what changed; return True if anything did."""
+        """Look at the files once and apply what changed; return True if anything did.
+
+        A changed file is read once its size and modification time are the same at two
+        looks in a row, so that a file being written is not read half-way (``strict``,
+        at start: read at once, and raise for a file that does not load).
+        """
         assert self.cluster is not None, "start() first"
         stamps = self._scan()
         changed = [p for p, s in stamps.items() if self._stamps.get(p) != s]
+        if not strict:
+            settled = [p for p in changed if self._settling.get(p) == stamps[p]]
+            self._settling = {p: stamps[p] for p in changed if p not in settled}
+            changed = settled
         removed = [p for p in self._stamps if p not in stamps]
         if not changed and not removed:
             return False
         for path in removed:
             self._files.pop(path, None)
+            self._stamps.pop(path, None)
         for path in changed:
+            self._stamps[path] = stamps[path]
             try:
                 self._files[path] = self._read(path)
             except (DraCoreError, OSError) as exc:
                 if strict:
                     raise
                 log.warning("%s: %s (keeping its previous objects)", path, exc)
-        self._stamps = stamps
         self._sync()
         return True
 
