@@ -827,3 +827,279 @@ def malformed_cases(draw: st.DrawFn, cases: Sequence[dict[str, Any]]) -> dict[st
         items[index] = draw(malformed(items[index]))
         inputs[key] = items
     return inputs
+
+
+# --- gangs: small clusters of node-local GPUs and gangs of pods (tests/gang) -----------------
+
+GANG_DRIVER = "gpu.example.com"
+_GANG_SIZE = f'device.attributes["{GANG_DRIVER}"].size'
+
+
+def gang_class() -> dict[str, Any]:
+    """The one DeviceClass of generated gang clusters: every device of the driver."""
+    return {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "DeviceClass",
+        "metadata": {"name": "gpu"},
+        "spec": {"selectors": [{"cel": {"expression": f'device.driver == "{GANG_DRIVER}"'}}]},
+    }
+
+
+def _gang_device(name: str, size: str, clique: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "attributes": {"size": {"string": size}, "clique": {"string": clique}},
+        **extra,
+    }
+
+
+@st.composite
+def gang_node_objects(draw: st.DrawFn, node: str) -> list[dict[str, Any]]:
+    """A node with a rack label and its node-local pool, maybe with devices in use.
+
+    The pool holds whole GPUs (attribute ``size: whole``), a GPU that is one whole or two
+    halves through a shared counter (kubernetes/kubernetes#138765), and a shareable device
+    with consumable capacity ``bw`` (``size: shared``); ``clique`` is ``a`` or ``b``.
+    """
+    rack = draw(st.sampled_from(["r0", "r1"]))
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": node, "labels": {"rack": rack}},
+        }
+    ]
+    devices: list[dict[str, Any]] = []
+    for i in range(draw(st.integers(0, 3))):
+        devices.append(_gang_device(f"gpu-{i}", "whole", draw(st.sampled_from("ab"))))
+    partitioned = draw(st.booleans())
+    if partitioned:
+        clique = draw(st.sampled_from("ab"))
+
+        def consumes(n: int) -> list[dict[str, Any]]:
+            return [{"counterSet": "part", "counters": {"widgets": {"value": str(n)}}}]
+
+        devices.append(_gang_device("part-whole", "whole", clique, consumesCounters=consumes(2)))
+        devices.append(_gang_device("part-half-0", "half", clique, consumesCounters=consumes(1)))
+        devices.append(_gang_device("part-half-1", "half", clique, consumesCounters=consumes(1)))
+    if draw(st.booleans()):
+        devices.append(
+            _gang_device(
+                "shared",
+                "shared",
+                draw(st.sampled_from("ab")),
+                allowMultipleAllocations=True,
+                capacity={
+                    "bw": {
+                        "value": str(draw(st.integers(2, 4))),
+                        "requestPolicy": {"default": "1", "validRange": {"min": "1", "step": "1"}},
+                    }
+                },
+            )
+        )
+    if not devices:
+        devices.append(_gang_device("gpu-0", "whole", "a"))
+    pool = {"name": node, "generation": 1, "resourceSliceCount": 2 if partitioned else 1}
+    spec = {"driver": GANG_DRIVER, "nodeName": node, "pool": pool}
+    objects.append(
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceSlice",
+            "metadata": {"name": f"{node}-devices"},
+            "spec": {**spec, "devices": devices},
+        }
+    )
+    if partitioned:
+        objects.append(
+            {
+                "apiVersion": "resource.k8s.io/v1",
+                "kind": "ResourceSlice",
+                "metadata": {"name": f"{node}-counters"},
+                "spec": {
+                    **spec,
+                    "sharedCounters": [{"name": "part", "counters": {"widgets": {"value": "2"}}}],
+                },
+            }
+        )
+    # Devices in use: whole GPUs or one half of the partitioned GPU.
+    busy = [d["name"] for d in devices if d["name"].startswith(("gpu-", "part-half"))]
+    for name in draw(st.lists(st.sampled_from(busy), unique=True, max_size=2)) if busy else []:
+        objects.append(
+            {
+                "apiVersion": "resource.k8s.io/v1",
+                "kind": "ResourceClaim",
+                "metadata": {"name": f"in-use-{node}-{name}", "namespace": "default"},
+                "spec": {
+                    "devices": {"requests": [{"name": "r", "exactly": {"deviceClassName": "gpu"}}]}
+                },
+                "status": {
+                    "allocation": {
+                        "devices": {
+                            "results": [
+                                {
+                                    "request": "r",
+                                    "driver": GANG_DRIVER,
+                                    "pool": node,
+                                    "device": name,
+                                }
+                            ]
+                        }
+                    }
+                },
+            }
+        )
+    return objects
+
+
+def _gang_selector(size: str) -> list[dict[str, Any]]:
+    return [{"cel": {"expression": f'{_GANG_SIZE} == "{size}"'}}]
+
+
+_GANG_CLAIM_SPECS: list[dict[str, Any]] = [
+    # one whole GPU
+    {
+        "requests": [
+            {
+                "name": "gpu",
+                "exactly": {
+                    "deviceClassName": "gpu",
+                    "count": 1,
+                    "selectors": _gang_selector("whole"),
+                },
+            }
+        ]
+    },
+    # kubernetes/kubernetes#138765: a whole GPU, or else half of one
+    {
+        "requests": [
+            {
+                "name": "gpu",
+                "firstAvailable": [
+                    {
+                        "name": "whole",
+                        "deviceClassName": "gpu",
+                        "selectors": _gang_selector("whole"),
+                    },
+                    {"name": "half", "deviceClassName": "gpu", "selectors": _gang_selector("half")},
+                ],
+            }
+        ]
+    },
+    # two whole GPUs of one clique
+    {
+        "requests": [
+            {
+                "name": "gpu",
+                "exactly": {
+                    "deviceClassName": "gpu",
+                    "count": 2,
+                    "selectors": _gang_selector("whole"),
+                },
+            }
+        ],
+        "constraints": [{"matchAttribute": f"{GANG_DRIVER}/clique"}],
+    },
+    # a share of the shared device
+    {
+        "requests": [
+            {
+                "name": "share",
+                "exactly": {
+                    "deviceClassName": "gpu",
+                    "selectors": _gang_selector("shared"),
+                    "capacity": {"requests": {"bw": "2"}},
+                },
+            }
+        ]
+    },
+    # half a GPU
+    {
+        "requests": [
+            {
+                "name": "gpu",
+                "exactly": {"deviceClassName": "gpu", "selectors": _gang_selector("half")},
+            }
+        ]
+    },
+]
+
+
+@st.composite
+def gang_members(draw: st.DrawFn, *, most: int = 3) -> list[list[dict[str, Any]]]:
+    """A gang: 1 to ``most`` members, each with one claim (sometimes two) of a few shapes."""
+    members: list[list[dict[str, Any]]] = []
+    sizes = [n for n in (1, 2, 2, 3, 3, 4) if n <= most] or [most]
+    for m in range(draw(st.sampled_from(sizes))):
+        claims = []
+        for c in range(draw(st.sampled_from([1, 1, 1, 2]))):
+            spec = copy.deepcopy(draw(st.sampled_from(_GANG_CLAIM_SPECS)))
+            claims.append(
+                {
+                    "apiVersion": "resource.k8s.io/v1",
+                    "kind": "ResourceClaim",
+                    "metadata": {"name": f"pod-{m}-claim-{c}", "namespace": "default"},
+                    "spec": {"devices": spec},
+                }
+            )
+        members.append(claims)
+    return members
+
+
+# --- capacity: clusters whose nodes often look alike (tests/capacity) --------------------------
+
+
+@st.composite
+def capacity_clusters(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Nodes, classes and slices of a small cluster where many nodes look alike.
+
+    Each node gets a node-local pool from one of a few drawn layouts (devices as in
+    :func:`cluster_slices`: plain, shareable with consumable capacity, consuming shared
+    counters, sometimes tainted), so that nodes fall into equivalence classes; sometimes
+    there are also pools of :func:`cluster_slices` (rack-wide, cluster-wide, incomplete,
+    invalid, node-local to node-0..3), which tie nodes together.
+    """
+    count = draw(st.integers(2, 7))
+    names = [f"node-{i}" for i in range(count)]
+    objects: list[dict[str, Any]] = [cluster_node(n, f"r{i % 2}") for i, n in enumerate(names)]
+    objects.extend(cluster_classes())
+    layouts: list[tuple[list[dict[str, Any]], int | None]] = []
+    for _ in range(draw(st.integers(1, 3))):
+        counters = draw(st.booleans())
+        devices = [draw(_cluster_device(f"d{j}", counters)) for j in range(draw(st.integers(1, 4)))]
+        layouts.append((devices, draw(st.integers(2, 4)) if counters else None))
+    for node in names:
+        devices, counter_value = draw(st.sampled_from(layouts))
+        pool = {"name": f"{node}-gpus", "generation": 1, "resourceSliceCount": 1}
+        if counter_value is not None:
+            pool["resourceSliceCount"] = 2
+            objects.append(
+                {
+                    "apiVersion": "resource.k8s.io/v1",
+                    "kind": "ResourceSlice",
+                    "metadata": {"name": f"{node}-counters"},
+                    "spec": {
+                        "driver": CLUSTER_DRIVER,
+                        "nodeName": node,
+                        "pool": pool,
+                        "sharedCounters": [
+                            {"name": "cs", "counters": {"mem": {"value": str(counter_value)}}}
+                        ],
+                    },
+                }
+            )
+        objects.append(
+            {
+                "apiVersion": "resource.k8s.io/v1",
+                "kind": "ResourceSlice",
+                "metadata": {"name": f"{node}-gpus"},
+                "spec": {
+                    "driver": CLUSTER_DRIVER,
+                    "nodeName": node,
+                    "pool": pool,
+                    "devices": copy.deepcopy(devices),
+                },
+            }
+        )
+    for i in range(draw(st.integers(0, 2)) if draw(st.integers(0, 2)) == 0 else 0):
+        objects.extend(draw(cluster_slices(f"x{i}")))
+    return objects

@@ -657,6 +657,7 @@ class _Planner:
                 for name in view.feasible:
                     fits.setdefault(name, []).append((kind.index, value))
         groups: dict[Any, _Group] = {}
+        types: dict[Any, Any] = {}
         with snap._lock:
             data = snap._data
             for name in self.node_names:
@@ -668,11 +669,14 @@ class _Planner:
                     if self.label not in labels:
                         continue
                     label = labels[self.label]
-                key = snap._key(name)
+                key = self._node_key(name, types)
                 gkey = (key, label, tuple(fits[name]))
                 group = groups.get(gkey)
                 if group is None:
-                    in_use = any(part[0] == "L" and bool(part[2]) for part in key if len(part) == 3)
+                    in_use = any(
+                        isinstance(part, tuple) and part[0] in ("L", "T") and bool(part[2])
+                        for part in key
+                    )
                     group = groups[gkey] = _Group(len(groups), [], label, in_use)
                 group.nodes.append(name)
         self.groups = list(groups.values())
@@ -682,6 +686,32 @@ class _Planner:
             for value in self.values_tried:
                 group.patterns[value] = self.patterns(group, value, fits[group.nodes[0]])
         self.stats["patterns"] = sum(len(p) for g in self.groups for p in g.patterns.values())
+
+    def _node_key(self, name: str, types: dict[Any, Any]) -> Any:
+        """Return the node's equivalence key, as coarse as the gang's claims allow.
+
+        The cluster's key names devices in use by position; for given claims, devices
+        the claims cannot tell apart are interchangeable (``Cluster._coarse_key``), so
+        only how many of each type are in use matters. Every kind's pending claims (for
+        every attribute value tried) are given at once: the types then separate what any
+        request of any member can tell apart, which holds for any set of members.
+        """
+        snap = self.snap
+        key = snap._key(name)
+        coarse = getattr(snap, "_coarse_key", None)
+        if coarse is None:
+            return key
+        claims: list[ResourceClaim] | None = getattr(self, "_all_claims", None)
+        if claims is None:
+            claims = self._all_claims = [
+                claim
+                for value in self.values_tried
+                for kind in self.kinds
+                for claim in self.restricted(
+                    [c for c in kind.claims if _allocation(c) is None], value
+                )
+            ]
+        return coarse(key, claims, types)
 
     def _left(self) -> float | None:
         if self.deadline is None:

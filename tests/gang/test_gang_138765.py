@@ -1,0 +1,191 @@
+"""kubernetes/kubernetes#138765: a gang that fits only with half a GPU each.
+
+One physical GPU is published as a partitionable device: one ``whole`` device that uses
+both widgets of a shared counter, or two ``half`` devices that use one each. Each pod's
+claim prefers the whole GPU and accepts half of one (``firstAvailable``). kube-scheduler
+places the gang's pods one by one: the first pod takes the whole GPU, the second finds
+nothing and the gang stays below ``minCount`` (the reproducer of kubernetes#140097 has the
+same shape). Placed jointly, each pod gets one half.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from gang_helpers import check_placement, snapshot
+
+from dra_core.cluster import Cluster
+from dra_core.cluster._gang import explain_gang, place_gang
+from dra_core.errors import ReservationError
+
+DRIVER = "gpu.example.com"
+SIZE = f'device.attributes["{DRIVER}"].size'
+
+
+def _consumes(widgets: int) -> list[dict[str, Any]]:
+    return [{"counterSet": "gpu-0", "counters": {"widgets": {"value": str(widgets)}}}]
+
+
+def scenario() -> list[dict[str, Any]]:
+    pool = {"name": "node-1", "generation": 1, "resourceSliceCount": 2}
+    return [
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}},
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "DeviceClass",
+            "metadata": {"name": "gpu"},
+            "spec": {"selectors": [{"cel": {"expression": f'device.driver == "{DRIVER}"'}}]},
+        },
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceSlice",
+            "metadata": {"name": "node-1-counters"},
+            "spec": {
+                "driver": DRIVER,
+                "nodeName": "node-1",
+                "pool": pool,
+                "sharedCounters": [{"name": "gpu-0", "counters": {"widgets": {"value": "2"}}}],
+            },
+        },
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceSlice",
+            "metadata": {"name": "node-1-devices"},
+            "spec": {
+                "driver": DRIVER,
+                "nodeName": "node-1",
+                "pool": pool,
+                "devices": [
+                    {
+                        "name": "whole",
+                        "attributes": {"size": {"string": "whole"}},
+                        "consumesCounters": _consumes(2),
+                    },
+                    {
+                        "name": "half-0",
+                        "attributes": {"size": {"string": "half"}},
+                        "consumesCounters": _consumes(1),
+                    },
+                    {
+                        "name": "half-1",
+                        "attributes": {"size": {"string": "half"}},
+                        "consumesCounters": _consumes(1),
+                    },
+                ],
+            },
+        },
+    ]
+
+
+def pod_claim(pod: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "ResourceClaim",
+        "metadata": {"name": f"pod-{pod}-gpu", "namespace": "default"},
+        "spec": {
+            "devices": {
+                "requests": [
+                    {
+                        "name": "gpu",
+                        "firstAvailable": [
+                            {
+                                "name": "whole",
+                                "deviceClassName": "gpu",
+                                "selectors": [{"cel": {"expression": f'{SIZE} == "whole"'}}],
+                            },
+                            {
+                                "name": "half",
+                                "deviceClassName": "gpu",
+                                "selectors": [{"cel": {"expression": f'{SIZE} == "half"'}}],
+                            },
+                        ],
+                    }
+                ]
+            }
+        },
+    }
+
+
+def test_one_by_one_fails_like_kube_scheduler() -> None:
+    cluster = Cluster(scenario())
+    # Pod 0 alone: the whole GPU (its first choice), as kube-scheduler would allocate it.
+    view = cluster.filter([pod_claim(0)])
+    assert view.feasible == ("node-1",)
+    assert view.allocation("node-1")[0].devices.results[0].device == "whole"
+    cluster.reserve([pod_claim(0)], "node-1")
+    # Pod 1 then finds nothing: the gang stays below minCount.
+    assert cluster.filter([pod_claim(1)]).message() == (
+        "0/1 nodes are available: 1 cannot allocate all claims."
+    )
+    with pytest.raises(ReservationError):
+        cluster.reserve([pod_claim(1)], "node-1")
+
+
+def test_place_gang_gives_each_pod_half_a_gpu() -> None:
+    cluster = Cluster(scenario())
+    members = [[pod_claim(0)], [pod_claim(1)]]
+    inputs = copy.deepcopy(members)
+    before = snapshot(cluster)
+    placement = place_gang(cluster, members)
+    assert placement is not None
+    assert members == inputs  # inputs are not mutated
+    assert snapshot(cluster) == before  # placing does not change the cluster
+    assert placement.nodes == ("node-1", "node-1")
+    devices = sorted(a[0].devices.results[0].device for a in placement.allocations if a)
+    assert devices == ["half-0", "half-1"]
+    for allocation in placement.allocations:
+        assert allocation is not None
+        assert allocation[0].devices.results[0].request == "gpu/half"
+    check_placement(cluster, members, placement)
+
+
+def test_committing_the_placement_makes_both_devices_busy() -> None:
+    cluster = Cluster(scenario())
+    placement = place_gang(cluster, [[pod_claim(0)], [pod_claim(1)]])
+    assert placement is not None
+    cluster.apply(*placement.allocated_claims())
+    assert {str(d) for d in cluster.allocated_state.allocated_devices} == {
+        f"{DRIVER}/node-1/half-0",
+        f"{DRIVER}/node-1/half-1",
+    }
+    # Nothing is left for a third pod.
+    assert cluster.filter([pod_claim(2)]).feasible == ()
+
+
+def test_reserving_per_node_instead_of_per_pod_also_commits_it() -> None:
+    cluster = Cluster(scenario())
+    placement = place_gang(cluster, [[pod_claim(0)], [pod_claim(1)]])
+    assert placement is not None
+    # One reserve per node with all its members' claims: a joint allocation again.
+    reserved = cluster.reserve([pod_claim(0), pod_claim(1)], "node-1")
+    assert sorted(c.status.allocation.devices.results[0].device for c in reserved) == [
+        "half-0",
+        "half-1",
+    ]
+
+
+def test_a_third_pod_does_not_fit_and_is_explained() -> None:
+    cluster = Cluster(scenario())
+    members = [[pod_claim(i)] for i in range(3)]
+    before = snapshot(cluster)
+    assert place_gang(cluster, members) is None
+    assert snapshot(cluster) == before
+    explanation = explain_gang(cluster, members)
+    assert not explanation.fits
+    assert explanation.placeable == 2
+    assert explanation.left_out == (2,)
+    text = explanation.describe()
+    assert "member 2 cannot be placed together with members 0, 1" in text
+    assert "counter set gpu-0 of pool gpu.example.com/node-1" in text
+
+
+def test_min_count_two_of_three_places_two() -> None:
+    cluster = Cluster(scenario())
+    members = [[pod_claim(i)] for i in range(3)]
+    placement = place_gang(cluster, members, min_count=2)
+    assert placement is not None
+    assert placement.nodes == ("node-1", "node-1", None)
+    assert placement.allocations[2] is None
+    check_placement(cluster, members, placement, min_count=2)
