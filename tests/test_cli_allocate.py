@@ -138,41 +138,4 @@ def test_missing_file_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Traceback" not in out + err
 
 
-def test_demo_places_every_embedded_claim(capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _ = _run(capsys, "demo", "-o", "json")
-    assert status == 0
-    body = json.loads(out)
-    assert body["unplaced"] == []
-    placed = {p["claim"]: p for p in body["placed"]}
-    assert set(placed) == {
-        "demo/training-4-gpus",
-        "demo/gpu-with-nic",
-        "demo/big-or-small",
-        "demo/older-model",
-    }
-    # Devices stay in use for the claims after them: no device is handed out twice.
-    used = [
-        (p["node"], r["driver"], r["device"])
-        for p in body["placed"]
-        for r in p["allocation"]["devices"]["results"]
-    ]
-    assert len(used) == len(set(used))
-    # The GPU and the NIC share a PCIe root, as the claim's matchAttribute demands.
-    assert [
-        r["device"] for r in placed["demo/gpu-with-nic"]["allocation"]["devices"]["results"]
-    ] == [
-        "gpu-4",
-        "nic-1",
-    ]
-    # Eight GPUs are no longer free on worker-1, so the second choice is taken.
-    requests = {
-        r["request"] for r in placed["demo/big-or-small"]["allocation"]["devices"]["results"]
-    }
-    assert requests == {"gpu/two"}
-    assert placed["demo/older-model"]["node"] == "worker-2"
-
-
-def test_demo_text_output(capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _ = _run(capsys, "demo")
-    assert status == 0
-    assert "demo/older-model -> worker-2" in out
+# `dra-core demo` is the simulator's story now: tests/sim/test_sim_cli.py.

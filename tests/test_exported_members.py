@@ -51,6 +51,7 @@ PUBLIC_API = [
     "ScoredAllocation",
     "SelectorProgram",
     "SharedDeviceID",
+    "Simulator",
     "StaleViewError",
     "__version__",
     "allocate",

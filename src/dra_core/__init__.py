@@ -31,6 +31,7 @@ from dra_core.errors import (
 )
 from dra_core.features import Features
 from dra_core.io import dump_json, dump_yaml, load, load_report
+from dra_core.sim import Simulator
 from dra_core.state import AllocatedState, DeviceID, SharedDeviceID
 from dra_core.taintrules import apply_taint_rules
 
@@ -65,6 +66,7 @@ __all__ = [
     "ScoredAllocation",
     "SelectorProgram",
     "SharedDeviceID",
+    "Simulator",
     "StaleViewError",
     "__version__",
     "allocate",

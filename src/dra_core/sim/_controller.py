@@ -1,0 +1,191 @@
+"""The resource claim controller (kube-controller-manager's pkg/controller/resourceclaim).
+
+- A pod's ``resourceClaimTemplateName`` gets a ResourceClaim made from the template:
+  ``generateName`` ``<pod>-<pod claim>-`` (both parts shortened in proportion when
+  longer than 57 characters), the ``resource.kubernetes.io/pod-claim-name``
+  annotation, the template's labels and annotations, and the pod as its controlling
+  owner. The name goes into ``pod.status.resourceClaimStatuses``.
+- When a pod is deleted or finishes, it leaves ``status.reservedFor`` of its claims;
+  the claims made for it are deleted, and a claim that nobody reserves any more is
+  deallocated (``status.allocation`` cleared), so its devices are free again.
+
+Also here: the special claim kube-scheduler makes for extended resources backed by DRA
+(KEP-5004), ``<pod>-extended-resources-<suffix>`` with one request per container and
+resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dra_core.api import (
+    DeviceClass,
+    ObjectMeta,
+    OwnerReference,
+    Pod,
+    ResourceClaim,
+    ResourceClaimConsumerReference,
+    ResourceClaimSpec,
+    ResourceClaimStatus,
+    ResourceClaimTemplate,
+)
+
+__all__ = [
+    "EXTENDED_CLAIM_ANNOTATION",
+    "MAX_CONSUMERS",
+    "POD_CLAIM_ANNOTATION",
+    "claim_for_pod",
+    "extended_resource_claim",
+    "extended_resource_classes",
+    "generate_name",
+    "is_owned_by",
+    "pod_consumer",
+    "without_consumer",
+]
+
+#: The annotation that names the pod claim a generated ResourceClaim was made for.
+POD_CLAIM_ANNOTATION = "resource.kubernetes.io/pod-claim-name"
+#: The annotation on the claim kube-scheduler makes for DRA-backed extended resources.
+EXTENDED_CLAIM_ANNOTATION = "resource.kubernetes.io/extended-resource-claim"
+#: resource.k8s.io's ResourceClaimReservedForMaxSize: at most this many consumers.
+MAX_CONSUMERS = 256
+#: The implicit extended resource name of every DeviceClass.
+IMPLICIT_PREFIX = "deviceclass.resource.kubernetes.io/"
+
+_MAX_BASE = 57
+
+
+def generate_name(pod_name: str, claim_name: str) -> str:
+    """Return the controller's ``generateName`` for a pod's claim."""
+    base = f"{pod_name}-{claim_name}-"
+    if len(base) > _MAX_BASE:
+        # Shorten both parts in proportion, so the pod claim name is not lost.
+        pod_part = pod_name[: len(pod_name) * _MAX_BASE // len(base)]
+        claim_part = claim_name[: len(claim_name) * _MAX_BASE // len(base)]
+        base = f"{pod_part}-{claim_part}"
+    return base
+
+
+def _owner(pod: Pod) -> OwnerReference:
+    return OwnerReference(
+        api_version="v1",
+        kind="Pod",
+        name=pod.metadata.name,
+        uid=pod.metadata.uid,
+        controller=True,
+        block_owner_deletion=True,
+    )
+
+
+def claim_for_pod(
+    pod: Pod, pod_claim: str, template: ResourceClaimTemplate, name: str, base: str, uid: str
+) -> ResourceClaim:
+    """Return the ResourceClaim the controller makes from ``template`` for ``pod``."""
+    tmeta = template.spec.metadata
+    annotations = dict(tmeta.annotations)
+    annotations[POD_CLAIM_ANNOTATION] = pod_claim
+    meta = ObjectMeta(
+        name=name,
+        generate_name=base,
+        namespace=pod.metadata.namespace or "default",
+        uid=uid,
+        labels=dict(tmeta.labels),
+        annotations=annotations,
+        owner_references=[_owner(pod)],
+    )
+    return ResourceClaim(
+        api_version="resource.k8s.io/v1",
+        kind="ResourceClaim",
+        metadata=meta,
+        spec=template.spec.spec,
+    )
+
+
+def pod_consumer(pod: Pod) -> ResourceClaimConsumerReference:
+    """Return the ``reservedFor`` entry of a pod."""
+    return ResourceClaimConsumerReference(
+        resource="pods", name=pod.metadata.name, uid=pod.metadata.uid
+    )
+
+
+def is_owned_by(claim: ResourceClaim, uid: str) -> bool:
+    """Whether the claim's controlling owner is the object with this uid."""
+    return any(r.controller and r.uid == uid for r in claim.metadata.owner_references)
+
+
+def without_consumer(claim: ResourceClaim, uid: str) -> ResourceClaim:
+    """Return the claim without ``uid`` in ``reservedFor``; deallocated when nobody is left."""
+    status = claim.status or ResourceClaimStatus()
+    reserved = [r for r in status.reserved_for if r.uid != uid]
+    update: dict[str, Any] = {"reserved_for": reserved}
+    if not reserved:
+        update["allocation"] = None
+        update["devices"] = []
+    return claim.model_copy(update={"status": status.model_copy(update=update)})
+
+
+def extended_resource_classes(classes: Sequence[DeviceClass]) -> dict[str, str]:
+    """Map extended resource names to DeviceClass names: explicit names, then implicit ones.
+
+    When several classes name the same resource, the first by name wins (kube-scheduler
+    takes the newest; the simulator has no creation times).
+    """
+    out: dict[str, str] = {}
+    for device_class in sorted(classes, key=lambda c: c.metadata.name):
+        name = device_class.spec.extended_resource_name if device_class.spec else None
+        if name and name not in out:
+            out[name] = device_class.metadata.name
+    for device_class in classes:
+        out.setdefault(IMPLICIT_PREFIX + device_class.metadata.name, device_class.metadata.name)
+    return out
+
+
+def extended_resource_claim(
+    pod: Pod, backed: Mapping[str, str], name: str, base: str, uid: str
+) -> tuple[ResourceClaim, dict[str, int]] | None:
+    """Return the special claim for the pod's DRA-backed extended resources, or None.
+
+    One ExactCount request per container and resource, named
+    ``container-<i>-request-<j>`` (j counts the container's requests in resource-name
+    order), as kube-scheduler's DynamicResources plugin makes it.
+    """
+    requests: list[dict[str, Any]] = []
+    totals: dict[str, int] = {}
+    for i, container in enumerate(pod.spec.containers):
+        resources = container.resources
+        if resources is None:
+            continue
+        amounts = {k: v for k, v in resources.limits.items()}
+        amounts.update(resources.requests)
+        for j, resource in enumerate(sorted(amounts)):
+            class_name = backed.get(resource)
+            count = amounts[resource].int_value()
+            if class_name is None or count <= 0:
+                continue
+            totals[resource] = totals.get(resource, 0) + count
+            requests.append(
+                {
+                    "name": f"container-{i}-request-{j}",
+                    "exactly": {
+                        "deviceClassName": class_name,
+                        "allocationMode": "ExactCount",
+                        "count": count,
+                    },
+                }
+            )
+    if not requests:
+        return None
+    meta = ObjectMeta(
+        name=name,
+        generate_name=base,
+        namespace=pod.metadata.namespace or "default",
+        uid=uid,
+        annotations={EXTENDED_CLAIM_ANNOTATION: "true"},
+        owner_references=[_owner(pod)],
+    )
+    spec = ResourceClaimSpec.model_validate({"devices": {"requests": requests}})
+    claim = ResourceClaim(
+        api_version="resource.k8s.io/v1", kind="ResourceClaim", metadata=meta, spec=spec
+    )
+    return claim, totals
