@@ -44,7 +44,7 @@ import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from dra_core.allocator.capacity import request_fits_capacity
 from dra_core.allocator.problem import _taint_blocks
@@ -408,7 +408,7 @@ class HowMany:
         policy: the node choice used.
         limit: the limit that was given.
         one_by_one: for ``policy="max"``, the count one after another (policy
-            ``"first"``); equal to ``count`` otherwise.
+            ``"default"``); equal to ``count`` otherwise.
         exact: False only for ``policy="max"`` on nodes that share pools with other
             nodes: there the copies are counted one after another, a lower bound.
 
@@ -1321,8 +1321,8 @@ def _extended_claim(
 
 # --- how many more fit -------------------------------------------------------------------
 
-Policy = Literal["first", "pack", "spread", "max"]
-POLICIES: tuple[str, ...] = ("first", "pack", "spread", "max")
+#: The node choices of :func:`how_many`: the simulator's scoring policies, and ``max``.
+POLICIES: tuple[str, ...] = ("default", "best-fit", "pack", "spread", "max")
 
 
 @dataclass(slots=True)
@@ -1422,21 +1422,42 @@ def _independent(cluster: Cluster, name: str) -> bool:
     return True
 
 
-def _free_devices(cluster: Cluster, name: str) -> int:
-    """Return the node's free devices (any class): the score of ``pack`` and ``spread``."""
+def _node_score(cluster: Cluster, name: str, policy: str) -> int:
+    """Return the node's score under ``policy``; lower wins (ties: node order).
+
+    As the simulator scores nodes: by the devices of the node's own pools and how many
+    of them are in use. ``pack`` prefers the most in use, ``spread`` the fewest,
+    ``best-fit`` the fewest left; ``default`` scores every node alike.
+    """
+    if policy not in ("pack", "spread", "best-fit"):
+        return 0
     with cluster._lock:
         data = cluster._data
-        accountant = _Accountant(cluster, _NO_KEYS)
+        inventory = data.inventory
+        state = data.state
         try:
-            pools = data.inventory.pools_for_node(data.nodes[name])
+            pools = inventory.pools_for_node(data.nodes[name])
         except InputError:
             return 0
-        free = 0
+        devices = in_use = 0
         for pool in pools:
-            for dev in accountant.pool(pool, data.nodes[name]).devices:
-                if dev.status == _FREE:
-                    free += 1
-        return free
+            if inventory.pool_is_node_local(pool.id) != name:
+                continue
+            # Every device the pool's newest generation publishes, usable or not.
+            entries = _pool_entries(inventory, pool.id)
+            generation = max(e.generation for e in entries)
+            for slice_entry in entries:
+                if slice_entry.generation != generation:
+                    continue
+                for entry in slice_entry.devices:
+                    devices += 1
+                    if state.is_device_allocated(entry.id):
+                        in_use += 1
+    if policy == "pack":
+        return -in_use
+    if policy == "spread":
+        return in_use
+    return devices - in_use
 
 
 class _NoKeys(_Keys):
@@ -1465,12 +1486,8 @@ def _message(total: int, reasons: Mapping[str, str]) -> str:
     return f"{head}: {', '.join(parts)}."
 
 
-def _priority(policy: str, index: int, free: int) -> tuple[int, int]:
-    if policy == "pack":
-        return (free, index)
-    if policy == "spread":
-        return (-free, index)
-    return (0, index)
+def _priority(index: int, score: int) -> tuple[int, int]:
+    return (score, index)
 
 
 @dataclass(slots=True)
@@ -1489,7 +1506,7 @@ def how_many(
     cluster: Cluster,
     claims_or_pod: Any,
     *,
-    policy: str = "first",
+    policy: str = "default",
     limit: int | None = None,
     engine: str = "auto",
 ) -> HowMany:
@@ -1502,11 +1519,13 @@ def how_many(
     does not fit or ``limit`` copies were placed. The cluster is never changed (the
     work happens on forks).
 
-    Policies: ``"first"`` (the default: the first feasible node in the cluster's node
-    order: kube-scheduler when nodes score alike, deterministically), ``"pack"`` (the
-    feasible node with the fewest free devices), ``"spread"`` (the most free devices),
-    and ``"max"``: the largest number that fits in any placement (CP-SAT, per node;
-    never below ``"first"``; see :attr:`HowMany.exact`).
+    Policies, the simulator's (:class:`dra_core.Simulator`), ties going to the first
+    node in the cluster's order: ``"default"`` (kube-scheduler's; a Cluster holds no
+    pods, so cpu and memory do not tell nodes apart and the first feasible node wins),
+    ``"pack"`` (the most devices in use), ``"spread"`` (the fewest in use),
+    ``"best-fit"`` (the fewest devices left); and ``"max"``: the largest number that
+    fits in any placement (CP-SAT, node by node; never below ``"default"``; see
+    :attr:`HowMany.exact`).
 
     It is exact and much cheaper than one filter per copy: a node whose pools are its
     own (no other node sees their devices) answers independently of the others, and
@@ -1592,7 +1611,7 @@ def _how_many(
         keys = dict(work._data.keys)
     scratch = work.fork()
     coupled_fork = work.fork()
-    scored = policy in ("pack", "spread")
+    scored = policy in ("pack", "spread", "best-fit")
     tracks: dict[Any, _Track] = {}
     coupled: list[str] = []
     serial = itertools.count(count + 1)
@@ -1606,7 +1625,7 @@ def _how_many(
         if not independent:
             coupled.append(name)
             continue
-        tracks[key] = _work_out(scratch, name, copies, shared, scored, serial, limit, cap, engine)
+        tracks[key] = _work_out(scratch, name, copies, shared, policy, serial, limit, cap, engine)
     # Merge: repeatedly place the next copy on the node the policy picks.
     heap: list[tuple[tuple[int, int], str, int]] = []
     track_of: dict[str, _Track] = {}
@@ -1616,18 +1635,18 @@ def _how_many(
             if track.unbounded or track.copies > 0:
                 heapq.heappush(
                     heap,
-                    (_priority(policy, index[name], track.scores[0] if scored else 0), name, 0),
+                    (_priority(index[name], track.scores[0] if scored else 0), name, 0),
                 )
     coupled_score: dict[str, int] = {}
     coupled_alive = set(coupled)
     for name in coupled:
-        coupled_score[name] = _free_devices(coupled_fork, name) if scored else 0
-        heapq.heappush(heap, (_priority(policy, index[name], coupled_score[name]), name, -1))
+        coupled_score[name] = _node_score(coupled_fork, name, policy)
+        heapq.heappush(heap, (_priority(index[name], coupled_score[name]), name, -1))
     unbounded = any(t.unbounded for t in tracks.values())
     if unbounded and limit is None and cap is None:
         return HowMany(None, {}, "", policy, limit, None)
     while heap and not stop(count):
-        prio, name, j = heapq.heappop(heap)
+        _, name, j = heapq.heappop(heap)
         if j >= 0:
             track = track_of[name]
             placed[name] = placed.get(name, 0) + 1
@@ -1635,13 +1654,10 @@ def _how_many(
             j += 1
             if track.unbounded or j < track.copies:
                 score = track.scores[j] if scored and not track.unbounded else 0
-                heapq.heappush(heap, (_priority(policy, index[name], score), name, j))
+                heapq.heappush(heap, (_priority(index[name], score), name, j))
             continue
         # A node that shares pools: check it now, place, and rescore the others.
         if name not in coupled_alive:
-            continue
-        if scored and prio != _priority(policy, index[name], coupled_score[name]):
-            heapq.heappush(heap, (_priority(policy, index[name], coupled_score[name]), name, -1))
             continue
         claims = copies.make(next(serial))
         view = coupled_fork.filter([*claims, *shared], [name], engine=engine)
@@ -1652,10 +1668,9 @@ def _how_many(
         coupled_fork.reserve(claims, name, engine=engine)
         placed[name] = placed.get(name, 0) + 1
         count += 1
-        if scored:
-            for other in coupled_alive:
-                coupled_score[other] = _free_devices(coupled_fork, other)
-        heapq.heappush(heap, (_priority(policy, index[name], coupled_score[name]), name, -1))
+        # Only this node's own pools changed: only its score can have moved.
+        coupled_score[name] = _node_score(coupled_fork, name, policy)
+        heapq.heappush(heap, (_priority(index[name], coupled_score[name]), name, -1))
     if stop(count) and (limit is not None and count >= limit):
         return HowMany(count, placed, "", policy, limit, count)
     if cap is not None and count >= cap:
@@ -1688,7 +1703,7 @@ def _work_out(
     name: str,
     copies: _Copies,
     shared: Sequence[ResourceClaim],
-    scored: bool,
+    policy: str,
     serial: Iterable[int],
     limit: int | None,
     cap: int | None,
@@ -1699,7 +1714,8 @@ def _work_out(
     Exact for every member: independent nodes with the same equivalence key get the same
     devices (by position) for the same claims, so their keys stay equal copy after copy.
     """
-    scores = [_free_devices(scratch, name)] if scored else []
+    scored = policy in ("pack", "spread", "best-fit")
+    scores = [_node_score(scratch, name, policy)] if scored else []
     bound = min(x for x in (limit, cap) if x is not None) if (limit or cap) else None
     n = 0
     numbers = iter(serial)
@@ -1718,20 +1734,20 @@ def _work_out(
         if n == 1 and not _takes_something(allocated):
             return _Track([name], scores, 1, True, "")
         if scored:
-            scores.append(_free_devices(scratch, name))
+            scores.append(_node_score(scratch, name, policy))
 
 
 def _choose(
     cluster: Cluster, feasible: Sequence[str], policy: str, index: Mapping[str, int]
 ) -> str:
     if policy in ("pack", "spread"):
-        return min(feasible, key=lambda n: _priority(policy, index[n], _free_devices(cluster, n)))
+        return min(feasible, key=lambda n: _priority(index[n], _node_score(cluster, n, policy)))
     return feasible[0]
 
 
 def _how_many_max(cluster: Cluster, copies: _Copies, limit: int | None, engine: str) -> HowMany:
     """``policy="max"``: per independent node, the most copies that fit together (CP-SAT)."""
-    first = _how_many(cluster, copies, "first", limit, engine)
+    first = _how_many(cluster, copies, "default", limit, engine)
     if first.count is None or copies.shared or (limit is not None and first.count >= limit):
         # Shared claims pin every copy to the same devices: one after another is the
         # most; and a count that reached the limit cannot be beaten.
