@@ -428,7 +428,19 @@ class Cluster:
         # Only the slices a rule (old or new) selects by driver and pool can change.
         selectors = [r.spec.device_selector for r in (old, new) if r is not None]
         data = self._data
-        for name, raw in list(data.raw_slices.items()):
+        names: Iterable[str]
+        if all(sel is not None and sel.driver and sel.pool for sel in selectors):
+            # Every slice is in the inventory under its pool: look at those pools only.
+            names = {
+                entry.name
+                for sel in selectors
+                if sel is not None and sel.driver and sel.pool
+                for entry in data.inventory.pool_entries(PoolID(sel.driver, sel.pool))
+            }
+        else:
+            names = list(data.raw_slices)
+        for name in sorted(names):
+            raw = data.raw_slices[name]
             driver, pool = raw.spec.driver, raw.spec.pool.name
             for sel in selectors:
                 if sel is None or (
