@@ -1,0 +1,200 @@
+"""Gangs (issue 12): place_gang on the issue's three shapes.
+
+Run: ``pytest benchmarks/bench_gang.py --benchmark-only``; ``python benchmarks/bench_gang.py``
+prints the table of docs/gangs.md (medians of repeated runs; first runs separately).
+
+Shapes:
+
+- ``racks``: 8 members x 8 GPUs each on 1,000 nodes x 8 GPUs in racks of 32 nodes, half of
+  the GPUs in use, scattered (a node has 0, 4 or 8 GPUs in use, at random places, with
+  probabilities 1/4, 1/2, 1/4), every member in one rack (``same_node_label``);
+- ``wide``: 64 members x 1 GPU on 500 nodes x 10 GPUs (idle, and with half in use);
+- ``138765``: kubernetes/kubernetes#138765, two pods that each need half of one GPU.
+
+Each placement is made from scratch (a fresh question to a cluster that is built once
+and whose node keys are computed once, as a scheduler's cluster is).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dra_core import Cluster
+from dra_core.cluster._gang import place_gang
+
+DRIVER = "gpu.example.com"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "gang"))
+
+
+def _class() -> dict[str, Any]:
+    return {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "DeviceClass",
+        "metadata": {"name": "gpu"},
+        "spec": {"selectors": [{"cel": {"expression": f'device.driver == "{DRIVER}"'}}]},
+    }
+
+
+def gpu_cluster(
+    nodes: int, gpus: int, *, rack_size: int, busy: str, seed: int = 1
+) -> list[dict[str, Any]]:
+    """Nodes with ``gpus`` GPUs each in a node-local pool; ``busy``: none, scattered, half."""
+    rng = random.Random(seed)
+    objects: list[dict[str, Any]] = [_class()]
+    for i in range(nodes):
+        name = f"node-{i}"
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": name, "labels": {"rack": f"rack-{i // rack_size}"}},
+            }
+        )
+        objects.append(
+            {
+                "apiVersion": "resource.k8s.io/v1",
+                "kind": "ResourceSlice",
+                "metadata": {"name": f"{name}-gpus"},
+                "spec": {
+                    "driver": DRIVER,
+                    "nodeName": name,
+                    "pool": {"name": name, "generation": 1, "resourceSliceCount": 1},
+                    "devices": [
+                        {"name": f"gpu-{d}", "attributes": {"index": {"int": d}}}
+                        for d in range(gpus)
+                    ],
+                },
+            }
+        )
+        if busy == "scattered":
+            used = rng.sample(range(gpus), rng.choice([0, gpus // 2, gpus // 2, gpus]))
+        elif busy == "half":
+            used = [d for d in range(gpus) if rng.random() < 0.5]
+        else:
+            used = []
+        for d in used:
+            objects.append(
+                {
+                    "apiVersion": "resource.k8s.io/v1",
+                    "kind": "ResourceClaim",
+                    "metadata": {"name": f"in-use-{i}-{d}", "namespace": "default"},
+                    "spec": {
+                        "devices": {
+                            "requests": [{"name": "r", "exactly": {"deviceClassName": "gpu"}}]
+                        }
+                    },
+                    "status": {
+                        "allocation": {
+                            "devices": {
+                                "results": [
+                                    {
+                                        "request": "r",
+                                        "driver": DRIVER,
+                                        "pool": name,
+                                        "device": f"gpu-{d}",
+                                    }
+                                ]
+                            }
+                        }
+                    },
+                }
+            )
+    return objects
+
+
+def gpu_members(members: int, gpus: int) -> list[list[dict[str, Any]]]:
+    return [
+        [
+            {
+                "apiVersion": "resource.k8s.io/v1",
+                "kind": "ResourceClaim",
+                "metadata": {"name": f"worker-{m}-gpus", "namespace": "default"},
+                "spec": {
+                    "devices": {
+                        "requests": [
+                            {"name": "gpus", "exactly": {"deviceClassName": "gpu", "count": gpus}}
+                        ]
+                    }
+                },
+            }
+        ]
+        for m in range(members)
+    ]
+
+
+_CLUSTERS: dict[str, Cluster] = {}
+
+
+def shape(name: str) -> tuple[Cluster, list[list[dict[str, Any]]], dict[str, Any]]:
+    """The cluster, the gang and place_gang's keyword arguments of a named shape."""
+    if name not in _CLUSTERS:
+        if name == "racks":
+            objects = gpu_cluster(1000, 8, rack_size=32, busy="scattered")
+        elif name == "wide":
+            objects = gpu_cluster(500, 10, rack_size=50, busy="none")
+        elif name == "wide-half-busy":
+            objects = gpu_cluster(500, 10, rack_size=50, busy="half")
+        else:
+            from test_gang_138765 import scenario
+
+            objects = scenario()
+        cluster = Cluster(objects)
+        cluster.filter(gpu_members(1, 1)[0])  # node keys computed once
+        _CLUSTERS[name] = cluster
+    cluster = _CLUSTERS[name]
+    if name == "racks":
+        return cluster, gpu_members(8, 8), {"same_node_label": "rack"}
+    if name.startswith("wide"):
+        return cluster, gpu_members(64, 1), {}
+    from test_gang_138765 import pod_claim
+
+    return cluster, [[pod_claim(0)], [pod_claim(1)]], {}
+
+
+SHAPES = ["racks", "wide", "wide-half-busy", "138765"]
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_place_gang(benchmark: Any, name: str) -> None:
+    cluster, members, kwargs = shape(name)
+    placement = place_gang(cluster, members, **kwargs)
+    assert placement is not None and placement.placed == len(members)
+    benchmark(place_gang, cluster, members, **kwargs)
+
+
+def _median(name: str, runs: int) -> tuple[float, float, Any]:
+    cluster, members, kwargs = shape(name)
+    started = time.perf_counter()
+    placement = place_gang(cluster, members, **kwargs)
+    first = time.perf_counter() - started
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        placement = place_gang(cluster, members, **kwargs)
+        times.append(time.perf_counter() - started)
+    return first, statistics.median(times), placement
+
+
+def main() -> None:
+    print("| shape | members | first (s) | median (s) | nodes used | kinds | groups | patterns |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in SHAPES:
+        first, median, placement = _median(name, 5)
+        assert placement is not None
+        used = len({n for n in placement.nodes if n is not None})
+        s = placement.stats
+        print(
+            f"| {name} | {len(placement.nodes)} | {first:.3f} | {median:.3f} | {used} "
+            f"| {s['kinds']} | {s['groups']} | {s['patterns']} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
