@@ -1,0 +1,281 @@
+"""Load test of ``dra-core extender`` over HTTP on loopback: 500 nodes × 10 devices.
+
+Run: ``python benchmarks/bench_extender.py`` (``--clients 16 --requests 2000
+--seconds 60``). The server runs in its own process (uvicorn serving
+:func:`dra_core.extender.create_app`, as ``dra-core extender`` does) on 127.0.0.1; the
+clients are ``--clients`` concurrent httpx connections in this process. Bounded: each
+phase stops after its number of requests or its time limit, whichever comes first, and
+the server process is stopped at the end (SIGTERM: a graceful shutdown).
+
+Phases (kube-scheduler's calls with ``nodeCacheCapable: true``: the pod and 500 node
+names in, node names and reasons out):
+
+- ``filter``: pods with a claim for one GPU each, cycling over 64 claims, against all
+  500 nodes (the state does not change: the steady state between bindings);
+- ``prioritize``: the same pods, best-fit scores (CP-SAT per distinct node);
+- ``bind``: pods bound one after the other (each one a reserve), interleaved with
+  filters from the other clients, so that filters see a changing cluster.
+
+Targets of issue 11: 0 errors, filter p99 ≤ 50 ms, ≥ 300 filter requests/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+NODES = 500
+DEVICES = 10
+CLAIMS = 64
+NAMESPACE = "bench"
+
+
+def cluster_objects(nodes: int = NODES, devices: int = DEVICES) -> list[dict[str, Any]]:
+    """Nodes with ``devices`` GPUs each, a class, and claims for one GPU (not allocated)."""
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "DeviceClass",
+            "metadata": {"name": "gpu.example.com"},
+            "spec": {"selectors": [{"cel": {"expression": "device.driver == 'gpu.example.com'"}}]},
+        }
+    ]
+    for n in range(nodes):
+        name = f"node-{n:04d}"
+        objects.append({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
+        objects.append(
+            {
+                "apiVersion": "resource.k8s.io/v1",
+                "kind": "ResourceSlice",
+                "metadata": {"name": f"{name}-gpus"},
+                "spec": {
+                    "driver": "gpu.example.com",
+                    "nodeName": name,
+                    "pool": {"name": name, "generation": 1, "resourceSliceCount": 1},
+                    "devices": [
+                        {
+                            "name": f"gpu-{d}",
+                            "attributes": {
+                                "index": {"int": d},
+                                "model": {"string": "LATEST-GPU-MODEL"},
+                            },
+                            "capacity": {"memory": {"value": "80Gi"}},
+                        }
+                        for d in range(devices)
+                    ],
+                },
+            }
+        )
+    for c in range(CLAIMS * 8):
+        objects.append(
+            {
+                "apiVersion": "resource.k8s.io/v1",
+                "kind": "ResourceClaim",
+                "metadata": {"name": f"claim-{c}", "namespace": NAMESPACE},
+                "spec": {
+                    "devices": {
+                        "requests": [
+                            {"name": "gpu", "exactly": {"deviceClassName": "gpu.example.com"}}
+                        ]
+                    }
+                },
+            }
+        )
+    return objects
+
+
+def pod(c: int) -> dict[str, Any]:
+    return {
+        "metadata": {"name": f"pod-{c}", "namespace": NAMESPACE, "uid": f"uid-{c}"},
+        "spec": {
+            "containers": [{"name": "ctr", "resources": {"claims": [{"name": "gpu"}]}}],
+            "resourceClaims": [{"name": "gpu", "resourceClaimName": f"claim-{c}"}],
+        },
+    }
+
+
+def serve(port: int) -> None:
+    """The server process: the extender over a Cluster of :func:`cluster_objects`."""
+    import uvicorn
+
+    from dra_core.cluster import Cluster
+    from dra_core.extender import Extender, create_app
+
+    cluster = Cluster(cluster_objects())
+    app = create_app(Extender(cluster))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _phase(
+    url: str,
+    clients: int,
+    requests: int,
+    seconds: float,
+    make: Any,
+) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    counter = iter(range(requests))
+    deadline = time.monotonic() + seconds
+
+    async def client(client_id: int) -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            for i in counter:
+                if time.monotonic() > deadline:
+                    return
+                verb, body, check = make(i, client_id)
+                started = time.perf_counter()
+                try:
+                    response = await http.post(f"/{verb}", content=body)
+                    elapsed = time.perf_counter() - started
+                    if response.status_code != 200:
+                        errors.append(f"{verb}: HTTP {response.status_code}")
+                    elif not check(response.json()):
+                        errors.append(f"{verb}: unexpected answer {response.text[:200]}")
+                    else:
+                        latencies.append(elapsed)
+                except httpx.HTTPError as exc:
+                    errors.append(f"{verb}: {type(exc).__name__}: {exc}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    wall = time.perf_counter() - started
+    done = len(latencies) + len(errors)
+    return {
+        "requests": done,
+        "errors": len(errors),
+        "first_errors": errors[:3],
+        "seconds": round(wall, 2),
+        "requests_per_s": round(done / wall, 1) if wall else 0.0,
+        "p50_ms": round(_percentile(latencies, 0.50) * 1000, 2) if latencies else None,
+        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2) if latencies else None,
+        "max_ms": round(max(latencies) * 1000, 2) if latencies else None,
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 2) if latencies else None,
+    }
+
+
+async def _run(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    names = [f"node-{n:04d}" for n in range(NODES)]
+    bodies = [
+        json.dumps({"Pod": pod(c), "Nodes": None, "NodeNames": names}).encode()
+        for c in range(CLAIMS * 8)
+    ]
+
+    def filter_request(i: int, _: int) -> Any:
+        return "filter", bodies[i % CLAIMS], lambda r: len(r["NodeNames"]) == NODES
+
+    def prioritize_request(i: int, _: int) -> Any:
+        return "prioritize", bodies[i % CLAIMS], lambda r: len(r) == NODES
+
+    bound = iter(range(CLAIMS, CLAIMS * 8))
+
+    def mixed_request(i: int, client_id: int) -> Any:
+        # client 0 binds pods one after the other; the others filter
+        if client_id == 0:
+            c = next(bound, None)
+            if c is not None:
+                body = {
+                    "PodName": f"pod-{c}",
+                    "PodNamespace": NAMESPACE,
+                    "PodUID": f"uid-{c}",
+                    "Node": names[c % NODES],
+                }
+                # the extender must have seen the pod: filter told it (see below)
+                return "bind", json.dumps(body).encode(), lambda r: r == {"Error": ""}
+        return "filter", bodies[i % CLAIMS], lambda r: len(r["NodeNames"]) == NODES
+
+    out: dict[str, Any] = {}
+    # warm-up: the first filter of each claim compiles and fills the caches
+    await _phase(url, 4, CLAIMS * 2, args.seconds, filter_request)
+    out["filter"] = await _phase(url, args.clients, args.requests, args.seconds, filter_request)
+    out["prioritize"] = await _phase(
+        url, args.clients, max(args.requests // 4, 1), args.seconds, prioritize_request
+    )
+    # the pods to bind are made known to the extender by one filter each
+    seen = [
+        (
+            "filter",
+            bodies[c],
+            lambda r: len(r["NodeNames"]) == NODES,
+        )
+        for c in range(CLAIMS, CLAIMS * 8)
+    ]
+    await _phase(url, 4, len(seen), args.seconds, lambda i, _: seen[i])
+    out["filter+bind"] = await _phase(url, args.clients, args.requests, args.seconds, mixed_request)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=2000, help="per phase (2000)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="limit per phase (60)")
+    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve(args.serve)
+        return 0
+    port = _free_port()
+    env = dict(os.environ)
+    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, "the server exited"
+            assert time.monotonic() < deadline, "the server did not start within 120 s"
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        results = asyncio.run(_run(url, args))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
+    print(f"{NODES} nodes x {DEVICES} devices, {args.clients} concurrent clients, loopback")
+    print(
+        f"{'phase':<12} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'max ms':>8}"
+    )
+    for phase, r in results.items():
+        print(
+            f"{phase:<12} {r['requests']:>8} {r['errors']:>6} {r['requests_per_s']:>8} "
+            f"{r['p50_ms']!s:>8} {r['p99_ms']!s:>8} {r['max_ms']!s:>8}"
+        )
+        for error in r["first_errors"]:
+            print(f"    {error}")
+    return 1 if any(r["errors"] for r in results.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
