@@ -40,6 +40,9 @@ PUBLIC_API = [
     "Explanation",
     "Features",
     "FilterView",
+    "GangExplanation",
+    "GangPlacement",
+    "GangPolicy",
     "InputError",
     "InvalidPoolsError",
     "ManifestError",
@@ -61,8 +64,12 @@ PUBLIC_API = [
     "dump_json",
     "dump_yaml",
     "explain",
+    "explain_gang",
+    "gang_policy_for_pod",
     "load",
     "load_report",
+    "place_gang",
+    "read_gang_policies",
 ]
 
 

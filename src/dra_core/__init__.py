@@ -10,6 +10,15 @@ from dra_core.allocator.explain import Explanation, explain
 from dra_core.api import Quantity
 from dra_core.cel import CelDevice, SelectorProgram, compile_selector
 from dra_core.cluster import Cluster, FilterView
+from dra_core.cluster._gang import (
+    GangExplanation,
+    GangPlacement,
+    GangPolicy,
+    explain_gang,
+    gang_policy_for_pod,
+    place_gang,
+    read_gang_policies,
+)
 from dra_core.errors import (
     AllocationAborted,
     AllocationCancelled,
@@ -55,6 +64,9 @@ __all__ = [
     "Explanation",
     "Features",
     "FilterView",
+    "GangExplanation",
+    "GangPlacement",
+    "GangPolicy",
     "InputError",
     "InvalidPoolsError",
     "ManifestError",
@@ -76,6 +88,10 @@ __all__ = [
     "dump_json",
     "dump_yaml",
     "explain",
+    "explain_gang",
+    "gang_policy_for_pod",
     "load",
     "load_report",
+    "place_gang",
+    "read_gang_policies",
 ]
