@@ -758,7 +758,7 @@ class _Accountant:
             # of the newest generation that this node can use.
             for entry in self._unusable_entries(pool, node):
                 did = entry.id
-                status = _ALLOCATED if state.is_dedicated(did) else _UNAVAILABLE
+                status = _ALLOCATED if state.is_device_allocated(did) else _UNAVAILABLE
                 have, unknown = keys.of(entry, list_types)
                 out.append(_DeviceStatus(did.device, status, have, unknown, {}))
             return out
@@ -842,7 +842,7 @@ class _Accountant:
                 return (_ALLOCATED if in_use else _UNAVAILABLE), cap
         if device.consumes_counters:
             if not features.partitionable_devices:
-                return _UNAVAILABLE, cap
+                return (_ALLOCATED if in_use else _UNAVAILABLE), cap
             prepaid = shareable and in_use
             if not prepaid and not _counters_fit(device, counters):
                 return (_ALLOCATED if in_use else _UNAVAILABLE), cap
