@@ -10,6 +10,17 @@ from dra_core.allocator.explain import Explanation, explain
 from dra_core.api import Quantity
 from dra_core.cel import CelDevice, SelectorProgram, compile_selector
 from dra_core.cluster import Cluster, FilterView
+from dra_core.cluster._capacity import (
+    CapacityAmount,
+    CapacityReport,
+    CapacityRow,
+    Demand,
+    DemandAlternative,
+    DemandClaim,
+    DemandRequest,
+    HowMany,
+    demand,
+)
 from dra_core.cluster._gang import (
     GangExplanation,
     GangPlacement,
@@ -56,9 +67,16 @@ __all__ = [
     "CELCompileError",
     "CELError",
     "CELRuntimeError",
+    "CapacityAmount",
+    "CapacityReport",
+    "CapacityRow",
     "CelDevice",
     "Cluster",
     "ClusterError",
+    "Demand",
+    "DemandAlternative",
+    "DemandClaim",
+    "DemandRequest",
     "DeviceID",
     "DraCoreError",
     "Explanation",
@@ -67,6 +85,7 @@ __all__ = [
     "GangExplanation",
     "GangPlacement",
     "GangPolicy",
+    "HowMany",
     "InputError",
     "InvalidPoolsError",
     "ManifestError",
@@ -85,6 +104,7 @@ __all__ = [
     "allocate_scored",
     "apply_taint_rules",
     "compile_selector",
+    "demand",
     "dump_json",
     "dump_yaml",
     "explain",
