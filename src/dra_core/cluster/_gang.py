@@ -827,6 +827,11 @@ class _Planner:
         value_on: dict[Any, Any] = {}
         cost: list[Any] = []
         nodes_used: list[Any] = []
+        # Lexicographic weights: members placed, then nodes, then nodes in use. A node
+        # holds at least one member, so at most n nodes are used.
+        n = len(self.members)
+        node_weight = n + 1
+        member_weight = n * (node_weight + 1) + 1
         for group in self.groups:
             size = len(group.nodes)
             for value, pats in group.patterns.items():
@@ -848,12 +853,13 @@ class _Planner:
                         if on is None:
                             on = value_on[value] = model.new_bool_var(f"value[{value!r}]")
                         model.add(var == 0).only_enforce_if(on.Not())
-                    # pack: every node costs, a node already in use costs less (it
-                    # is fragmented already); spread: the opposite.
+                    # pack: fewest nodes first, then nodes already in use (they are
+                    # fragmented already); spread: most nodes first, then idle ones.
+                    fresh = 0 if group.in_use else 1
                     if self.policy == "pack":
-                        cost.append((2 if group.in_use else 3) * var)
+                        cost.append((node_weight + fresh) * var)
                     else:
-                        cost.append(-(3 if group.in_use else 4) * var)
+                        cost.append(-(node_weight + fresh) * var)
         # A node holds one pattern.
         for group in self.groups:
             if by_group.get(group.index):
@@ -882,9 +888,7 @@ class _Planner:
                 lits.append(b)
             model.add_bool_or([b.Not() for b in lits])
         if objective:
-            n = len(self.members)
-            most = 4 * n + 1  # |cost| <= 4 per node, at most n nodes used
-            model.maximize(everything * most - (sum(cost) if cost else 0))
+            model.maximize(everything * member_weight - (sum(cost) if cost else 0))
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = 1
         solver.parameters.random_seed = 0
