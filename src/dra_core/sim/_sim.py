@@ -232,6 +232,7 @@ class Simulator:
         self._backed: dict[str, str] = {}
         self._classic_extended: set[str] = set()
         self._attempts = 0
+        self._generated: set[Key] = set()
         objects = list(objects)
         if objects:
             self.apply(*objects)
@@ -822,8 +823,7 @@ class Simulator:
                 continue  # the controller retries when the template appears
             assert isinstance(template, ResourceClaimTemplate)
             base = controller.generate_name(state.name, pc.name)
-            name = generated_name(
-                self.seed,
+            name = self._generate(
                 state.namespace,
                 base,
                 lambda n: self.cluster.get("ResourceClaim", n, state.namespace) is not None,
@@ -838,6 +838,15 @@ class Simulator:
             )
             self.cluster.apply(claim)
             state.claim_names[pc.name] = name
+
+    def _generate(self, namespace: str, base: str, taken: Callable[[str], bool]) -> str:
+        """Complete a generateName; a name once given is not given again (like random ones)."""
+        used = self._generated
+        name = generated_name(
+            self.seed, namespace, base, lambda n: (namespace, n) in used or taken(n)
+        )
+        used.add((namespace, name))
+        return name
 
     def _enqueue(self, state: _PodState) -> None:
         state.queue_gen += 1
@@ -935,8 +944,7 @@ class Simulator:
             labels = {"pod-template-hash": rs.rsplit("-", 1)[-1]} if workload.owner_name else {}
             for _ in range(workload.replicas - len(live)):
                 base = f"{rs}-"
-                name = generated_name(
-                    self.seed,
+                name = self._generate(
                     workload.namespace,
                     base,
                     lambda n: (workload.namespace, n) in self._pods,
@@ -1013,8 +1021,7 @@ class Simulator:
                 if workload.indexed:
                     base = f"{workload.name}-{index}-"
                     labels["batch.kubernetes.io/job-completion-index"] = str(index)
-                name = generated_name(
-                    self.seed,
+                name = self._generate(
                     workload.namespace,
                     base,
                     lambda n: (workload.namespace, n) in self._pods,
@@ -1138,8 +1145,7 @@ class Simulator:
                 assert isinstance(existing, ResourceClaim)
                 return existing
         base = f"{state.name}-extended-resources-"
-        name = state.extended_claim or generated_name(
-            self.seed,
+        name = state.extended_claim or self._generate(
             state.namespace,
             base,
             lambda n: self.cluster.get("ResourceClaim", n, state.namespace) is not None,
@@ -1189,7 +1195,14 @@ class Simulator:
     def _find_nodes(
         self, state: _PodState, claims: list[ResourceClaim]
     ) -> tuple[list[str], dict[str, list[str]], set[str]]:
-        """Filter nodes from kube-scheduler's rotating start until enough are feasible."""
+        """Filter nodes from kube-scheduler's rotating start until enough are feasible.
+
+        kube-scheduler looks at nodes from where the previous pod stopped and stops
+        once it has ``numFeasibleNodesToFind`` feasible nodes; the nodes after the last
+        one it needed were not looked at and give no reason. Here the classic filters
+        run per node (their name-independent part once per node group and pod), then
+        Cluster.filter on the nodes that pass, chunk by chunk.
+        """
         names = self._node_list
         total = len(names)
         if total == 0:
@@ -1198,113 +1211,123 @@ class Simulator:
         start = self._next_start % total
         info = state.info
         static_key = info.static_key()
+        node_name = info.node_name
+        requests = {
+            k: v
+            for k, v in info.requests.items()
+            if k not in self._backed or k in self._classic_extended
+        }
+        nodes = self._nodes
+        verdicts: dict[int, tuple[str, bool, bool]] = {}
         reasons: dict[str, list[str]] = {}
         unresolvable: set[str] = set()
         feasible: list[str] = []
-        processed = 0
         position = 0
+        last_chunk: list[str] = []
         dra = bool(claims)
         while position < total and len(feasible) < to_find:
-            chunk_size = max(to_find - len(feasible), 32)
-            chunk = [
-                names[(start + i) % total]
-                for i in range(position, min(position + chunk_size, total))
-            ]
-            position += len(chunk)
+            end = min(position + max(to_find - len(feasible), 32), total)
+            chunk = [names[(start + i) % total] for i in range(position, end)]
+            position = end
             passing: list[str] = []
             for name in chunk:
-                why = self._classic(info, static_key, name)
-                if why is None:
-                    passing.append(name)
+                node = nodes[name]
+                verdict = verdicts.get(node.group)
+                if verdict is None:
+                    verdict = self._verdict(info, static_key, node)
+                    verdicts[node.group] = verdict
+                reason = verdict[0]
+                if reason and verdict[2]:
+                    reasons[name] = [reason]
+                elif node_name and node_name != name:
+                    reasons[name] = [NODE_NAME]
+                    unresolvable.add(name)
+                    continue
+                elif reason:
+                    reasons[name] = [reason]
                 else:
-                    reasons[name] = why[0]
-                    if why[1]:
-                        unresolvable.add(name)
+                    allocatable = node.allocatable
+                    if allocatable is not None:
+                        why = resources_reasons(requests, allocatable, node.used, node.pods)
+                        if why:
+                            reasons[name] = why
+                            continue
+                    passing.append(name)
+                    continue
+                if verdict[1]:
+                    unresolvable.add(name)
             if dra and passing:
                 view = self.cluster.filter(claims, nodes=passing, engine=self.engine)
-                fits = set(view.feasible)
-                for name in passing:
-                    if name not in fits:
-                        reasons[name] = [view.reasons[name]]
-                        if name in view.unresolvable:
-                            unresolvable.add(name)
-                passing = [n for n in passing if n in fits]
-            for name in passing:
-                feasible.append(name)
-                if len(feasible) >= to_find:
-                    break
+                if len(view.feasible) != len(passing):
+                    fits = set(view.feasible)
+                    for name in passing:
+                        if name not in fits:
+                            reasons[name] = [view.reasons[name]]
+                            if name in view.unresolvable:
+                                unresolvable.add(name)
+                passing = list(view.feasible)
+            need = to_find - len(feasible)
+            feasible.extend(passing[:need])
+            last_chunk = chunk
         if len(feasible) >= to_find:
-            # kube-scheduler stops here; the nodes after the last one it needed were not
-            # looked at and give no reason
+            # the nodes of the last chunk after the last feasible one were not looked at
             last = feasible[-1]
-            index = next(i for i in range(total) if names[(start + i) % total] == last)
-            looked = {names[(start + i) % total] for i in range(index + 1)}
-            reasons = {n: r for n, r in reasons.items() if n in looked}
-            unresolvable &= looked
-            processed = index + 1
+            cut = last_chunk.index(last)
+            for name in last_chunk[cut + 1 :]:
+                reasons.pop(name, None)
+                unresolvable.discard(name)
+            processed = position - (len(last_chunk) - cut - 1)
         else:
             processed = total
         self._next_start = (start + processed) % total
         return feasible, reasons, unresolvable
 
-    def _classic(self, info: PodInfo, static_key: Any, name: str) -> tuple[list[str], bool] | None:
-        node = self._nodes[name]
+    def _verdict(self, info: PodInfo, static_key: Any, node: _Node) -> tuple[str, bool, bool]:
+        """Run the name-independent filters on a node group: (reason, unresolvable, early).
+
+        An empty reason passes. Cached per pod shape and node group.
+        """
         cache_key = (static_key, node.group)
-        # (reason, unresolvable, decided before NodeName); "" passes
-        first = self._static.get(cache_key)
-        if first is None:
+        verdict = self._static.get(cache_key)
+        if verdict is None:
             early = static_reason(info, node.model)
             late = later_static_reason(info, node.model) if early is None else None
             if early is not None:
-                first = (early[0], early[1], True)
+                verdict = (early[0], early[1], True)
             elif late is not None:
-                first = (late[0], late[1], False)
+                verdict = (late[0], late[1], False)
             else:
-                first = ("", False, False)
+                verdict = ("", False, False)
             if len(self._static) > 100_000:
                 self._static.clear()
-            self._static[cache_key] = first
-        if first[0] and first[2]:
-            return [first[0]], first[1]
-        if info.node_name and info.node_name != name:
-            return [NODE_NAME], True
-        if first[0]:
-            return [first[0]], first[1]
-        requests = info.requests
-        if node.allocatable is not None:
-            why = resources_reasons(
-                {
-                    k: v
-                    for k, v in requests.items()
-                    if k not in self._backed or k in self._classic_extended
-                },
-                node.allocatable,
-                node.used,
-                node.pods,
-            )
-            if why:
-                return why, False
-        return None
+            self._static[cache_key] = verdict
+        return verdict
 
     def _select(self, state: _PodState, feasible: list[str], claims: list[ResourceClaim]) -> str:
-        """Score the feasible nodes; the highest wins, ties go to the first looked at."""
+        """Score the feasible nodes; the highest wins, ties go to the first looked at.
+
+        kube-scheduler breaks ties at random; the simulator takes the first, so that
+        runs repeat.
+        """
         if len(feasible) == 1:
             return feasible[0]
         best = feasible[0]
         best_score: float | None = None
         info = state.info
+        nodes = self._nodes
+        in_use = self._node_in_use
         for name in feasible:
             if self.policy == "default":
-                node = self._nodes[name]
+                node = nodes[name]
                 score: float = least_allocated(
                     info, node.allocatable, node.score_cpu, node.score_memory
                 )
             elif self.policy == "pack":
-                score = self._node_in_use[name]
+                score = in_use[name]
             elif self.policy == "spread":
-                score = -self._node_in_use[name]
+                score = -in_use[name]
             else:  # best-fit: the fewest devices left free
-                score = -(self._node_devices[name] - self._node_in_use[name])
+                score = -(self._node_devices[name] - in_use[name])
             if best_score is None or score > best_score:
                 best, best_score = name, score
         return best
