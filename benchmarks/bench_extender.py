@@ -210,10 +210,15 @@ async def _run(url: str, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     # warm-up: the first filter of each claim compiles and fills the caches
     await _phase(url, 4, CLAIMS * 2, args.seconds, filter_request)
-    out["filter"] = await _phase(url, args.clients, args.requests, args.seconds, filter_request)
-    out["prioritize"] = await _phase(
-        url, args.clients, max(args.requests // 4, 1), args.seconds, prioritize_request
-    )
+    phases = args.phases.split(",")
+    if "filter" in phases:
+        out["filter"] = await _phase(url, args.clients, args.requests, args.seconds, filter_request)
+    if "prioritize" in phases:
+        out["prioritize"] = await _phase(
+            url, args.clients, max(args.requests // 4, 1), args.seconds, prioritize_request
+        )
+    if "filter+bind" not in phases:
+        return out
     # the pods to bind are made known to the extender by one filter each
     seen = [
         (
@@ -233,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=2000, help="per phase (2000)")
     parser.add_argument("--seconds", type=float, default=60.0, help="limit per phase (60)")
+    parser.add_argument(
+        "--phases", default="filter,prioritize,filter+bind", help="comma-separated phases"
+    )
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:

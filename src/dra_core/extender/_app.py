@@ -541,6 +541,7 @@ def create_app(
     extender: Extender,
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    workers: int = 1,
     on_startup: Sequence[Callable[[], Any]] = (),
     on_shutdown: Sequence[Callable[[], Any]] = (),
 ) -> Any:
@@ -550,8 +551,9 @@ def create_app(
     verbs; point ``urlPrefix`` at the app and name them in the ``extenders:`` stanza),
     ``GET /healthz``, ``GET /readyz`` (503 until the state is loaded), ``GET /metrics``
     (Prometheus text). A body over ``max_body_bytes`` is a 413; a body that is not JSON
-    of the verb's type a 400 with the reason. The verbs run in worker threads, so a
-    long allocation never blocks the health checks.
+    of the verb's type a 400 with the reason. The verbs run in worker threads (``workers``
+    for filter, bind and preempt, as many again for prioritize), so a long allocation
+    never blocks the health checks; requests beyond them wait their turn.
 
     ``on_startup``/``on_shutdown`` run in the app's lifespan (starting and stopping a
     state source, for example). Needs the ``extender`` extra (Starlette,
@@ -559,6 +561,8 @@ def create_app(
     """
     import contextlib
 
+    from anyio import CapacityLimiter
+    from anyio.to_thread import run_sync
     from prometheus_client import (
         CONTENT_TYPE_LATEST,
         CollectorRegistry,
@@ -572,6 +576,12 @@ def create_app(
     from starlette.responses import PlainTextResponse, Response
     from starlette.routing import Route
 
+    # filter, bind and preempt are CPU-bound Python under one Cluster lock: more
+    # threads than one only add switching (measured in benchmarks/bench_extender.py).
+    # prioritize has threads of its own, so that CP-SAT (which releases the GIL while
+    # it solves) never holds filters up.
+    limiter = CapacityLimiter(workers)
+    scoring = CapacityLimiter(workers)
     registry = CollectorRegistry()
     requests = Counter(
         "dra_core_extender_requests",
@@ -625,6 +635,8 @@ def create_app(
     def verb(
         name: str, decode: Callable[[bytes], Any], answer: Callable[[Any], Any]
     ) -> Callable[[Request], Any]:
+        threads = scoring if name == "prioritize" else limiter
+
         async def endpoint(request: Request) -> Response:
             started = time.perf_counter()
             try:
@@ -639,7 +651,7 @@ def create_app(
                         data: bytes = result.to_json()
                         return data
 
-                    data = await run_in_threadpool(run)
+                    data = await run_sync(run, limiter=threads)
                 except WireError as exc:
                     return _status(400, str(exc))
                 if name == "bind":

@@ -133,11 +133,11 @@ def encode_json(value: Any) -> bytes:
 
 
 def _go_value(value: Any) -> Any:
-    if isinstance(value, WireModel):
-        return value.to_go()
-    if isinstance(value, HostPriorityList):
+    if isinstance(value, WireModel | HostPriorityList):
         return value.to_go()
     if isinstance(value, list):
+        if all(type(v) is str for v in value):
+            return value  # NodeNames: thousands of plain strings
         return [_go_value(v) for v in value]
     return value
 
@@ -278,9 +278,7 @@ class ExtenderPreemptionArgs(WireModel):
     _RAW: ClassVar[frozenset[str]] = frozenset({"pod"})
 
     pod: RawObject | None = Field(None, alias="Pod")
-    node_name_to_victims: dict[str, Victims | None] | None = Field(
-        None, alias="NodeNameToVictims"
-    )
+    node_name_to_victims: dict[str, Victims | None] | None = Field(None, alias="NodeNameToVictims")
     node_name_to_meta_victims: dict[str, MetaVictims | None] | None = Field(
         None, alias="NodeNameToMetaVictims"
     )
