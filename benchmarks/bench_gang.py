@@ -8,7 +8,10 @@ Shapes:
 - ``racks``: 8 members x 8 GPUs each on 1,000 nodes x 8 GPUs in racks of 32 nodes, half of
   the GPUs in use, scattered (a node has 0, 4 or 8 GPUs in use, at random places, with
   probabilities 1/4, 1/2, 1/4), every member in one rack (``same_node_label``);
-- ``wide``: 64 members x 1 GPU on 500 nodes x 10 GPUs (idle, and with half in use);
+- ``wide``: 64 members x 1 GPU on 500 nodes x 10 GPUs (idle, and with half in use; and on
+  1,000 nodes x 8 GPUs with half in use);
+- ``two-kinds``: a driver with 4 GPUs and 16 workers with 1 GPU, in one rack of 50 nodes
+  (500 nodes x 10 GPUs, half in use);
 - ``138765``: kubernetes/kubernetes#138765, two pods that each need half of one GPU.
 
 Each placement is made from scratch (a fresh question to a cluster that is built once
@@ -139,8 +142,10 @@ def shape(name: str) -> tuple[Cluster, list[list[dict[str, Any]]], dict[str, Any
             objects = gpu_cluster(1000, 8, rack_size=32, busy="scattered")
         elif name == "wide":
             objects = gpu_cluster(500, 10, rack_size=50, busy="none")
-        elif name == "wide-half-busy":
+        elif name in ("wide-half-busy", "two-kinds"):
             objects = gpu_cluster(500, 10, rack_size=50, busy="half")
+        elif name == "wide-1000":
+            objects = gpu_cluster(1000, 8, rack_size=32, busy="half")
         else:
             from test_gang_138765 import scenario
 
@@ -153,12 +158,17 @@ def shape(name: str) -> tuple[Cluster, list[list[dict[str, Any]]], dict[str, Any
         return cluster, gpu_members(8, 8), {"same_node_label": "rack"}
     if name.startswith("wide"):
         return cluster, gpu_members(64, 1), {}
+    if name == "two-kinds":
+        # a driver with 4 GPUs and 16 workers with 1, in one rack of 50 nodes
+        driver = gpu_members(1, 4)
+        driver[0][0]["metadata"]["name"] = "driver-gpus"
+        return cluster, driver + gpu_members(16, 1), {"same_node_label": "rack"}
     from test_gang_138765 import pod_claim
 
     return cluster, [[pod_claim(0)], [pod_claim(1)]], {}
 
 
-SHAPES = ["racks", "wide", "wide-half-busy", "138765"]
+SHAPES = ["racks", "wide", "wide-half-busy", "wide-1000", "two-kinds", "138765"]
 
 
 @pytest.mark.parametrize("name", SHAPES)
@@ -183,8 +193,11 @@ def _median(name: str, runs: int) -> tuple[float, float, Any]:
 
 
 def main() -> None:
-    print("| shape | members | first (s) | median (s) | nodes used | kinds | groups | patterns |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| shape | members | first (s) | median (s) | nodes used | kinds | groups | patterns "
+        "| engine calls | master variables |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in SHAPES:
         first, median, placement = _median(name, 5)
         assert placement is not None
@@ -192,7 +205,8 @@ def main() -> None:
         s = placement.stats
         print(
             f"| {name} | {len(placement.nodes)} | {first:.3f} | {median:.3f} | {used} "
-            f"| {s['kinds']} | {s['groups']} | {s['patterns']} |"
+            f"| {s['kinds']} | {s['groups']} | {s['patterns']} | {s['engine_calls']} "
+            f"| {s['master_variables']} |"
         )
 
 

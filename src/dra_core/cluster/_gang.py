@@ -435,6 +435,8 @@ class _Group:
     nodes: list[str]
     label: str | None
     in_use: bool
+    # what the patterns depend on: the node key and which kinds fit alone (not the label)
+    shape: Any = None
     # per attribute value (None without that constraint): the feasible patterns
     patterns: dict[Any, list[tuple[int, ...]]] = field(default_factory=dict)
 
@@ -677,14 +679,22 @@ class _Planner:
                         isinstance(part, tuple) and part[0] in ("L", "T") and bool(part[2])
                         for part in key
                     )
-                    group = groups[gkey] = _Group(len(groups), [], label, in_use)
+                    group = groups[gkey] = _Group(
+                        len(groups), [], label, in_use, (key, tuple(fits[name]))
+                    )
                 group.nodes.append(name)
         self.groups = list(groups.values())
         self.stats["groups"] = len(self.groups)
         self.stats["candidate_nodes"] = sum(len(g.nodes) for g in self.groups)
+        # Groups that differ only by their label value have the same patterns.
+        known: dict[Any, list[tuple[int, ...]]] = {}
         for group in self.groups:
             for value in self.values_tried:
-                group.patterns[value] = self.patterns(group, value, fits[group.nodes[0]])
+                found = known.get((group.shape, value))
+                if found is None:
+                    found = self.patterns(group, value, fits[group.nodes[0]])
+                    known[(group.shape, value)] = found
+                group.patterns[value] = found
         self.stats["patterns"] = sum(len(p) for g in self.groups for p in g.patterns.values())
 
     def _node_key(self, name: str, types: dict[Any, Any]) -> Any:
