@@ -18,7 +18,7 @@ __all__ = ["main"]
 
 # Subcommand name -> module under dra_core.cli. A module that is missing is skipped,
 # so that the command line works while the project grows.
-_SUBCOMMANDS = ("validate", "allocate", "explain", "demo", "simulate", "extender")
+_SUBCOMMANDS = ("validate", "allocate", "explain", "demo", "simulate", "extender", "capacity")
 
 
 def _build_parser() -> argparse.ArgumentParser:
