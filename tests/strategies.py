@@ -1103,3 +1103,101 @@ def capacity_clusters(draw: st.DrawFn) -> list[dict[str, Any]]:
     for i in range(draw(st.integers(0, 2)) if draw(st.integers(0, 2)) == 0 else 0):
         objects.extend(draw(cluster_slices(f"x{i}")))
     return objects
+
+
+# --- simulator: small clusters and sequences of pod events (tests/sim) ----------------------
+
+SIM_DRIVER = "gpu.sim.example.com"
+
+
+def sim_cluster_objects(gpus_per_node: Sequence[int]) -> list[dict[str, Any]]:
+    """Nodes ``n0..`` with node-local GPUs, the class, a template and a shared claim."""
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "DeviceClass",
+            "metadata": {"name": "gpu"},
+            "spec": {"selectors": [{"cel": {"expression": f"device.driver == '{SIM_DRIVER}'"}}]},
+        },
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceClaimTemplate",
+            "metadata": {"name": "one-gpu", "namespace": "default"},
+            "spec": {
+                "spec": {
+                    "devices": {
+                        "requests": [{"name": "gpu", "exactly": {"deviceClassName": "gpu"}}]
+                    }
+                }
+            },
+        },
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceClaim",
+            "metadata": {"name": "shared", "namespace": "default"},
+            "spec": {
+                "devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": "gpu"}}]}
+            },
+        },
+    ]
+    for i, count in enumerate(gpus_per_node):
+        objects.append({"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"n{i}"}})
+        objects.append(
+            {
+                "apiVersion": "resource.k8s.io/v1",
+                "kind": "ResourceSlice",
+                "metadata": {"name": f"n{i}-gpus"},
+                "spec": {
+                    "driver": SIM_DRIVER,
+                    "nodeName": f"n{i}",
+                    "pool": {"name": f"n{i}", "generation": 1, "resourceSliceCount": 1},
+                    "devices": [{"name": f"gpu-{g}"} for g in range(count)],
+                },
+            }
+        )
+    return objects
+
+
+def sim_pod(name: str, claims: Sequence[str], run_time: int | None) -> dict[str, Any]:
+    """A pod with template claims (``"template"``) and/or the shared claim (``"shared"``)."""
+    resource_claims = []
+    for i, kind in enumerate(claims):
+        if kind == "shared":
+            resource_claims.append({"name": f"c{i}", "resourceClaimName": "shared"})
+        else:
+            resource_claims.append({"name": f"c{i}", "resourceClaimTemplateName": "one-gpu"})
+    meta: dict[str, Any] = {"name": name, "namespace": "default"}
+    if run_time is not None:
+        meta["annotations"] = {"sim.dra-core.io/run-time": f"{run_time}s"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": {
+            "containers": [
+                {
+                    "name": "ctr",
+                    "resources": {"claims": [{"name": rc["name"]} for rc in resource_claims]},
+                }
+            ],
+            "resourceClaims": resource_claims,
+        },
+    }
+
+
+@st.composite
+def sim_histories(draw: st.DrawFn) -> tuple[list[int], list[tuple[str, Any]]]:
+    """GPUs per node and a sequence of ("create", pod), ("delete", index), ("wait", seconds)."""
+    gpus = draw(st.lists(st.integers(0, 3), min_size=1, max_size=3))
+    steps: list[tuple[str, Any]] = []
+    for i in range(draw(st.integers(1, 12))):
+        choice = draw(st.sampled_from(["create", "create", "create", "delete", "wait"]))
+        if choice == "create":
+            claims = draw(st.lists(st.sampled_from(["template", "shared"]), min_size=0, max_size=2))
+            run_time = draw(st.one_of(st.none(), st.integers(1, 30)))
+            steps.append(("create", sim_pod(f"p{i}", claims, run_time)))
+        elif choice == "delete":
+            steps.append(("delete", draw(st.integers(0, 20))))
+        else:
+            steps.append(("wait", draw(st.integers(1, 40))))
+    return gpus, steps
