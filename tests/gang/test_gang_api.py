@@ -275,3 +275,16 @@ def test_a_member_that_fits_nowhere_is_named_with_the_filter_message() -> None:
     )
     fits = explain_gang(cluster, members, min_count=1)
     assert fits.fits and fits.placeable == 1
+
+
+def test_device_attribute_that_no_free_device_has() -> None:
+    # Found by the property test: every device in use, so no value of the attribute is
+    # left to try; the gang does not fit and the explanation still says why.
+    cluster = Cluster([gpu_class(), *gpu_node("n-0", 1), in_use("n-0", "gpu-0")])
+    attribute = f"{DRIVER}/clique"
+    assert place_gang(cluster, gang(1), same_device_attribute=attribute) is None
+    explanation = explain_gang(cluster, gang(1), same_device_attribute=attribute)
+    assert not explanation.fits
+    assert explanation.reasons[0].startswith("member 0 cannot be placed on any node")
+    empty = place_gang(cluster, gang(1), same_device_attribute=attribute, min_count=0)
+    assert empty is not None and empty.attribute_value is None

@@ -22,7 +22,20 @@ from hypothesis import strategies as st
 from dra_core.cluster import Cluster
 from dra_core.cluster._gang import explain_gang, place_gang
 from dra_core.errors import ReservationError
-from strategies import gang_class, gang_members, gang_node_objects
+from strategies import GANG_DRIVER, gang_class, gang_members, gang_node_objects
+
+
+def only_clique(members: list[list[dict[str, Any]]], clique: str) -> list[list[dict[str, Any]]]:
+    """The members with every request (and subrequest) restricted to one clique."""
+    out = copy.deepcopy(members)
+    selector = {"cel": {"expression": f'device.attributes["{GANG_DRIVER}"].clique == "{clique}"'}}
+    for member in out:
+        for claim in member:
+            for request in claim["spec"]["devices"]["requests"]:
+                for spec in [request.get("exactly"), *request.get("firstAvailable", [])]:
+                    if spec is not None:
+                        spec.setdefault("selectors", []).append(selector)
+    return out
 
 
 def brute_force(
@@ -30,8 +43,15 @@ def brute_force(
     members: list[list[dict[str, Any]]],
     min_count: int,
     label: str | None,
+    clique: bool = False,
 ) -> int:
-    """Return the most members some assignment places (-1 when none reaches ``min_count``)."""
+    """Return the most members some assignment places (-1 when none reaches ``min_count``).
+
+    With ``clique``, every device of every member must have one value of the ``clique``
+    attribute: the best over the values, each tried with the requests restricted to it.
+    """
+    if clique:
+        return max(brute_force(cluster, only_clique(members, v), min_count, label) for v in "ab")
     nodes = cluster.node_names()
     choices: list[str | None] = [*nodes, None]
     best = -1
@@ -73,6 +93,7 @@ def gang_cases(draw: st.DrawFn) -> dict[str, Any]:
         "members": members,
         "min_count": min_count,
         "label": draw(st.sampled_from([None, None, "rack"])),
+        "clique": draw(st.sampled_from([False, False, True])),
         "policy": draw(st.sampled_from(["pack", "spread"])),
     }
 
@@ -85,21 +106,27 @@ def test_place_gang_finds_what_brute_force_finds(case: dict[str, Any]) -> None:
     inputs = copy.deepcopy(members)
     min_count = len(members) if case["min_count"] is None else case["min_count"]
     before = snapshot(cluster)
+    attribute = f"{GANG_DRIVER}/clique" if case["clique"] else None
     placement = place_gang(
         cluster,
         members,
         min_count=case["min_count"],
         policy=case["policy"],
         same_node_label=case["label"],
+        same_device_attribute=attribute,
     )
     assert snapshot(cluster) == before
     assert members == inputs
-    best = brute_force(cluster, members, min_count, case["label"])
+    best = brute_force(cluster, members, min_count, case["label"], case["clique"])
     event(f"fits: {best >= 0}, members placed: {best}")
     if best < 0:
         assert placement is None
         explanation = explain_gang(
-            cluster, members, min_count=case["min_count"], same_node_label=case["label"]
+            cluster,
+            members,
+            min_count=case["min_count"],
+            same_node_label=case["label"],
+            same_device_attribute=attribute,
         )
         assert not explanation.fits
         assert explanation.placeable < min_count
@@ -115,4 +142,22 @@ def test_place_gang_finds_what_brute_force_finds(case: dict[str, Any]) -> None:
             min_count=min_count,
             same_node_label=case["label"],
         )
+        if case["clique"]:
+            values = {
+                _clique(cluster, result)
+                for allocation in placement.allocations
+                for result in allocation or ()
+            }
+            assert len(values - {None}) <= 1 and placement.attribute_value in (values | {None})
     assert snapshot(cluster) == before
+
+
+def _clique(cluster: Cluster, allocation: Any) -> Any:
+    for result in allocation.devices.results:
+        for s in cluster.objects("ResourceSlice"):
+            if s.spec.pool.name != result.pool:
+                continue
+            for device in s.spec.devices or []:
+                if device.name == result.device:
+                    return device.attributes["clique"].string
+    return None

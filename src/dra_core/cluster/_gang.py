@@ -441,6 +441,16 @@ class _Group:
     patterns: dict[Any, list[tuple[int, ...]]] = field(default_factory=dict)
 
 
+class _NoValue:
+    """The attribute value tried when no device has the attribute: it selects nothing."""
+
+    def __repr__(self) -> str:
+        return "<no value>"
+
+
+_NO_VALUE = _NoValue()
+
+
 def _cel_literal(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -454,7 +464,9 @@ def _restrict(claim: ResourceClaim, attribute: str, value: Any) -> ResourceClaim
     from dra_core.api import DeviceSelector
 
     domain, _, ident = attribute.rpartition("/")
-    if isinstance(value, tuple):  # ("version", "1.2.3")
+    if value is _NO_VALUE:
+        test = "false"
+    elif isinstance(value, tuple):  # ("version", "1.2.3")
         test = f'device.attributes["{domain}"]["{ident}"] == semver({_cel_literal(value[1])})'
     else:
         test = f'device.attributes["{domain}"]["{ident}"] == {_cel_literal(value)}'
@@ -628,7 +640,8 @@ class _Planner:
                     except InputError:
                         continue
                     found |= _attribute_values(problem, self.attribute)
-        return sorted(found, key=repr)
+        # No device has the attribute: requests can only be met without devices.
+        return sorted(found, key=repr) or [_NO_VALUE]
 
     def restricted(self, claims: Sequence[ResourceClaim], value: Any) -> list[ResourceClaim]:
         if value is None or self.attribute is None:
@@ -1029,7 +1042,7 @@ class _Planner:
             label_value=label_used if self.label is not None else None,
             attribute_value=(
                 (value_used[1] if isinstance(value_used, tuple) else value_used)
-                if self.attribute is not None
+                if self.attribute is not None and value_used is not _NO_VALUE
                 else None
             ),
             optimal=optimal,
