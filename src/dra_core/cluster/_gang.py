@@ -116,8 +116,9 @@ class GangPlacement:
     label_value: str | None = None
     attribute_value: Any = None
     optimal: bool = True
-    stats: Mapping[str, Any] = field(default_factory=dict)
-    _claims: tuple[tuple[ResourceClaim, ...], ...] = ()
+    stats: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    # the members' claims as loaded (for allocated_claims)
+    _claims: tuple[tuple[ResourceClaim, ...], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def placed(self) -> int:
