@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -31,12 +32,14 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 NODES = 500
 DEVICES = 10
 CLAIMS = 64
 NAMESPACE = "bench"
+SERVER_PID = [0]
 
 
 def cluster_objects(nodes: int = NODES, devices: int = DEVICES) -> list[dict[str, Any]]:
@@ -112,6 +115,9 @@ def serve(port: int) -> None:
 
     cluster = Cluster(cluster_objects())
     app = create_app(Extender(cluster))
+    # as `dra-core extender` does once the state is loaded (see _server._freeze_when_ready)
+    gc.collect()
+    gc.freeze()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -120,6 +126,15 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -161,10 +176,17 @@ async def _phase(
                     errors.append(f"{verb}: {type(exc).__name__}: {exc}")
 
     started = time.perf_counter()
+    server_cpu = _cpu_seconds(SERVER_PID[0])
+    client_cpu = time.process_time()
     await asyncio.gather(*(client(i) for i in range(clients)))
     wall = time.perf_counter() - started
+    server_cpu = _cpu_seconds(SERVER_PID[0]) - server_cpu
+    client_cpu = time.process_time() - client_cpu
     done = len(latencies) + len(errors)
     return {
+        "server_cpu_ms_per_request": round(server_cpu / done * 1000, 2) if done else None,
+        "client_cpu_ms_per_request": round(client_cpu / done * 1000, 2) if done else None,
+        "load_average": os.getloadavg()[0],
         "requests": done,
         "errors": len(errors),
         "first_errors": errors[:3],
@@ -250,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env)
     url = f"http://127.0.0.1:{port}"
+    SERVER_PID[0] = server.pid
     try:
         import httpx
 
@@ -263,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             except httpx.HTTPError:
                 time.sleep(0.1)
         results = asyncio.run(_run(url, args))
+        metrics = httpx.get(url + "/metrics", timeout=10).text
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -279,9 +303,30 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{phase:<12} {r['requests']:>8} {r['errors']:>6} {r['requests_per_s']:>8} "
             f"{r['p50_ms']!s:>8} {r['p99_ms']!s:>8} {r['max_ms']!s:>8}"
+            f" {r['server_cpu_ms_per_request']!s:>18} {r['client_cpu_ms_per_request']!s:>18}"
+            f" {r['load_average']:>8.2f}"
         )
         for error in r["first_errors"]:
             print(f"    {error}")
+    # The server's own view (from the start of the handler, waiting for the worker
+    # thread included; not the client's queueing nor the loopback).
+    buckets: dict[str, float] = {}
+    for line in metrics.splitlines():
+        if line.startswith('dra_core_extender_request_duration_seconds_bucket{le="') and (
+            'verb="filter"' in line
+        ):
+            le = line.split('le="')[1].split('"')[0]
+            buckets[le] = float(line.rsplit(" ", 1)[1])
+    if buckets.get("+Inf"):
+        total = buckets["+Inf"]
+        print(
+            "server side, all filters: "
+            + ", ".join(
+                f"≤{float(le) * 1000:g} ms {buckets[le] / total:.1%}"
+                for le in ("0.005", "0.01", "0.025", "0.05", "0.1")
+                if le in buckets
+            )
+        )
     return 1 if any(r["errors"] for r in results.values()) else 0
 
 

@@ -11,8 +11,10 @@ then stops the state source.
 
 from __future__ import annotations
 
+import gc
 import logging
 import ssl
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +94,19 @@ def build(options: ServerOptions) -> tuple[Any, StateSource]:
     return app, source
 
 
+def _freeze_when_ready(source: StateSource, timeout: float = 600.0) -> None:
+    """Move the loaded state out of the garbage collector's way (``gc.freeze``).
+
+    A full collection walks every object: with 500 nodes' objects loaded that took about
+    0.3 s, a pause that showed as the tail latency of the load test. Objects that exist
+    once the state is loaded are frozen (never scanned again); later changes are
+    collected as usual.
+    """
+    if source.wait_ready(timeout):
+        gc.collect()
+        gc.freeze()
+
+
 def serve(options: ServerOptions) -> int:
     """Run the server until SIGTERM or SIGINT; return the exit status."""
     import uvicorn
@@ -100,6 +115,9 @@ def serve(options: ServerOptions) -> int:
     # Started before serving, so that a bad manifest is an error of the command, and
     # /readyz says 503 until an API server's lists are in.
     source.start(app.state.extender.cluster)
+    threading.Thread(
+        target=_freeze_when_ready, args=(source,), name="dra-core-gc-freeze", daemon=True
+    ).start()
     config = uvicorn.Config(
         app,
         host=options.host,
