@@ -44,7 +44,8 @@ import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dra_core.allocator.capacity import request_fits_capacity
 from dra_core.allocator.problem import _taint_blocks
@@ -100,6 +101,8 @@ _QUALIFIED = re.compile(
 
 # --- result records ---------------------------------------------------------------------
 
+_NO_CAPACITY: Mapping[str, Any] = MappingProxyType({})
+
 
 @dataclass(frozen=True, slots=True)
 class CapacityAmount:
@@ -110,9 +113,11 @@ class CapacityAmount:
     left: Quantity
 
 
-@dataclass(frozen=True, slots=True)
-class CapacityRow:
+class CapacityRow(NamedTuple):
     """The devices of one key that one node can use (or, with ``node == ""``, the cluster).
+
+    An immutable record (a named tuple: made for each node and key, thousands per call,
+    at a fraction of a frozen dataclass's cost).
 
     Attributes:
         node: the node's name; ``""`` in :attr:`CapacityReport.totals` (each device
@@ -144,7 +149,7 @@ class CapacityRow:
     unavailable: int = 0
     unknown: int = 0
     source: str = "dra"
-    capacity: Mapping[str, CapacityAmount] = field(default_factory=dict)
+    capacity: Mapping[str, CapacityAmount] = _NO_CAPACITY
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -572,6 +577,46 @@ def _slice_signature(entry: SliceEntry) -> int:
     return number
 
 
+# The content of a pool as one node sees it (see _Accountant.pool), by Pool object: the
+# inventory keeps a node's Pool objects until a slice it sees changes, so this is worked
+# out once per node and change. The Pool is kept with its number (no recycled id()).
+_POOL_SIGNATURES: dict[int, tuple[Pool, int, bool, str | None]] = {}
+
+
+def _pool_signature(pool: Pool, inventory: Any) -> tuple[int, bool, str | None]:
+    """Return (content number, whether the node matters, the node the pool is local to).
+
+    The content number stands for the pool without node and pool names; the owner is
+    None when several nodes can use the pool's devices. The inventory makes new Pool
+    objects for every node that sees a pool when a slice of the pool changes, so what is
+    cached per Pool object stays true for it.
+    """
+    hit = _POOL_SIGNATURES.get(id(pool))
+    if hit is not None and hit[0] is pool:
+        return hit[1], hit[2], hit[3]
+    per_device = any(e.per_device_node_selection for e in pool.slices)
+    content = _Sig(
+        (
+            "pool",
+            pool.incomplete,
+            pool.invalid,
+            tuple(_slice_signature(e) for e in pool.slices),
+            tuple(_slice_signature(e) for e in pool.slices_not_targeting_node),
+            tuple((n, _freeze(cs)) for n, cs in sorted(pool.counter_sets.items())),
+        )
+    )
+    number = _INTERNED.get(content)
+    if number is None:
+        number = next(_NUMBERS)
+        _INTERNED[content] = number
+    if len(_POOL_SIGNATURES) > 400_000:
+        _POOL_SIGNATURES.clear()
+    node_matters = per_device or pool.incomplete or pool.invalid
+    owner: str | None = inventory.pool_is_node_local(pool.id)
+    _POOL_SIGNATURES[id(pool)] = (pool, number, node_matters, owner)
+    return number, node_matters, owner
+
+
 class _Sig:
     """A signature with its hash computed once (nested tuples rehash on every lookup)."""
 
@@ -661,19 +706,7 @@ def _times(q: Quantity, n: int) -> Quantity:
 
 
 def _renamed(row: CapacityRow, node: str) -> CapacityRow:
-    return CapacityRow(
-        node,
-        row.key,
-        row.total,
-        row.allocated,
-        row.free,
-        row.tainted,
-        row.unavailable,
-        row.unknown,
-        row.source,
-        row.capacity,
-        row.note,
-    )
+    return CapacityRow(node, *row[1:])
 
 
 class _Accountant:
@@ -688,30 +721,37 @@ class _Accountant:
         # (driver, pool) -> the use of its devices: names in dedicated use, then
         # (name, shares, consumed capacity) of devices in shared use. Read through the
         # state's public copies, which cost a C-level copy each.
-        usage: dict[tuple[str, str], list[Any]] = {}
+        names: dict[tuple[str, str], list[str]] = {}
         state = self.state
         for did in state.allocated_devices:
             key = (did.driver, did.pool)
-            bucket = usage.get(key)
+            bucket = names.get(key)
             if bucket is None:
-                usage[key] = [did.device]
+                names[key] = [did.device]
             else:
                 bucket.append(did.device)
+        shares: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
         shared = {s.device_id for s in state.allocated_shared_device_ids}
         consumed = state.aggregated_capacity
         for did in shared | set(consumed):
             if state.is_dedicated(did):
                 continue
             used = consumed.get(did)
-            usage.setdefault((did.driver, did.pool), []).append(
+            shares.setdefault((did.driver, did.pool), []).append(
                 (
                     did.device,
                     did in shared,
                     tuple(sorted((k, str(v)) for k, v in used.items())) if used else (),
                 )
             )
+        # One tuple per pool (names in dedicated use, then shares), built once per call.
+        usage: dict[tuple[str, str], tuple[Any, ...]] = {
+            key: tuple(sorted(bucket)) for key, bucket in names.items()
+        }
+        for key, items in shares.items():
+            usage[key] = usage.get(key, ()) + tuple(sorted(items))
         self.usage = usage
-        self.memo: dict[tuple[Any, ...], _PoolAnswer] = {}
+        self.memo: dict[tuple[int, tuple[Any, ...], str], _PoolAnswer] = {}
 
     def pool(self, pool: Pool, node: Node) -> _PoolAnswer:
         """Return the answer for ``pool`` as ``node`` sees it (memoised by content and use).
@@ -722,25 +762,9 @@ class _Accountant:
         (per-device node selection; incomplete and invalid pools).
         """
         pid = pool.id
-        usage = self.usage.get((pid.driver, pid.pool))
-        slices = pool.slices
-        per_device = False
-        for entry in slices:
-            if entry.per_device_node_selection:
-                per_device = True
-        sig = (
-            pool.incomplete,
-            pool.invalid,
-            tuple([_slice_signature(e) for e in slices]),
-            tuple([_slice_signature(e) for e in pool.slices_not_targeting_node])
-            if pool.slices_not_targeting_node
-            else (),
-            tuple(sorted(usage, key=str)) if usage else (),
-            node.metadata.name if per_device or pool.incomplete or pool.invalid else "",
-            tuple([(n, _freeze(cs)) for n, cs in sorted(pool.counter_sets.items())])
-            if pool.counter_sets
-            else (),
-        )
+        usage = self.usage.get((pid.driver, pid.pool), ())
+        content, node_matters, _ = _pool_signature(pool, self.inventory)
+        sig = (content, usage, node.metadata.name if node_matters else "")
         answer = self.memo.get(sig)
         if answer is None:
             answer = _PoolAnswer(self._devices(pool, node))
@@ -947,7 +971,6 @@ def capacity(
         # Answers of node-local pools, with how many nodes use them: added to the
         # totals once each, times that number, at the end.
         local_uses: dict[int, list[Any]] = {}
-        pool_is_node_local = inventory.pool_is_node_local
         for name, node in data.nodes.items():
             try:
                 pools = inventory.pools_for_node(node)
@@ -960,7 +983,7 @@ def capacity(
                 if not answer.devices:
                     continue
                 answers.append(answer)
-                if pool_is_node_local(pool.id) == name:
+                if _pool_signature(pool, inventory)[2] == name:
                     use = local_uses.get(id(answer))
                     if use is None:
                         local_uses[id(answer)] = [answer, 1]
