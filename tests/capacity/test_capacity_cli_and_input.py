@@ -284,3 +284,134 @@ def test_demand_reports_alternatives_all_and_extended_resources() -> None:
     assert d.devices() == {"gpu.example.com": 2}  # the extended resource's request
     ext = d.claims[1].requests[0]
     assert ext.name == "container-0-request-0" and ext.alternatives[0].count == 2
+
+
+# --- the live mode, against a stand-in for the API server on 127.0.0.1 ------------------------
+
+_PATHS = {
+    "/api/v1/nodes": "Node",
+    "/api/v1/pods": "Pod",
+    "/apis/resource.k8s.io/v1/resourceslices": "ResourceSlice",
+    "/apis/resource.k8s.io/v1/deviceclasses": "DeviceClass",
+    "/apis/resource.k8s.io/v1/resourceclaims": "ResourceClaim",
+    "/apis/resource.k8s.io/v1/resourceclaimtemplates": "ResourceClaimTemplate",
+}
+
+
+class _ReadOnlyAPI:
+    """Lists (and empty watches) of fixed objects; records every request's method."""
+
+    def __init__(self, objects: list[dict[str, Any]], forbidden: frozenset[str] = frozenset()):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.methods: list[str] = []
+        by_path: dict[str, list[dict[str, Any]]] = {p: [] for p in _PATHS}
+        for obj in objects:
+            path = next(p for p, k in _PATHS.items() if k == obj["kind"])
+            by_path[path].append(obj)
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                import time
+
+                api.methods.append("GET")
+                path, _, query = self.path.partition("?")
+                if path not in by_path or _PATHS.get(path) in forbidden:
+                    code = 403 if _PATHS.get(path) in forbidden else 404
+                    body = json.dumps({"kind": "Status", "code": code, "message": "no"}).encode()
+                elif "watch=true" in query:
+                    time.sleep(0.2)  # an open watch with nothing to say
+                    code, body = 200, b""
+                else:
+                    items = by_path[path]
+                    body = json.dumps(
+                        {"metadata": {"resourceVersion": "7"}, "items": items}
+                    ).encode()
+                    code = 200
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                api.methods.append("POST")
+                self.send_response(405)
+                self.end_headers()
+
+            do_PUT = do_PATCH = do_DELETE = do_POST
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _kubeconfig(tmp_path: Path, url: str) -> str:
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": url}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+            }
+        )
+    )
+    return str(path)
+
+
+def _live_objects() -> list[dict[str, Any]]:
+    listing = yaml.safe_load(data_path(*README).read_text())
+    node = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": "dra-example-driver-cluster-worker"},
+    }
+    return [node, GPU_CLASS, *listing["items"]]
+
+
+def test_live_mode_reads_and_never_writes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pytest.importorskip("kubernetes")
+    api = _ReadOnlyAPI(_live_objects())
+    try:
+        status, out, err = _run(
+            capsys, "capacity", "--kubeconfig", _kubeconfig(tmp_path, api.url), "-o", "json"
+        )
+    finally:
+        api.close()
+    assert status == 0, err
+    data = json.loads(out)
+    assert [(r["node"], r["key"], r["free"]) for r in data["rows"]] == [
+        ("dra-example-driver-cluster-worker", "gpu.example.com", 8)
+    ]
+    assert set(api.methods) == {"GET"}
+
+
+def test_live_mode_without_rights_is_a_clean_message(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("kubernetes")
+    api = _ReadOnlyAPI(_live_objects(), forbidden=frozenset({"ResourceClaim"}))
+    try:
+        status, out, err = _run(
+            capsys, "capacity", "--kubeconfig", _kubeconfig(tmp_path, api.url), "--timeout", "1"
+        )
+    finally:
+        api.close()
+    assert status == 2 and "RBAC" in err and "Traceback" not in out + err
