@@ -189,7 +189,14 @@ def test_pod_without_claims_fits_everywhere_and_names_stay_within_the_request(se
         ("bind", b'{"PodName": 1}', "ExtenderBindingArgs.PodName"),
         ("preempt", b'{"NodeNameToMetaVictims": []}', "NodeNameToMetaVictims"),
         ("bind", b"\xff\xfe", "not UTF-8"),
+        (
+            "filter",
+            b'{"Pod": {"spec": {"affinity": ' + b'{"a": ' * 900 + b"{}" + b"}" * 900 + b"}}, "
+            b'"NodeNames": []}',
+            "nested more than 100 levels deep",
+        ),
     ],
+    ids=lambda v: str(v)[:40],
 )
 def test_bad_bodies_are_400_with_the_reason(serve, verb, body, words) -> None:
     cluster = Cluster(cluster_objects())

@@ -654,6 +654,9 @@ def create_app(
                     data = await run_sync(run, limiter=threads)
                 except WireError as exc:
                     return _status(400, str(exc))
+                except Exception as exc:  # a bug of ours: this request only
+                    log.exception("%s failed", name)
+                    return _status(500, f"internal error: {type(exc).__name__}: {exc}")
                 if name == "bind":
                     bind_results.labels("error" if b'"Error":""' not in data else "bound").inc()
                 requests.labels(name, "200").inc()

@@ -319,6 +319,8 @@ class KubeSource(StateSource):
         # kind -> key -> resourceVersion of what the cluster holds
         self._versions: dict[str, dict[Key, str]] = {kind: {} for kind in self.resources}
         self._responses: set[Any] = set()
+        # one writer at a time: the version check and the apply go together
+        self._write_lock = threading.RLock()
         #: how many times each kind was listed (a 410 Gone lists again)
         self.lists: dict[str, int] = dict.fromkeys(self.resources, 0)
 
@@ -495,15 +497,20 @@ class KubeSource(StateSource):
         return version
 
     def _put(self, kind: str, obj: dict[str, Any]) -> None:
-        from dra_core.api import Pod
-
         assert self.cluster is not None
         meta = obj.get("metadata") or {}
         key = _key(kind, meta)
         version = str(meta.get("resourceVersion", ""))
-        known = self._versions[kind].get(key)
-        if known and version and _older(version, known):
-            return  # an event from before a write of ours that the cluster has already
+        with self._write_lock:
+            known = self._versions[kind].get(key)
+            if known and version and _older(version, known):
+                return  # an event from before a write of ours that the cluster has already
+            self._apply(kind, key, obj, version)
+
+    def _apply(self, kind: str, key: Key, obj: dict[str, Any], version: str) -> None:
+        from dra_core.api import Pod
+
+        assert self.cluster is not None
         try:
             if kind == "Pod":
                 pod = Pod.model_validate(obj)
@@ -520,6 +527,11 @@ class KubeSource(StateSource):
         self._versions[kind][key] = version
 
     def _remove(self, kind: str, key: Key) -> None:
+        assert self.cluster is not None
+        with self._write_lock:
+            self._remove_locked(kind, key)
+
+    def _remove_locked(self, kind: str, key: Key) -> None:
         assert self.cluster is not None
         self._versions[kind].pop(key, None)
         if kind == "Pod":
