@@ -288,3 +288,17 @@ def test_device_attribute_that_no_free_device_has() -> None:
     assert explanation.reasons[0].startswith("member 0 cannot be placed on any node")
     empty = place_gang(cluster, gang(1), same_device_attribute=attribute, min_count=0)
     assert empty is not None and empty.attribute_value is None
+
+
+def test_devices_run_out() -> None:
+    cluster = Cluster([gpu_class(), *gpu_node("n-0", 2, rack="r0"), *gpu_node("n-1", 2, rack="r1")])
+    members = gang(3, 2)
+    explanation = explain_gang(cluster, members, same_node_label="rack")
+    assert explanation.placeable == 1 and explanation.left_out == (1, 2)
+    assert explanation.reasons == (
+        "all members must be on nodes with the same value of node label rack: the best value "
+        "('r0') holds 1 of 3 members; without that constraint 2 would fit",
+        "member 2 cannot be placed together with members 0, 1: the 2 node(s) where such a member "
+        "fits hold at most 1 of them each (on node n-0, 2 of them need more devices than its "
+        "free devices)",
+    )

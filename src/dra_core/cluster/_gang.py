@@ -1089,11 +1089,23 @@ class _Planner:
                     f"{self.attribute}: no single value has devices for more than "
                     f"{placeable} of {n} members"
                 )
+        # What runs out in the whole cluster, group constraints aside: the members that
+        # are left out even without them.
+        relaxed = self.master(min_count=0, use_label=False, use_attribute=False)
+        everywhere = self._members_of(relaxed[0]) if relaxed is not None else set()
         for kind in self.kinds:
             out = [m for m in kind.members if m in left_out]
             if not out or not any(self.alone[(kind.index, v)].feasible for v in self.values_tried):
                 continue
-            inside = sorted(placed_members)
+            if len(everywhere) > placeable:
+                # Group constraints keep some out (said above); name only the members
+                # that stay out even without them, next to those placed then.
+                out = [m for m in kind.members if m not in everywhere]
+                if not out:
+                    continue
+                inside = sorted(everywhere)
+            else:
+                inside = sorted(placed_members)
             others = f" together with {_members_text(inside)}" if inside else ""
             nodes = sum(
                 len(g.nodes)
@@ -1173,9 +1185,13 @@ class _Planner:
                 # What runs out (counters, capacity, a constraint) before the bare
                 # "request must be satisfied" entries, which every conflict has.
                 details = [c.detail for c in explanation.conflict if c.kind != "request"]
-                details = details or [c.detail for c in explanation.conflict]
                 if details:
                     return f"on node {group.nodes[0]} with {most + 1}: " + "; ".join(details)
+                if explanation.conflict:
+                    return (
+                        f"on node {group.nodes[0]}, {most + 1} of them need more devices than "
+                        "its free devices"
+                    )
                 short = [r.describe() for r in explanation.requests if r.candidates < 1]
                 return f"on node {group.nodes[0]}: " + "; ".join(short[:2]) if short else ""
         return ""
