@@ -1,14 +1,25 @@
-"""Helpers of the extender tests: the gpu-test1 objects and a server on loopback."""
+"""Helpers of the extender tests: the gpu-test1 objects and a server on loopback.
+
+Not a conftest.py: test modules elsewhere import ``conftest`` by name (tests/conftest.py),
+and a second conftest module would shadow it. Test modules import the ``serve`` fixture
+from here.
+"""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+pytest.importorskip("httpx")
 
 REALDATA = Path(__file__).resolve().parent.parent / "data" / "realdata" / "kubernetes-sigs"
 NVIDIA = REALDATA / "dra-driver-nvidia-gpu"
@@ -183,3 +194,17 @@ class LoopbackServer:
         self.server.should_exit = True
         self.thread.join(10)
         assert not self.thread.is_alive()
+
+
+@pytest.fixture(name="serve")
+def serve_fixture() -> Iterator[Any]:
+    servers: list[LoopbackServer] = []
+
+    def start(app: Any) -> LoopbackServer:
+        server = LoopbackServer(app)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()

@@ -24,6 +24,7 @@ from extender_fixtures import (
     node,
     nvidia_gpu_slice,
     scheduled_pod,
+    serve_fixture,  # noqa: F401  (the `serve` fixture)
     write_manifests,
 )
 

@@ -24,7 +24,7 @@ def _modules_after(code: str) -> set[str]:
 def test_import_dra_core_and_the_extender_package_load_no_server_stack() -> None:
     code = (
         "import dra_core, dra_core.extender\n"
-        "args = dra_core.ExtenderArgs.from_json('{\"NodeNames\": [\"n\"]}')\n"
+        'args = dra_core.ExtenderArgs.from_json(\'{"NodeNames": ["n"]}\')\n'
         "assert args.candidate_names() == ['n']"
     )
     assert _modules_after(code) & set(SERVER_STACK) == set()

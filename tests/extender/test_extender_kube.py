@@ -33,6 +33,7 @@ from extender_fixtures import (
     node,
     nvidia_gpu_slice,
     scheduled_pod,
+    serve_fixture,  # noqa: F401  (the `serve` fixture)
 )
 
 from dra_core.cluster import Cluster
