@@ -302,3 +302,63 @@ def test_devices_run_out() -> None:
         "fits hold at most 1 of them each (on node n-0, 2 of them need more devices than its "
         "free devices)",
     )
+
+
+def partitioned_node(name: str, gpus: int) -> list[dict[str, Any]]:
+    """Each GPU: a whole device or two halves, through its own counter set."""
+    pool = {"name": name, "generation": 1, "resourceSliceCount": 2}
+    devices = []
+    for g in range(gpus):
+        for part, widgets in (("whole", 2), ("half-0", 1), ("half-1", 1)):
+            devices.append(
+                {
+                    "name": f"gpu-{g}-{part}",
+                    "attributes": {"size": {"string": part.split("-")[0]}},
+                    "consumesCounters": [
+                        {"counterSet": f"gpu-{g}", "counters": {"w": {"value": str(widgets)}}}
+                    ],
+                }
+            )
+    return [
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}},
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceSlice",
+            "metadata": {"name": f"{name}-counters"},
+            "spec": {
+                "driver": DRIVER,
+                "nodeName": name,
+                "pool": pool,
+                "sharedCounters": [
+                    {"name": f"gpu-{g}", "counters": {"w": {"value": "2"}}} for g in range(gpus)
+                ],
+            },
+        },
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceSlice",
+            "metadata": {"name": f"{name}-devices"},
+            "spec": {"driver": DRIVER, "nodeName": name, "pool": pool, "devices": devices},
+        },
+    ]
+
+
+def half(name: str) -> dict[str, Any]:
+    claim = gpus(name)
+    claim["spec"]["devices"]["requests"][0]["exactly"]["selectors"] = [
+        {"cel": {"expression": f'device.attributes["{DRIVER}"].size == "half"'}}
+    ]
+    return claim
+
+
+def test_pack_fills_a_partly_used_gpu_first() -> None:
+    # gpu-1 has one half in use: packing puts the new half next to it and keeps gpu-0
+    # whole (first fit, Kubernetes' order, would split gpu-0).
+    cluster = Cluster([gpu_class(), *partitioned_node("n-0", 2), in_use("n-0", "gpu-1-half-0")])
+    members = [[half("pod-0-half")]]
+    packed = place_gang(cluster, members)
+    assert packed is not None and packed.allocations[0] is not None
+    assert packed.allocations[0][0].devices.results[0].device == "gpu-1-half-1"
+    check_placement(cluster, members, packed)
+    first_fit = cluster.filter([half("pod-0-half")]).allocation("n-0")
+    assert first_fit[0].devices.results[0].device == "gpu-0-half-0"
