@@ -402,11 +402,14 @@ class Inventory:
 
         Slices are treated as immutable: pass a new object for a changed slice.
         """
-        key = (features, tuple(id(s) for s in slices))
+        key = (features, tuple(map(id, slices)))
         hit = _INVENTORIES.get(key)
         if hit is not None:
             refs, inventory = hit
-            if all(r() is s for r, s in zip(refs, slices, strict=True)):
+            for ref, slice_model in zip(refs, slices, strict=True):
+                if ref() is not slice_model:
+                    break
+            else:
                 return inventory
         inventory = cls(slices, features)
         try:

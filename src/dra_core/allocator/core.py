@@ -158,13 +158,22 @@ class Allocator:
         share_id_seed: str = "",
     ) -> None:
         self.features = _features(features)
-        slice_models = [_model(ResourceSlice, s, "ResourceSlice") for s in slices]
+        # Models pass through as they are (the common case, checked inline); anything
+        # else goes through _model.
+        slice_models = [
+            s if type(s) is ResourceSlice else _model(ResourceSlice, s, "ResourceSlice")
+            for s in slices
+        ]
         self.inventory = Inventory.cached(slice_models, self.features)
         self.classes: dict[str, DeviceClass] = {}
         for c in classes:
-            model = _model(DeviceClass, c, "DeviceClass")
+            model = c if type(c) is DeviceClass else _model(DeviceClass, c, "DeviceClass")
             self.classes.setdefault(model.metadata.name or "", model)
-        claims = [_model(ResourceClaim, c, "ResourceClaim") for c in allocated_claims]
+        claims = (
+            [_model(ResourceClaim, c, "ResourceClaim") for c in allocated_claims]
+            if allocated_claims
+            else []
+        )
         if allocated_state is None:
             state = AllocatedState(consumable_capacity=self.features.consumable_capacity)
         else:
@@ -208,8 +217,11 @@ class Allocator:
         """
         solve = get_engine(engine)
         deadline = time.monotonic() + timeout if timeout is not None else None
-        node_model = None if node is None else _model(Node, node, "Node")
-        claim_models = [_model(ResourceClaim, c, "ResourceClaim") for c in claims]
+        node_model = node if node is None or type(node) is Node else _model(Node, node, "Node")
+        claim_models = [
+            c if type(c) is ResourceClaim else _model(ResourceClaim, c, "ResourceClaim")
+            for c in claims
+        ]
         check = None
         if deadline is not None or cancel is not None:
 

@@ -108,7 +108,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -359,6 +359,10 @@ class RequestInfo:
     def candidate(self, i: int) -> Candidate:
         """Candidate ``i``, once :meth:`reach` ``(i + 1)`` said it exists."""
         return self._lazy.found[i]
+
+    def same_candidates(self, other: RequestInfo) -> bool:
+        """Whether ``other`` has the very same candidate list (same device table, same ask)."""
+        return self._lazy is other._lazy
 
     def last_poison(self) -> int:
         """Return the last position of a poisoned candidate, -1 when none (evaluates all)."""
@@ -709,6 +713,39 @@ def _taint_blocks(device: DeviceEntry, tolerations: Sequence[DeviceToleration]) 
     return False
 
 
+class _Table:
+    """One node's device table and what is computed from it, cached across calls.
+
+    It depends on the node (name and labels), the allocated state (and its version)
+    and the inventory's slices and features, and lives in ``Inventory.scratch`` under
+    that key, so that the next call for the same node and state finds it.
+    """
+
+    __slots__ = (
+        "by_entry",
+        "candidate_cache",
+        "counters",
+        "devices",
+        "has_invalid_pools",
+        "overdrawn",
+        "pools",
+        "state_ref",
+    )
+
+    def __init__(self, state: AllocatedState, pools: list[Pool]) -> None:
+        self.state_ref = weakref.ref(state)
+        self.pools = tuple(pools)
+        self.has_invalid_pools = any(p.invalid for p in pools)
+        # filled once built (Problem.devices is this very tuple)
+        self.devices: tuple[DeviceInfo, ...] = ()
+        self.counters: dict[PoolID, dict[CounterKey, Quantity]] = {}
+        self.overdrawn: set[PoolID] = set()
+        # request signature -> (device class, its lazily evaluated candidates)
+        self.candidate_cache: dict[tuple[Any, ...], tuple[DeviceClass, _LazyCandidates]] = {}
+        # id(inventory entry) -> device, built when an All request first needs it
+        self.by_entry: dict[int, DeviceInfo] | None = None
+
+
 class _Builder:
     def __init__(
         self,
@@ -725,46 +762,46 @@ class _Builder:
         self.classes = classes
         self.state = state
         self.features = features
-        self.pools = inventory.pools_for_node(node)
         self.check_abort: Callable[[], None] | None = None
         # Selectors seen by this builder: the first use of one may compile it (tens of
         # milliseconds for a 10 KiB expression), so the deadline and the cancel flag
         # are checked before each new one, not only every few devices.
         self._seen_selectors: set[str] = set()
-        # The device table depends on the node, the allocated state (and its
-        # version) and the inventory's slices and features: cached under that key,
-        # together with the candidate lists computed from it.
+        # The table and the candidate lists computed from it are cached under what
+        # they depend on (see _Table); the pools come with it.
         key = ("devices", node_key(node), id(state), state.version)
-        hit = inventory.scratch.get(key)
-        if hit is not None and hit[0]() is state:
-            _, self.devices, self.counters, self.overdrawn, self.candidate_cache = hit
-        else:
-            self.devices = []
-            self.counters = {}
-            self.overdrawn = set()
-            self.candidate_cache = {}
-            self._build_devices()
-            inventory.remember(
-                key,
-                (
-                    weakref.ref(state),
-                    self.devices,
-                    self.counters,
-                    self.overdrawn,
-                    self.candidate_cache,
-                ),
-            )
-        self.by_entry = {id(d.entry): d for d in self.devices}
+        table: _Table | None = inventory.scratch.get(key)
+        if table is None or table.state_ref() is not state:
+            table = _Table(state, inventory.pools_for_node(node))
+            self.pools = table.pools
+            self.counters = table.counters
+            self.overdrawn = table.overdrawn
+            building: list[DeviceInfo] = []
+            self._build_devices(building)
+            table.devices = tuple(building)
+            inventory.remember(key, table)
+        self.table = table
+        self.pools = table.pools
+        self.devices = table.devices
+        self.counters = table.counters
+        self.overdrawn = table.overdrawn
+
+    @property
+    def by_entry(self) -> dict[int, DeviceInfo]:
+        """The table's devices by ``id`` of their inventory entry."""
+        found = self.table.by_entry
+        if found is None:
+            found = self.table.by_entry = {id(d.entry): d for d in self.devices}
+        return found
 
     # devices and counters ---------------------------------------------------------
 
-    def _build_devices(self) -> None:
+    def _build_devices(self, devices: list[DeviceInfo]) -> None:
         features = self.features
         consumable = features.consumable_capacity
         partitionable = features.partitionable_devices
         state = self.state
         consumed_capacity = state.consumed_capacity
-        devices = self.devices
         for p, pool in enumerate(self.pools):
             if pool.incomplete or pool.invalid:
                 continue
@@ -952,22 +989,12 @@ class _Builder:
 
     def candidates_exact(self, req: _Req) -> _LazyCandidates:
         """Return the candidates of an ExactCount request, to be evaluated on demand."""
-        # Candidates depend only on the device table and what the request asks
-        # for; errors name the claim only through its selectors.
-        signature = (
-            req.class_name,
-            tuple(sel.cel.expression if sel.cel is not None else None for sel in req.selectors),
-            req.claim_ref if req.selectors else "",
-            tuple(sorted((k, v.value) for k, v in (req.capacity_requests or {}).items())),
-            tuple((t.key, t.operator, t.value, t.effect) for t in req.tolerations),
-            req.admin_access,
-        )
-        hit = self.candidate_cache.get(signature)
+        cache = self.table.candidate_cache
+        hit = cache.get(req.signature)
         if hit is not None and hit[0] is req.device_class:
-            found: _LazyCandidates = hit[1]
-            return found
+            return hit[1]
         found = _LazyCandidates(req)
-        self.candidate_cache[signature] = (req.device_class, found)
+        cache[req.signature] = (req.device_class, found)
         return found
 
     def candidate_exact(self, req: _Req, info: DeviceInfo) -> Candidate | None:
@@ -1029,7 +1056,11 @@ class _Builder:
 
 @dataclass(eq=False, slots=True)
 class _Req:
-    """A request or subrequest being validated (Kubernetes' requestAccessor)."""
+    """A request or subrequest, checked (Kubernetes' requestAccessor).
+
+    Everything here depends on the claim, the class and the features only, never on
+    the node, so it is worked out once per claim (see :class:`_ClaimPlan`).
+    """
 
     claim_ref: str
     name: str  # the request's own name (the subrequest's name for a subrequest)
@@ -1042,6 +1073,79 @@ class _Req:
     selectors: Sequence[DeviceSelector]
     tolerations: tuple[DeviceToleration, ...]
     capacity_requests: Mapping[str, Quantity] | None
+    # position and names, as in results
+    request: int = 0
+    subrequest: int | None = None
+    request_name: str = ""
+    # what the candidates of an ExactCount request depend on besides the device table
+    signature: tuple[Any, ...] = ()
+    # indices of the claim's constraints that apply to it
+    constraints: tuple[int, ...] = ()
+
+
+@dataclass(eq=False, slots=True)
+class _SlotPlan:
+    """One request of a claim, checked: one alternative, or its subrequests."""
+
+    request: int
+    name: str
+    alternatives: tuple[_Req, ...]
+    first_available: bool
+
+
+@dataclass(eq=False, slots=True)
+class _ClaimPlan:
+    """What building a problem works out from a claim alone, kept for the next call.
+
+    Checking a claim's requests (classes, modes, feature switches, selectors present)
+    and parsing its constraints does not depend on the node, the slices or the
+    allocated state: a scheduler checks the same claims on every node. So it is done
+    once per claim object and reused while the claim, the features and every class the
+    claim names are the same objects (``uses``). Only claims that pass every check get
+    a plan; a claim with an input error is checked again on every call, so that its
+    error comes out in Kubernetes' order (after the errors of ``All`` requests before
+    it, which depend on the node).
+
+    Safe because models are treated as immutable, as the slices are: a changed claim
+    or class is a new object (as with Kubernetes informers).
+    """
+
+    ref: str
+    slots: tuple[_SlotPlan, ...]
+    constraints: tuple[tuple[int, Literal["match", "distinct"], str, frozenset[str]], ...]
+    uses: tuple[tuple[str, DeviceClass], ...]
+    features: Features
+
+
+# Plans by claim object: id -> (weak reference to the claim, plan). Checked against the
+# weak reference (a recycled id never matches) and cleared when it grows too big.
+_PLANS: dict[int, tuple[weakref.ref[Any], _ClaimPlan]] = {}
+_MAX_PLANS = 4096
+
+
+def _cached_plan(
+    claim: ResourceClaim, classes: Mapping[str, DeviceClass], features: Features
+) -> _ClaimPlan | None:
+    hit = _PLANS.get(id(claim))
+    if hit is None or hit[0]() is not claim:
+        return None
+    plan = hit[1]
+    if plan.features is not features and plan.features != features:
+        return None
+    for name, device_class in plan.uses:
+        if classes.get(name) is not device_class:
+            return None
+    return plan
+
+
+def _remember_plan(claim: ResourceClaim, plan: _ClaimPlan) -> None:
+    try:
+        ref = weakref.ref(claim)
+    except TypeError:  # pragma: no cover - objects without weak references
+        return
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.clear()
+    _PLANS[id(claim)] = (ref, plan)
 
 
 def build_problem(
@@ -1068,118 +1172,197 @@ def build_problem(
     """
     builder = _Builder(inventory, node, claims, classes, allocated_state, features)
     builder.check_abort = check_abort
-    claim_infos: list[ClaimInfo] = []
-    for c, claim in enumerate(claims):
-        ref = claim_ref(claim)
-        devices_spec = claim.spec.devices if claim.spec is not None else None
-        requests = list(devices_spec.requests or []) if devices_spec is not None else []
-        slots: list[RequestSlot] = []
-        min_devices = 0
-        for r, request in enumerate(requests):
-            subrequests = list(request.first_available or [])
-            if not features.prioritized_list and subrequests:
-                raise AllocationInputError(
-                    f"claim {ref}, request {request.name}: has subrequests, but the "
-                    "DRAPrioritizedList feature is disabled",
-                    claim=ref,
-                    request=request.name,
-                )
-            if not features.consumable_capacity:
-                if request.exactly is not None and request.exactly.capacity is not None:
-                    raise AllocationInputError(
-                        f"claim {ref}, request {request.name}: has capacity requests, but the "
-                        "DRAConsumableCapacity feature is disabled",
-                        claim=ref,
-                        request=request.name,
-                    )
-                for sub in subrequests:
-                    if sub.capacity is not None:
-                        raise AllocationInputError(
-                            f"claim {ref}, subrequest {sub.name}: has capacity requests, but "
-                            "the DRAConsumableCapacity feature is disabled",
-                            claim=ref,
-                            request=f"{request.name}/{sub.name}",
-                        )
-            alternatives: list[RequestInfo] = []
-            if subrequests:
-                for s, sub in enumerate(subrequests):
-                    alternatives.append(
-                        _validate(builder, ref, RequestKey(c, r, s), request.name, sub, True)
-                    )
-                min_devices += min(a.count for a in alternatives)
-            else:
-                alternatives.append(
-                    _validate(builder, ref, RequestKey(c, r, None), request.name, request, False)
-                )
-                min_devices += alternatives[0].count
-            slots.append(RequestSlot(c, r, request.name, tuple(alternatives), bool(subrequests)))
-        if min_devices > MAX_DEVICES_PER_CLAIM:
-            raise AllocationInputError(
-                f"claim {ref}: number of requested devices {min_devices} exceeds the claim "
-                f"limit of {MAX_DEVICES_PER_CLAIM}",
-                claim=ref,
-            )
-        constraints: list[ConstraintInfo] = []
-        for i, constraint in enumerate(
-            (devices_spec.constraints or []) if devices_spec is not None else []
-        ):
-            names = frozenset(constraint.requests or ())
-            lta = features.list_type_attributes
-            if constraint.match_attribute is not None:
-                constraints.append(
-                    ConstraintInfo(i, "match", constraint.match_attribute, names, lta)
-                )
-            elif constraint.distinct_attribute is not None:
-                constraints.append(
-                    ConstraintInfo(i, "distinct", constraint.distinct_attribute, names, lta)
-                )
-            else:
-                raise AllocationInputError(
-                    f"claim {ref}, constraint #{i}: empty constraint (unsupported constraint "
-                    "type?)",
-                    claim=ref,
-                )
-        if constraints:
-            table = builder.devices
-            for slot in slots:
-                for alt in slot.alternatives:
-                    applicable = []
-                    for k, con in enumerate(constraints):
-                        if con.applies_to(alt.request_name, alt.subrequest_name):
-                            applicable.append(k)
-                            known = alt._candidates
-                            if known is None:
-                                # Filled when read (or device by device, by value()).
-                                con._pending.append((alt, table))
-                                continue
-                            for cand in known:
-                                con.value(table[cand.device])
-                    alt.constraints = tuple(applicable)
-        claim_infos.append(ClaimInfo(c, claim, ref, tuple(slots), tuple(constraints), min_devices))
+    table = builder.table
     return Problem(
         node=node,
         features=features,
-        claims=tuple(claim_infos),
-        devices=tuple(builder.devices),
-        pools=tuple(builder.pools),
-        counters=builder.counters,
-        has_invalid_pools=any(p.invalid for p in builder.pools),
+        claims=tuple(_claim_info(builder, c, claim) for c, claim in enumerate(claims)),
+        devices=table.devices,
+        pools=table.pools,
+        counters=table.counters,
+        has_invalid_pools=table.has_invalid_pools,
     )
 
 
-def _validate(
-    builder: _Builder,
+def _claim_info(builder: _Builder, c: int, claim: ResourceClaim) -> ClaimInfo:
+    """Build claim ``c`` of the problem, from its plan when it has one."""
+    features = builder.features
+    plan = _cached_plan(claim, builder.classes, features)
+    slots: list[RequestSlot] = []
+    min_devices = 0
+    if plan is not None:
+        ref = plan.ref
+        for sp in plan.slots:
+            alternatives = tuple(_request_info(builder, c, req) for req in sp.alternatives)
+            if sp.first_available:
+                min_devices += min(a.count for a in alternatives)
+            else:
+                min_devices += alternatives[0].count
+            slots.append(RequestSlot(c, sp.request, sp.name, alternatives, sp.first_available))
+    else:
+        ref = claim_ref(claim)
+        # Checked one (sub)request at a time, each followed by its candidates: an error
+        # comes out where Kubernetes finds it (an All request's pool errors depend on
+        # the node and come before the errors of later requests).
+        infos: list[tuple[RequestInfo, _Req]] = []
+
+        def materialize(req: _Req) -> None:
+            infos.append((_request_info(builder, c, req), req))
+
+        planned: list[_SlotPlan] = []
+        for sp in _plan_slots(ref, claim, builder.classes, features, materialize):
+            planned.append(sp)
+            alternatives = tuple(info for info, _ in infos[-len(sp.alternatives) :])
+            if sp.first_available:
+                min_devices += min(a.count for a in alternatives)
+            else:
+                min_devices += alternatives[0].count
+            slots.append(RequestSlot(c, sp.request, sp.name, alternatives, sp.first_available))
+    if min_devices > MAX_DEVICES_PER_CLAIM:
+        raise AllocationInputError(
+            f"claim {ref}: number of requested devices {min_devices} exceeds the claim "
+            f"limit of {MAX_DEVICES_PER_CLAIM}",
+            claim=ref,
+        )
+    if plan is not None:
+        specs = plan.constraints
+    else:
+        specs = _plan_constraints(ref, claim)
+        uses: dict[str, DeviceClass] = {}
+        for info, req in infos:
+            uses.setdefault(req.class_name, req.device_class)
+            if specs:
+                sub = req.name if req.subrequest is not None else None
+                req.constraints = tuple(
+                    k
+                    for k, (_, _, _, names) in enumerate(specs)
+                    if _applies_to(names, req.request_name, sub)
+                )
+                info.constraints = req.constraints
+        _remember_plan(
+            claim, _ClaimPlan(ref, tuple(planned), specs, tuple(uses.items()), features)
+        )
+    constraints: tuple[ConstraintInfo, ...] = ()
+    if specs:
+        lta = features.list_type_attributes
+        constraints = tuple(
+            ConstraintInfo(i, kind, attribute, names, lta) for i, kind, attribute, names in specs
+        )
+        table = builder.devices
+        for slot in slots:
+            for alt in slot.alternatives:
+                for k in alt.constraints:
+                    con = constraints[k]
+                    known = alt._candidates
+                    if known is None:
+                        # Filled when read (or device by device, by value()).
+                        con._pending.append((alt, table))
+                        continue
+                    for cand in known:
+                        con.value(table[cand.device])
+    return ClaimInfo(c, claim, ref, tuple(slots), constraints, min_devices)
+
+
+def _applies_to(names: frozenset[str], request_name: str, subrequest_name: str | None) -> bool:
+    """Whether a constraint naming ``names`` covers this request (or subrequest)."""
+    if not names:
+        return True
+    if request_name in names:
+        return True
+    return subrequest_name is not None and f"{request_name}/{subrequest_name}" in names
+
+
+def _plan_slots(
     ref: str,
-    key: RequestKey,
+    claim: ResourceClaim,
+    classes: Mapping[str, DeviceClass],
+    features: Features,
+    then: Callable[[_Req], None],
+) -> Iterator[_SlotPlan]:
+    """Check the claim's requests in order, yielding each one's plan (or raising).
+
+    ``then`` is called with each (sub)request right after it was checked, before the
+    next one is.
+    """
+    devices_spec = claim.spec.devices if claim.spec is not None else None
+    requests = list(devices_spec.requests or []) if devices_spec is not None else []
+    for r, request in enumerate(requests):
+        subrequests = list(request.first_available or [])
+        if not features.prioritized_list and subrequests:
+            raise AllocationInputError(
+                f"claim {ref}, request {request.name}: has subrequests, but the "
+                "DRAPrioritizedList feature is disabled",
+                claim=ref,
+                request=request.name,
+            )
+        if not features.consumable_capacity:
+            if request.exactly is not None and request.exactly.capacity is not None:
+                raise AllocationInputError(
+                    f"claim {ref}, request {request.name}: has capacity requests, but the "
+                    "DRAConsumableCapacity feature is disabled",
+                    claim=ref,
+                    request=request.name,
+                )
+            for sub in subrequests:
+                if sub.capacity is not None:
+                    raise AllocationInputError(
+                        f"claim {ref}, subrequest {sub.name}: has capacity requests, but "
+                        "the DRAConsumableCapacity feature is disabled",
+                        claim=ref,
+                        request=f"{request.name}/{sub.name}",
+                    )
+        alternatives: list[_Req] = []
+        if subrequests:
+            for s, sub in enumerate(subrequests):
+                alternatives.append(
+                    _plan_request(ref, r, s, request.name, sub, True, classes, features)
+                )
+                then(alternatives[-1])
+        else:
+            alternatives.append(
+                _plan_request(ref, r, None, request.name, request, False, classes, features)
+            )
+            then(alternatives[-1])
+        yield _SlotPlan(r, request.name, tuple(alternatives), bool(subrequests))
+
+
+def _plan_constraints(
+    ref: str, claim: ResourceClaim
+) -> tuple[tuple[int, Literal["match", "distinct"], str, frozenset[str]], ...]:
+    """Parse the claim's constraints: (index, kind, attribute, request names)."""
+    devices_spec = claim.spec.devices if claim.spec is not None else None
+    out: list[tuple[int, Literal["match", "distinct"], str, frozenset[str]]] = []
+    for i, constraint in enumerate(
+        (devices_spec.constraints or []) if devices_spec is not None else []
+    ):
+        names = frozenset(constraint.requests or ())
+        if constraint.match_attribute is not None:
+            out.append((i, "match", constraint.match_attribute, names))
+        elif constraint.distinct_attribute is not None:
+            out.append((i, "distinct", constraint.distinct_attribute, names))
+        else:
+            raise AllocationInputError(
+                f"claim {ref}, constraint #{i}: empty constraint (unsupported constraint "
+                "type?)",
+                claim=ref,
+            )
+    return tuple(out)
+
+
+def _plan_request(
+    ref: str,
+    r: int,
+    s: int | None,
     parent_name: str,
     request: Any,
     is_sub: bool,
-) -> RequestInfo:
+    classes: Mapping[str, DeviceClass],
+    features: Features,
+) -> _Req:
     """Kubernetes' validateDeviceRequest for a request (``exactly``) or a subrequest."""
     name: str = request.name
     full_name = f"{parent_name}/{name}" if is_sub else name
     spec = request if is_sub else request.exactly
-    features = builder.features
     if spec is None:
         raise AllocationInputError(
             f"claim {ref}, request {name}: missing device class name (unsupported request type?)",
@@ -1209,11 +1392,24 @@ def _validate(
             claim=ref,
             request=full_name,
         )
-    device_class = builder.classes.get(class_name)
+    device_class = classes.get(class_name)
     if device_class is None:
         raise AllocationInputError(
             f"claim {ref}, request {name}: could not retrieve device class {class_name}: "
             f'deviceclass.resource.k8s.io "{class_name}" not found',
+            claim=ref,
+            request=full_name,
+        )
+    mode = spec.allocation_mode or ""
+    if mode not in ("ExactCount", "All"):
+        hint = (
+            ""
+            if mode
+            else " (allocationMode is not set; dra_core.load applies the API server's"
+            " default, ExactCount, or set it in the request)"
+        )
+        raise AllocationInputError(
+            f"claim {ref}, request {name}: unsupported count mode {mode}{hint}",
             claim=ref,
             request=full_name,
         )
@@ -1224,43 +1420,51 @@ def _validate(
         full_name=full_name,
         class_name=class_name,
         device_class=device_class,
-        mode=spec.allocation_mode or "",
-        count=0,
+        mode=mode,
+        count=int(spec.count or 0) if mode == "ExactCount" else 0,
         admin_access=bool(spec.admin_access) if not is_sub else False,
         selectors=selectors,
         tolerations=tuple(spec.tolerations or ()),
         capacity_requests=(dict(capacity.requests) if capacity and capacity.requests else None),
+        request=r,
+        subrequest=s,
+        request_name=parent_name,
     )
+    if mode == "ExactCount":
+        # Candidates depend only on the device table and what the request asks
+        # for; errors name the claim only through its selectors.
+        req.signature = (
+            class_name,
+            tuple(sel.cel.expression if sel.cel is not None else None for sel in selectors),
+            ref if selectors else "",
+            tuple(sorted((k, v.value) for k, v in (req.capacity_requests or {}).items())),
+            tuple((t.key, t.operator, t.value, t.effect) for t in req.tolerations),
+            req.admin_access,
+        )
+    return req
+
+
+def _request_info(builder: _Builder, c: int, req: _Req) -> RequestInfo:
+    """Return the request's :class:`RequestInfo` on this node (``All``: its candidates now)."""
     candidates: tuple[Candidate, ...] | _LazyCandidates
     if req.mode == "ExactCount":
-        count = int(spec.count or 0)
+        count = req.count
         candidates = builder.candidates_exact(req)
-    elif req.mode == "All":
+    else:
         candidates = tuple(builder.candidates_all(req))
         count = len(candidates)
-    else:
-        hint = (
-            ""
-            if req.mode
-            else " (allocationMode is not set; dra_core.load applies the API server's"
-            " default, ExactCount, or set it in the request)"
-        )
-        raise AllocationInputError(
-            f"claim {ref}, request {name}: unsupported count mode {req.mode}{hint}",
-            claim=ref,
-            request=full_name,
-        )
     return RequestInfo(
-        key=key,
-        name=full_name,
-        request_name=parent_name,
-        subrequest_name=name if is_sub else None,
-        class_name=class_name,
-        device_class=device_class,
+        key=RequestKey(c, req.request, req.subrequest),
+        name=req.full_name,
+        request_name=req.request_name,
+        subrequest_name=req.name if req.subrequest is not None else None,
+        class_name=req.class_name,
+        device_class=req.device_class,
         all_devices=req.mode == "All",
         count=count,
         admin_access=req.admin_access,
         tolerations=req.tolerations,
         candidates=candidates,
+        constraints=req.constraints,
         builder=builder,
     )

@@ -32,7 +32,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from dra_core.allocator.problem import ClaimInfo, Problem, Solution
+from pydantic import BaseModel
+
+from dra_core.allocator.problem import Choice, ClaimInfo, Problem, Solution
 from dra_core.errors import AllocationInputError
 
 if TYPE_CHECKING:
@@ -62,44 +64,98 @@ class _Maker(Generic[_M]):
     given, no extras (``extra="ignore"``) and the private attributes at their defaults
     (``_null_keys=()``: no Go nulls, since no value given here is None). Nothing is
     checked: the callers pass values of the field types, taken from validated models.
+
+    Speed: for each set of field names given (a handful per model), a small function is
+    generated once that builds the instance dict as one literal in declaration order,
+    with ``[]``/``{}`` for the ``list``/``dict`` factories: about three times faster
+    than filling a copy of a template field by field.
     """
 
-    __slots__ = ("_cls", "_factories", "_private", "_template")
+    __slots__ = ("_builders", "_cls", "_fields", "_private")
 
     def __init__(self, cls: type[_M]) -> None:
         self._cls = cls
-        # Every field in declaration order; a factory's field is filled per object.
-        self._template: dict[str, Any] = {}
-        self._factories: list[tuple[str, Callable[[], Any]]] = []
+        # Every field in declaration order, with its default or its factory.
+        self._fields: list[tuple[str, Any, Callable[[], Any] | None]] = []
         for name, info in cls.model_fields.items():
             factory = info.default_factory
-            if factory is None:
-                self._template[name] = info.default
-                continue
-            if getattr(info, "default_factory_takes_validated_data", False):
+            if factory is not None and getattr(
+                info, "default_factory_takes_validated_data", False
+            ):
                 raise TypeError(f"{cls.__name__}.{name}: a factory of validated data")
-            self._template[name] = None
-            self._factories.append((name, factory))  # type: ignore[arg-type]
+            self._fields.append((name, info.default, factory))  # type: ignore[arg-type]
         private = cls.__private_attributes__
         self._private = {name: attr.get_default() for name, attr in private.items()}
+        # names given (in the caller's order) -> the generated builder
+        self._builders: dict[tuple[str, ...], Callable[[dict[str, Any]], _M]] = {}
 
     def __call__(self, values: dict[str, Any]) -> _M:
         """Return the model with ``values`` (by field name) set and the rest defaulted."""
-        data = self._template.copy()
-        data.update(values)  # keys are field names: the order stays the declaration's
-        for name, factory in self._factories:
-            if name not in values:
-                data[name] = factory()
-        obj = self._cls.__new__(self._cls)
-        # The models are frozen: set the instance state the way pydantic does.
-        _set(obj, "__dict__", data)
-        _set(obj, "__pydantic_fields_set__", set(values))
-        _set(obj, "__pydantic_extra__", None)
-        _set(obj, "__pydantic_private__", self._private.copy())
-        return obj
+        names = tuple(values)
+        build = self._builders.get(names)
+        if build is None:
+            build = self._builders[names] = self._compile(names, by_position=False)
+        return build(values)
 
+    def positional(self, *names: str) -> Callable[..., _M]:
+        """Return a builder that takes the values of ``names`` by position (the fastest)."""
+        build: Callable[..., _M] = self._compile(names, by_position=True)
+        return build
 
-_set = object.__setattr__
+    def _compile(self, names: tuple[str, ...], *, by_position: bool) -> Callable[..., _M]:
+        """Generate the builder for one set of given names (see the class docstring).
+
+        ``by_position``: the builder takes one argument per name, in order; otherwise it
+        takes the dict of values.
+        """
+        given = set(names)
+        unknown = given - {name for name, _, _ in self._fields}
+        if unknown:
+            raise TypeError(f"{self._cls.__name__}: no fields {sorted(unknown)}")
+        scope: dict[str, Any] = {
+            "_new": object.__new__,
+            "_cls": self._cls,
+            # The models are frozen: the instance state is set through BaseModel's own
+            # slots, the way pydantic sets it.
+            "_set_dict": BaseModel.__dict__["__dict__"].__set__,
+            "_set_fields": BaseModel.__dict__["__pydantic_fields_set__"].__set__,
+            "_set_extra": BaseModel.__dict__["__pydantic_extra__"].__set__,
+            "_set_private": BaseModel.__dict__["__pydantic_private__"].__set__,
+        }
+        args = {name: f"a{i}" for i, name in enumerate(names)}
+        items = []
+        for i, (name, default, factory) in enumerate(self._fields):
+            if name in given:
+                value = args[name] if by_position else f"values[{name!r}]"
+            elif factory is list:
+                value = "[]"
+            elif factory is dict:
+                value = "{}"
+            elif factory is not None:
+                scope[f"_f{i}"] = factory
+                value = f"_f{i}()"
+            else:
+                scope[f"_d{i}"] = default  # shared, as validation shares it
+                value = f"_d{i}"
+            items.append(f"{name!r}: {value}")
+        private = []
+        for j, (name, default) in enumerate(self._private.items()):
+            scope[f"_p{j}"] = default
+            private.append(f"{name!r}: _p{j}")
+        fields_set = "{" + ", ".join(repr(n) for n in names) + "}" if names else "set()"
+        params = ", ".join(args.values()) if by_position else "values"
+        source = (
+            f"def build({params}):\n"
+            "    obj = _new(_cls)\n"
+            f"    _set_dict(obj, {{{', '.join(items)}}})\n"
+            f"    _set_fields(obj, {fields_set})\n"
+            "    _set_extra(obj, None)\n"
+            f"    _set_private(obj, {{{', '.join(private)}}})\n"
+            "    return obj\n"
+        )
+        exec(source, scope)  # generated from field names only, never from input
+        build: Callable[..., _M] = scope["build"]
+        return build
 
 
 class _Makers:
@@ -124,6 +180,14 @@ class _Makers:
         self.selector = _Maker(NodeSelector)
         self.term = _Maker(NodeSelectorTerm)
         self.requirement = _Maker(NodeSelectorRequirement)
+        # The shapes every allocation builds, by position.
+        self.plain_result = self.result.positional("request", "driver", "pool", "device")
+        self.devices_of = self.devices.positional("results")
+        self.allocation_of = self.allocation.positional("devices")
+        self.allocation_on = self.allocation.positional("devices", "node_selector")
+        self.pinned = self.requirement.positional("key", "operator", "values")
+        self.term_of_fields = self.term.positional("match_fields")
+        self.selector_of = self.selector.positional("node_selector_terms")
         # What validation does to a consumedCapacity value.
         self.quantity = Quantity.coerce
 
@@ -143,19 +207,18 @@ def _requirement_key(req: NodeSelectorRequirement) -> tuple[str, str, frozenset[
 
 
 def _node_selector(
-    problem: Problem, claim: ClaimInfo, devices: Sequence[int], make: _Makers
+    problem: Problem, claim: ClaimInfo, choices: Sequence[Choice], make: _Makers
 ) -> Any:
-    node_name = ""
-    if problem.node is not None:
-        node_name = problem.node.metadata.name or ""
     fields: list[NodeSelectorRequirement] = []
     exprs: list[NodeSelectorRequirement] = []
     seen_fields: set[tuple[str, str, frozenset[str]]] = set()
     seen_exprs: set[tuple[str, str, frozenset[str]]] = set()
-    for d in devices:
-        info = problem.devices[d]
-        device = info.entry.device
-        spec = info.slice.slice.spec
+    devices = problem.devices
+    for choice in choices:
+        info = devices[choice.candidate.device]
+        entry = info.entry
+        device = entry.device
+        spec = entry.slice.slice.spec
         if spec.per_device_node_selection:
             local = device.node_name is not None
             selector = device.node_selector
@@ -163,11 +226,11 @@ def _node_selector(
             local = spec.node_name is not None
             selector = spec.node_selector
         if local or device.binds_to_node:
-            pinned = make.requirement(
-                {"key": "metadata.name", "operator": "In", "values": [node_name]}
-            )
-            term = make.term({"match_fields": [pinned]})
-            return make.selector({"node_selector_terms": [term]})
+            node_name = ""
+            if problem.node is not None:
+                node_name = problem.node.metadata.name or ""
+            pinned = make.pinned("metadata.name", "In", [node_name])
+            return make.selector_of([make.term_of_fields([pinned])])
         if selector is None:
             continue
         terms = selector.node_selector_terms or []
@@ -263,15 +326,30 @@ def build_results(
         AllocationInputError: a slice's node selector has more than one term.
 
     """
-    make = _get_makers()
+    make = _makers or _get_makers()
+    make_result = make.result
     out: list[AllocationResult] = []
     binding = problem.features.device_binding_and_status
-    for claim, choices in zip(problem.claims, solution.choices, strict=True):
+    devices = problem.devices
+    claim_infos = problem.claims
+    for claim, choices in zip(claim_infos, solution.choices, strict=True):
         results: list[Any] = []
         for position, choice in enumerate(choices):
-            info = problem.devices[choice.device]
-            req = problem.request(choice.request)
+            candidate = choice.candidate
+            info = devices[candidate.device]
+            key = choice.request
+            req = claim_infos[key.claim].requests[key.request].alternatives[key.subrequest or 0]
             device_id = info.id
+            if not (
+                req.admin_access
+                or req.tolerations
+                or info.shareable
+                or (binding and (info.binding_conditions or info.binding_failure_conditions))
+            ):
+                results.append(
+                    make.plain_result(req.name, device_id.driver, device_id.pool, device_id.device)
+                )
+                continue
             item: dict[str, Any] = {
                 "request": req.name,
                 "driver": device_id.driver,
@@ -283,25 +361,25 @@ def build_results(
             if req.tolerations:
                 item["tolerations"] = [_dump(t) for t in req.tolerations]
             if binding:
-                device = info.entry.device
-                if device.binding_conditions:
-                    item["binding_conditions"] = list(device.binding_conditions)
-                if device.binding_failure_conditions:
-                    item["binding_failure_conditions"] = list(device.binding_failure_conditions)
+                if info.binding_conditions:
+                    item["binding_conditions"] = list(info.binding_conditions)
+                if info.binding_failure_conditions:
+                    item["binding_failure_conditions"] = list(info.binding_failure_conditions)
             if info.shareable:
                 item["share_id"] = share_id(seed, claim, position)
-                if choice.candidate.demand:
+                if candidate.demand:
                     item["consumed_capacity"] = {
-                        name: make.quantity(str(q)) for name, q in choice.candidate.demand.items()
+                        name: make.quantity(str(q)) for name, q in candidate.demand.items()
                     }
-            results.append(make.result(item))
-        devices_out: dict[str, Any] = {"results": results}
+            results.append(make_result(item))
         configs = _configs(problem, claim, solution, make)
         if configs:
-            devices_out["config"] = configs
-        allocation: dict[str, Any] = {"devices": make.devices(devices_out)}
-        selector = _node_selector(problem, claim, [c.device for c in choices], make)
-        if selector is not None:
-            allocation["node_selector"] = selector
-        out.append(make.allocation(allocation))
+            device_results = make.devices({"results": results, "config": configs})
+        else:
+            device_results = make.devices_of(results)
+        selector = _node_selector(problem, claim, choices, make)
+        if selector is None:
+            out.append(make.allocation_of(device_results))
+        else:
+            out.append(make.allocation_on(device_results, selector))
     return out

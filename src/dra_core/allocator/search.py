@@ -123,6 +123,9 @@ class _Search:
         self.timeout = timeout
         self.cancel = cancel
         self.max_steps = max_steps
+        # _tick's budget (no budget: never reached) and whether it looks at the clock.
+        self.step_limit = max_steps if max_steps is not None else sys.maxsize
+        self.watched = deadline is not None or cancel is not None
         self.steps = 0
         self.limit = problem.max_devices_per_claim
         # allocating: device index -> claims holding it (non-shareable devices).
@@ -130,12 +133,10 @@ class _Search:
         # shares chosen in this call, and what they consume, per device index.
         self.shares: dict[int, int] = {}
         self.share_used: dict[int, dict[str, Fraction]] = {}
-        # counters consumed by the devices chosen in this call, per pool.
+        # counters consumed by the devices chosen in this call, per pool, and what
+        # each pool has (read from the problem when a device first consumes counters).
         self.counter_used: dict[Any, dict[tuple[str, str], Fraction]] = {}
-        self.counter_avail: dict[Any, dict[tuple[str, str], Fraction]] = {
-            pool: {k: q.value for k, q in counters.items()}
-            for pool, counters in problem.counters.items()
-        }
+        self.counter_avail: dict[Any, dict[tuple[str, str], Fraction]] | None = None
         self.left: dict[int, dict[str, Fraction]] = {}
         self.results: list[list[Choice]] = [[] for _ in self.claims]
         self.chosen: list[list[list[AttributeValue]]] = [
@@ -147,17 +148,25 @@ class _Search:
 
     def _tick(self) -> None:
         self.steps += 1
-        if self.max_steps is not None and self.steps > self.max_steps:
+        if self.steps > self.step_limit:
             raise SearchBudgetExceeded(
                 f"search stopped after {self.max_steps} steps without an answer",
                 steps=self.steps,
             )
-        if self.steps % _CHECK_EVERY:
-            return
-        self._check_abort()
+        if self.watched and not self.steps % _CHECK_EVERY:
+            self._check_abort()
 
     def _check_abort(self) -> None:
         check_abort(self.deadline, self.timeout, self.cancel)
+
+    def _counters_available(self) -> dict[Any, dict[tuple[str, str], Fraction]]:
+        avail = self.counter_avail
+        if avail is None:
+            avail = self.counter_avail = {
+                pool: {k: q.value for k, q in counters.items()}
+                for pool, counters in self.problem.counters.items()
+            }
+        return avail
 
     # --- quick infeasibility ------------------------------------------------------------
 
@@ -168,43 +177,48 @@ class _Search:
         candidates; the rest stay unevaluated unless some request falls short, when
         every device must be checked for poison.
         """
+        claims = self.claims
         # An All request under a constraint can raise "cannot add device" when the
         # walk reaches it; answering "does not fit" early would hide that error.
-        if any(
-            alt.all_devices and alt.constraints
-            for claim in self.claims
-            for slot in claim.requests
-            for alt in slot.alternatives
-        ):
-            return False
-        for claim in self.claims:
+        for claim in claims:
             for slot in claim.requests:
-                if not any(self._possible(alt) for alt in slot.alternatives):
+                for alt in slot.alternatives:
+                    if alt.all_devices and alt.constraints:
+                        return False
+        for claim in claims:
+            for slot in claim.requests:
+                for alt in slot.alternatives:
+                    if alt.all_devices:
+                        candidates = alt.candidates
+                        if candidates and all(c.usable for c in candidates):
+                            break
+                    elif alt.reach(alt.count):
+                        break
+                else:
                     return not self.problem.has_poison
         return False
-
-    @staticmethod
-    def _possible(req: RequestInfo) -> bool:
-        if req.all_devices:
-            return bool(req.candidates) and all(c.usable for c in req.candidates)
-        return req.reach(req.count)
 
     # --- the walk ----------------------------------------------------------------------
 
     def run(self) -> Solution | None:
-        self._check_abort()
+        if self.watched:
+            self._check_abort()
         if self.hopeless():
             return None
-        needed = 200 + 4 * sum(
-            min(max((a.count for a in slot.alternatives), default=0), self.limit) + 2
-            for claim in self.claims
-            for slot in claim.requests
-        )
-        # The walk recurses once per chosen device and request. The limit is only
-        # ever raised (never restored), so concurrent searches cannot lower it
-        # under each other's feet.
-        if needed > sys.getrecursionlimit():
-            sys.setrecursionlimit(needed)
+        # The walk recurses about four frames per chosen device and request: raise
+        # Python's limit when a problem could need more. The limit is only ever raised
+        # (never restored), so concurrent searches cannot lower it under each other's
+        # feet.
+        limit = sys.getrecursionlimit()
+        slots = sum(len(claim.requests) for claim in self.claims)
+        if 200 + 4 * (self.limit + 2) * slots > limit:
+            needed = 200 + 4 * sum(
+                min(max((a.count for a in slot.alternatives), default=0), self.limit) + 2
+                for claim in self.claims
+                for slot in claim.requests
+            )
+            if needed > limit:
+                sys.setrecursionlimit(needed)
         try:
             found = self._one(0, 0, None, False, 0, 0)
         except _MaxSizeExceeded:
@@ -217,10 +231,15 @@ class _Search:
         )
 
     def _one(self, c: int, r: int, sub: int | None, in_sub: bool, k: int, start: int) -> bool:
-        self._tick()
-        if c >= len(self.claims):
+        # _tick(), inline: this runs once per step.
+        steps = self.steps = self.steps + 1
+        if steps > self.step_limit or (self.watched and not steps % _CHECK_EVERY):
+            self.steps -= 1
+            self._tick()
+        claims = self.claims
+        if c >= len(claims):
             return True
-        claim = self.claims[c]
+        claim = claims[c]
         if r >= len(claim.requests):
             try:
                 return self._one(c + 1, 0, None, False, 0, 0)
@@ -273,6 +292,7 @@ class _Search:
         # candidate is known.
         need = req.count - k
         i = start - 1
+        all_holders = self.holders
         while True:
             i += 1
             # When fewer than need candidates are left from i on, every device has
@@ -281,7 +301,7 @@ class _Search:
                 break
             cand = req.candidate(i)
             d = cand.device
-            holders = self.holders.get(d)
+            holders = all_holders.get(d)
             if holders:
                 if req.admin_access:
                     if c in holders:
@@ -345,7 +365,7 @@ class _Search:
         if pay_counters and shareable and self.shares.get(d, 0) > 0:
             pay_counters = False
         if pay_counters:
-            avail = self.counter_avail.get(info.pool, {})
+            avail = self._counters_available().get(info.pool, {})
             used = self.counter_used.setdefault(info.pool, {})
             need: dict[tuple[str, str], Fraction] = {}
             for key, quantity in info.consumes:
@@ -443,6 +463,74 @@ def search(
     if options and max_steps is None:
         raw = options.get("max_steps")
         max_steps = int(raw) if raw is not None else None
+    if deadline is not None or cancel is not None:
+        check_abort(deadline, timeout, cancel)
+    found = _in_order(problem)
+    if found is not _UNDECIDED:
+        return found  # type: ignore[return-value]
     return _Search(
         problem, deadline=deadline, timeout=timeout, cancel=cancel, max_steps=max_steps
     ).run()
+
+
+_UNDECIDED = object()
+
+
+def _in_order(problem: Problem) -> Solution | object | None:
+    """Answer without backtracking where taking candidates in order is the walk.
+
+    That is the case for one claim without constraints whose requests are all
+    ``ExactCount`` requests without ``firstAvailable`` or admin access, over one and the
+    same candidate list (the same class and selectors: one request, usually), while the
+    devices taken are neither shareable nor consume counters (not already paid for).
+    Then nothing but "one device once" ties the choices together, and with one list,
+    the first combination in Kubernetes' order is its first ``sum(counts)`` candidates:
+    request 1 takes the first ``count1``, request 2 the next ``count2``, and so on; when
+    the list is too short, no other choice of the earlier requests leaves more. The walk
+    reaches candidates in that same order, so a poisoned one raises its error exactly
+    when the walk would (before the list runs out, the walk takes every earlier one),
+    and with fewer candidates than needed and no poison the answer is "does not fit".
+    The 32-devices limit was checked when the problem was built.
+
+    Returns ``_UNDECIDED`` when the problem is not of that kind, or a device turns out to
+    be shareable or to consume counters: then the full search decides (from scratch;
+    this only evaluated selectors, which are cached).
+    """
+    claims = problem.claims
+    if len(claims) != 1:
+        return _UNDECIDED
+    claim = claims[0]
+    if claim.constraints:
+        return _UNDECIDED
+    first: RequestInfo | None = None
+    total = 0
+    for slot in claim.requests:
+        if slot.first_available:
+            return _UNDECIDED
+        req = slot.alternatives[0]
+        if req.all_devices or req.admin_access:
+            return _UNDECIDED
+        if first is None:
+            first = req
+        elif not req.same_candidates(first):
+            return _UNDECIDED
+        total += req.count
+    if total > problem.max_devices_per_claim:
+        return _UNDECIDED
+    devices = problem.devices
+    choices: list[Choice] = []
+    i = 0
+    for slot in claim.requests:
+        req = slot.alternatives[0]
+        for _ in range(req.count):
+            if not req.reach(i + 1):
+                return None  # every candidate seen, none poisoned: does not fit
+            cand = req.candidate(i)
+            if cand.error is not None:
+                raise cand.error
+            info = devices[cand.device]
+            if info.shareable or (info.consumes and not info.counters_prepaid):
+                return _UNDECIDED
+            choices.append(Choice(req.key, cand))
+            i += 1
+    return Solution(choices=(tuple(choices),), selected={})
