@@ -19,8 +19,9 @@ A device that a node can see is in exactly one of these states (checked in this 
 the allocator's order for a one-device request of a class that selects it, without
 tolerations and without capacity requests):
 
-1. **allocated**: in dedicated use; or shareable (``allowMultipleAllocations``), in use by
-   shares, with no room left for a default share;
+1. **allocated**: in use, and no request without tolerations gets it: in dedicated use;
+   or shareable (``allowMultipleAllocations``), in use by shares, with no room left for a
+   default share (or in a pool that is unusable now);
 2. **unavailable**: its pool is incomplete or invalid; it has binding conditions while
    that feature is off; it consumes counters while partitionable devices are off; its
    counters do not fit any more (other devices of the pool, allocated, used them up); its
@@ -896,15 +897,15 @@ def _counters_fit(device: Device, counters: Mapping[tuple[str, str], Quantity] |
     # The allocator's "counters fit alone" test (problem._Builder._counters_fit_alone):
     # an overdrawn pool gives nothing; otherwise every counter the device consumes must
     # still be available.
-    if counters is None:
-        return False
-    if any(q.sign() < 0 for q in counters.values()):
-        return False
     need: dict[tuple[str, str], Any] = {}
     for consumption in device.consumes_counters:
         for cname, counter in (consumption.counters or {}).items():
             key = (consumption.counter_set, cname)
             need[key] = need.get(key, 0) + counter.value.value
+    if not need:
+        return True  # consumes nothing (the allocator's empty ``consumes``)
+    if counters is None or any(q.sign() < 0 for q in counters.values()):
+        return False
     for key, amount in need.items():
         have = counters.get(key)
         if have is None or amount > have.value:
@@ -1392,11 +1393,11 @@ def _copies(cluster: Cluster, what: Any) -> _Copies:
         namespace = pods[0].metadata.namespace or "default"
         fresh = [c.claim for c in d.claims if not c.shared]
         shared = [c.claim for c in d.claims if c.shared]
-        return _Copies(namespace, fresh, shared, f"{pods[0].metadata.name or 'pod'}-how-many")
+        return _Copies(namespace, fresh, shared, f"dra-core-how-many-{pods[0].metadata.name}")
     if not claims:
         raise InputError("how_many needs one Pod or at least one ResourceClaim")
     namespace = claims[0].metadata.namespace or "default"
-    return _Copies(namespace, claims, [], "how-many")
+    return _Copies(namespace, claims, [], "dra-core-how-many")
 
 
 def _stored(cluster: Cluster, name: str, namespace: str) -> ResourceClaim:
