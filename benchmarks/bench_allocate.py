@@ -5,11 +5,15 @@ Run: ``pytest benchmarks/bench_allocate.py --benchmark-only`` (add
 
 Side by side with Go: ``python benchmarks/bench_allocate.py [--rounds 7]`` prints, per
 scheduler shape, dra-core's µs per call (median over rounds, all shapes timed in one
-run) and the ratio against the Go allocator's figure *recorded* in
-``shared/reference/go-allocator.md`` (Kubernetes v0.36.2, same machine kind), unless a
-Go toolchain is at hand (then measure Go in the same run instead: the recorded figures
-come from a quieter machine, and shared machines drift by ±30%). It also times the
-facade with plain dicts, with and without the cache of validated dicts.
+run) and the ratio against the Go allocator's figures *recorded* below (``GO_RECORDED_US``,
+copied from the project's reference notes on the real allocator: Kubernetes v0.36.2,
+same machine kind, a quiet machine), unless a Go toolchain is at hand (then measure Go
+in the same run instead: shared machines drift by ±30%). It also times the facade with
+plain dicts, with and without the cache of validated dicts, and prints the load average
+before and after, since a busy shared machine moves every figure.
+
+Data: the conformance cases come from ``tests/data`` (``DRA_CORE_TEST_DATA`` overrides,
+as for the tests), so a fresh clone runs every benchmark; missing data fails the case.
 
 The scheduler shapes mirror the ones Kubernetes' own scheduler benchmark uses, one
 node each: 10 devices with the attributes model, family, driverVersion, pciRoot and
@@ -41,8 +45,13 @@ from dra_core.api import DeviceClass, Node, ResourceClaim, ResourceSlice
 from dra_core.features import Features
 from dra_core.state import AllocatedState, DeviceID
 
-SHARED = Path(os.environ.get("DRA_CORE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-CASES = sorted((SHARED / "conformance" / "cases").glob("*.json"))
+DATA = Path(
+    os.environ.get("DRA_CORE_TEST_DATA", Path(__file__).resolve().parents[1] / "tests" / "data")
+)
+# A missing folder gives one path that does not exist: that case fails, never skips.
+CASES = sorted((DATA / "conformance" / "cases").glob("*.json")) or [
+    DATA / "conformance" / "cases" / "MISSING.json"
+]
 
 
 # --- every conformance case -------------------------------------------------------------
@@ -82,8 +91,8 @@ SELECTOR = (
 
 
 # Go's µs per call (NewAllocator + Allocate, warm CEL cache, devices in use as a prebuilt
-# set), as recorded in shared/reference/go-allocator.md: a range over empty/half/full,
-# or one figure. None: not recorded.
+# set), as recorded with the real allocator (Kubernetes v0.36.2, the project's reference
+# notes): a range over empty/half/full, or one figure. None: not recorded.
 GO_RECORDED_US: dict[str, tuple[float, float] | None] = {
     "basic-0": (17.0, 24.0),
     "basic-50": (17.0, 24.0),
@@ -287,10 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     go_tool = shutil.which("go")
     print(f"Python {sys.version.split()[0]}; medians of {args.rounds} rounds, one run.")
+    print(f"Load average before: {_load()}")
     if go_tool is None:
         print(
             "Go: no toolchain here (`which go` finds nothing): the Go column is the RECORDED "
-            "figure of shared/reference/go-allocator.md (v0.36.2, a quieter machine of this kind)."
+            "figure (GO_RECORDED_US: v0.36.2, a quieter machine of this kind)."
         )
     else:
         print(
@@ -316,7 +326,16 @@ def main(argv: list[str] | None = None) -> int:
                   f"{cached:.1f} | {uncached:.1f} |")
     print()
     print("ratio = dra-core / Go (against the range's high and low end); below 1 is faster.")
+    print(f"Load average after: {_load()} ({os.cpu_count()} CPUs)")
     return 0
+
+
+def _load() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:  # pragma: no cover - not on every platform
+        return "unknown"
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 if __name__ == "__main__":

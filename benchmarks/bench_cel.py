@@ -30,7 +30,7 @@ from conftest import NVIDIA, nvidia_gpu
 from dra_core.api.quantity import Quantity
 from dra_core.cel import CelDevice, Semver, compile_selector
 
-# Real selectors (../shared/cel/selectors.txt; two templates rendered with a value).
+# Real selectors (tests/data/cel/selectors.txt; two templates rendered with a value).
 SELECTORS: dict[str, str] = {
     "class-gpu": "device.driver == 'gpu.nvidia.com' && "
                  "device.attributes['gpu.nvidia.com'].type == 'gpu'",
