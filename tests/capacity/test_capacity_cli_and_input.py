@@ -415,3 +415,59 @@ def test_live_mode_without_rights_is_a_clean_message(
     finally:
         api.close()
     assert status == 2 and "RBAC" in err and "Traceback" not in out + err
+
+
+def test_a_mixed_cluster_adds_up_device_plugin_and_dra() -> None:
+    klass = {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "DeviceClass",
+        "metadata": {"name": "gpu.nvidia.com"},
+        "spec": {
+            "extendedResourceName": "nvidia.com/gpu",
+            "selectors": [{"cel": {"expression": "device.driver == 'gpu.nvidia.com'"}}],
+        },
+    }
+    plugin = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": "plugin-node"},
+        "status": {"allocatable": {"nvidia.com/gpu": "4"}},
+    }
+    dra = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "dra-node"}}
+    gpus = {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "ResourceSlice",
+        "metadata": {"name": "dra-node-gpus"},
+        "spec": {
+            "driver": "gpu.nvidia.com",
+            "nodeName": "dra-node",
+            "pool": {"name": "dra-node", "generation": 1, "resourceSliceCount": 1},
+            "devices": [{"name": "gpu-0"}, {"name": "gpu-1"}],
+        },
+    }
+    running = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "running"},
+        "spec": {
+            "nodeName": "plugin-node",
+            "containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "1"}}}],
+        },
+    }
+    wants = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "wants"},
+        "spec": {"containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "2"}}}]},
+    }
+    cluster = Cluster([klass, plugin, dra, gpus])
+    report = capacity(cluster, "extendedResource", pods=[running])
+    assert report.row("plugin-node", "nvidia.com/gpu", "device-plugin")[2:5] == (4, 1, 3)
+    assert report.row("dra-node", "nvidia.com/gpu")[2:5] == (2, 0, 2)
+    answer = how_many(cluster, wants, pods=[running])
+    # 3 free on the plugin node: one copy of 2; 2 GPUs through DRA: one more.
+    assert (answer.count, dict(answer.nodes)) == (2, {"plugin-node": 1, "dra-node": 1})
+    assert answer.reason == (
+        "0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 1 cannot allocate all claims."
+    )
+    assert how_many(cluster, wants, policy="max", pods=[running]).count == 2

@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         if len(found) != 1:
             raise InputError(f"{args.pod}: expected one Pod, found {len(found)}")
         wanted = demand(found[0], cluster=cluster)
-        answer = how_many(cluster, found[0], policy=args.policy, limit=args.limit)
+        answer = how_many(cluster, found[0], policy=args.policy, limit=args.limit, pods=pods)
         out["demand"] = wanted.as_dict()
         out["howMany"] = answer.as_dict()
     if args.output == "json":

@@ -1357,6 +1357,9 @@ class _Copies:
     fresh: list[ResourceClaim]  # specs to copy
     shared: list[ResourceClaim]  # named claims (the cluster's objects)
     prefix: str
+    # DRA-backed extended resources the pod asks for (KEP-5004): name -> amount; their
+    # claim is the last of ``fresh``.
+    extended: dict[str, int] = field(default_factory=dict)
 
     def make(self, k: int) -> list[ResourceClaim]:
         out: list[ResourceClaim] = []
@@ -1393,7 +1396,8 @@ def _copies(cluster: Cluster, what: Any) -> _Copies:
         namespace = pods[0].metadata.namespace or "default"
         fresh = [c.claim for c in d.claims if not c.shared]
         shared = [c.claim for c in d.claims if c.shared]
-        return _Copies(namespace, fresh, shared, f"dra-core-how-many-{pods[0].metadata.name}")
+        prefix = f"dra-core-how-many-{pods[0].metadata.name}"
+        return _Copies(namespace, fresh, shared, prefix, dict(d.extended_resources))
     if not claims:
         raise InputError("how_many needs one Pod or at least one ResourceClaim")
     namespace = claims[0].metadata.namespace or "default"
@@ -1404,6 +1408,54 @@ def _stored(cluster: Cluster, name: str, namespace: str) -> ResourceClaim:
     claim: ResourceClaim | None = cluster.get("ResourceClaim", name, namespace)
     assert claim is not None
     return claim
+
+
+def _plugin_nodes(
+    cluster: Cluster, copies: _Copies, pods: Sequence[Any]
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Nodes that advertise the pod's extended resources through a device plugin.
+
+    On such a node kube-scheduler counts the extended resources against the node's
+    ``status.allocatable`` (NodeResourcesFit), not through DRA. Returns (copies that fit
+    there, for a pod whose only claim is its extended-resource claim; the reason the next
+    one does not, or why the node is not counted).
+    """
+    if not copies.extended:
+        return {}, {}
+    with cluster._lock:
+        nodes = dict(cluster._data.nodes)
+    used = _pod_usage(pods)
+    counts: dict[str, int] = {}
+    reasons: dict[str, str] = {}
+    only_extended = len(copies.fresh) == 1 and not copies.shared
+    for name, node in nodes.items():
+        allocatable = node.status.allocatable if node.status is not None else {}
+        if not all(r in allocatable for r in copies.extended):
+            continue
+        if not only_extended:
+            reasons[name] = (
+                "advertises " + ", ".join(sorted(copies.extended)) + " through a device plugin "
+                "(a pod with other claims too is not counted on such a node)"
+            )
+            counts[name] = 0
+            continue
+        fit = (
+            min(
+                max(int(allocatable[r].value) - used.get((name, r), 0), 0) // amount
+                for r, amount in copies.extended.items()
+                if amount > 0
+            )
+            if any(a > 0 for a in copies.extended.values())
+            else 0
+        )
+        counts[name] = fit
+        short = sorted(
+            r
+            for r, amount in copies.extended.items()
+            if int(allocatable[r].value) - used.get((name, r), 0) < amount * (fit + 1)
+        )
+        reasons[name] = ", ".join(f"Insufficient {r}" for r in short)
+    return counts, reasons
 
 
 def _takes_something(claims: Sequence[ResourceClaim]) -> bool:
@@ -1533,6 +1585,7 @@ def how_many(
     policy: str = "default",
     limit: int | None = None,
     engine: str = "auto",
+    pods: Iterable[Any] = (),
 ) -> HowMany:
     """Return how many more copies of a pod (or of a set of claims) fit in the cluster.
 
@@ -1568,16 +1621,24 @@ def how_many(
     if limit is not None and limit < 0:
         raise ValueError("limit must not be negative")
     copies = _copies(cluster, claims_or_pod)
+    bound = _pods(pods)
     if policy == "max":
-        return _how_many_max(cluster, copies, limit, engine)
-    return _how_many(cluster, copies, policy, limit, engine)
+        return _how_many_max(cluster, copies, limit, engine, bound)
+    return _how_many(cluster, copies, policy, limit, engine, bound)
 
 
 def _how_many(
-    cluster: Cluster, copies: _Copies, policy: str, limit: int | None, engine: str
+    cluster: Cluster,
+    copies: _Copies,
+    policy: str,
+    limit: int | None,
+    engine: str,
+    pods: Sequence[Any] = (),
 ) -> HowMany:
     work = cluster.fork()
     node_names = work.node_names()
+    plugin_counts, plugin_reasons = _plugin_nodes(work, copies, pods)
+    dra_nodes = [n for n in node_names if n not in plugin_counts]
     index = {name: i for i, name in enumerate(node_names)}
     placed: dict[str, int] = {}
     count = 0
@@ -1627,7 +1688,7 @@ def _how_many(
         return HowMany(bound, placed, reason, policy, limit, bound)
 
     probe = copies.make(count)
-    view0 = work.filter([*probe, *shared], engine=engine)
+    view0 = work.filter([*probe, *shared], dra_nodes, engine=engine)
     reasons: dict[str, str] = dict(view0.reasons)
     feasible = list(view0.feasible)
     # Group the feasible nodes: same equivalence key and independent -> one track.
@@ -1650,6 +1711,16 @@ def _how_many(
             coupled.append(name)
             continue
         tracks[key] = _work_out(scratch, name, copies, shared, policy, serial, limit, cap, engine)
+    # Nodes that serve the pod's extended resources through a device plugin: their
+    # copies are counted against status.allocatable (they see no DRA change).
+    for name, fit in plugin_counts.items():
+        tracks[("device-plugin", name)] = _Track(
+            [name],
+            [_node_score(work, name, policy)] * (fit + 1) if scored else [],
+            fit,
+            False,
+            plugin_reasons[name],
+        )
     # Merge: repeatedly place the next copy on the node the policy picks.
     heap: list[tuple[tuple[int, int], str, int]] = []
     track_of: dict[str, _Track] = {}
@@ -1764,28 +1835,42 @@ def _work_out(
 def _choose(
     cluster: Cluster, feasible: Sequence[str], policy: str, index: Mapping[str, int]
 ) -> str:
-    if policy in ("pack", "spread"):
+    if policy in ("pack", "spread", "best-fit"):
         return min(feasible, key=lambda n: _priority(index[n], _node_score(cluster, n, policy)))
     return feasible[0]
 
 
-def _how_many_max(cluster: Cluster, copies: _Copies, limit: int | None, engine: str) -> HowMany:
+def _how_many_max(
+    cluster: Cluster, copies: _Copies, limit: int | None, engine: str, pods: Sequence[Any]
+) -> HowMany:
     """``policy="max"``: per independent node, the most copies that fit together (CP-SAT)."""
-    first = _how_many(cluster, copies, "default", limit, engine)
+    first = _how_many(cluster, copies, "default", limit, engine, pods)
     if first.count is None or copies.shared or (limit is not None and first.count >= limit):
         # Shared claims pin every copy to the same devices: one after another is the
         # most; and a count that reached the limit cannot be beaten.
         return HowMany(first.count, first.nodes, first.reason, "max", limit, first.count)
     work = cluster.fork()
+    plugin_counts, _ = _plugin_nodes(work, copies, pods)
     probe = copies.make(0)
-    view = work.filter(probe, engine=engine)
+    dra_nodes = [n for n in work.node_names() if n not in plugin_counts]
+    view = work.filter(probe, dra_nodes, engine=engine)
+    feasible = set(view.feasible)
     with work._lock:
         keys = dict(work._data.keys)
     best: dict[Any, int] = {}
     exact = True
     nodes: dict[str, int] = {}
     total = 0
-    for name in view.feasible:
+    for name in work.node_names():
+        if name in plugin_counts:
+            # Counted against allocatable: no placement does better than one by one.
+            got = plugin_counts[name]
+            if got:
+                nodes[name] = got
+                total += got
+            continue
+        if name not in feasible:
+            continue
         key = keys.get(name)
         with work._lock:
             independent = key is not None and _independent(work, name)
@@ -1801,6 +1886,13 @@ def _how_many_max(cluster: Cluster, copies: _Copies, limit: int | None, engine: 
             nodes[name] = got
             total += got
     if limit is not None and total > limit:
+        # The first nodes in the cluster's order take the limit.
+        left = limit
+        for name in list(nodes):
+            nodes[name] = min(nodes[name], left)
+            left -= nodes[name]
+            if not nodes[name]:
+                del nodes[name]
         total = limit
     if total <= (first.count or 0):
         return HowMany(first.count, first.nodes, first.reason, "max", limit, first.count, exact)
