@@ -44,8 +44,17 @@ def check_placement(
     in_use = cluster.objects("ResourceClaim")
     for node in sorted({placement.nodes[m] for m in placed}):  # type: ignore[type-var]
         here = placement.members_on(node)
-        claims = [c for m in here for c in loaded[m]]
-        results = [r for m in here for r in placement.allocations[m]]  # type: ignore[union-attr]
+        claims: list[Any] = []
+        results: list[Any] = []
+        seen: set[Any] = set()
+        for m in here:
+            for claim, result in zip(loaded[m], placement.allocations[m], strict=True):  # type: ignore[arg-type]
+                key = (claim.metadata.namespace, claim.metadata.name)
+                if key in seen:
+                    continue  # a claim that members share is allocated once
+                seen.add(key)
+                claims.append(claim)
+                results.append(result)
         names = {(c.metadata.namespace, c.metadata.name) for c in claims}
         others = [c for c in allocated if (c.metadata.namespace, c.metadata.name) not in names]
         violations = validate_allocation(

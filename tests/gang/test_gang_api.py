@@ -248,8 +248,6 @@ def test_errors() -> None:
         place_gang(cluster, gang(1), policy="first-fit")
     with pytest.raises(ValueError, match="min_count"):
         place_gang(cluster, gang(1), min_count=2)
-    with pytest.raises(ValueError, match="belongs to members 0 and 1"):
-        place_gang(cluster, [[gpus("shared")], [gpus("shared")]])
     with pytest.raises(ValueError, match="fully qualified"):
         place_gang(cluster, gang(1), same_device_attribute="clique")
     with pytest.raises(AllocationInputError, match="device class missing"):
@@ -362,3 +360,26 @@ def test_pack_fills_a_partly_used_gpu_first() -> None:
     check_placement(cluster, members, packed)
     first_fit = cluster.filter([half("pod-0-half")]).allocation("n-0")
     assert first_fit[0].devices.results[0].device == "gpu-0-half-0"
+
+
+def test_members_sharing_a_claim_go_to_one_node_and_share_its_devices() -> None:
+    # A pod group's claim (KEP-5729): one GPU for both pods, plus one GPU each.
+    cluster = Cluster([gpu_class(), *gpu_node("n-0", 2), *gpu_node("n-1", 3)])
+    shared = gpus("group-gpu")
+    members = [[shared, gpus("pod-0-gpu")], [shared, gpus("pod-1-gpu")]]
+    placement = place_gang(cluster, members, policy="spread")
+    assert placement is not None
+    assert placement.nodes == ("n-1", "n-1")  # n-0 has two GPUs, the pair needs three
+    first, second = placement.allocations
+    assert first is not None and second is not None
+    assert first[0] == second[0]  # the same allocation of the shared claim
+    devices = {r.devices.results[0].device for r in (*first, second[1])}
+    assert len(devices) == 3
+    claims = placement.allocated_claims()
+    assert [c.metadata.name for c in claims] == ["group-gpu", "pod-0-gpu", "pod-1-gpu"]
+    check_placement(cluster, members, placement)
+    # Three pods around one claim need four GPUs on one node: no node has them.
+    three = [*members, [shared, gpus("pod-2-gpu")]]
+    assert place_gang(cluster, three) is None
+    two_of_three = place_gang(cluster, three, min_count=2)
+    assert two_of_three is None  # the three are one unit: all or none

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dra_core.allocator.engines import get_engine
-from dra_core.allocator.problem import build_problem, claim_ref
+from dra_core.allocator.problem import build_problem
 from dra_core.allocator.search import check_abort
 from dra_core.cluster._cluster import _allocated_elsewhere, _allocation, _claim_model, _freeze
 from dra_core.errors import AllocationTimeout, InputError
@@ -133,12 +133,17 @@ class GangPlacement:
         from dra_core.api import ResourceClaimStatus
 
         out: list[ResourceClaim] = []
+        seen: set[tuple[str, str]] = set()
         for claims, results in zip(self._claims, self.allocations, strict=True):
             if results is None:
                 continue
             for claim, result in zip(claims, results, strict=True):
                 if _allocation(claim) is not None:
                     continue
+                key = (claim.metadata.namespace or "default", claim.metadata.name or "")
+                if key[1] and key in seen:
+                    continue  # a claim that members share is allocated once
+                seen.add(key)
                 status = claim.status or ResourceClaimStatus()
                 out.append(
                     claim.model_copy(
@@ -421,11 +426,12 @@ def gang_policy_for_pod(pod: Any, objects: Iterable[Any]) -> GangPolicy | None:
 
 @dataclass(eq=False)
 class _Kind:
-    """Members with equal claims: interchangeable."""
+    """Units with equal claims: interchangeable."""
 
     index: int
-    members: list[int]
-    claims: tuple[ResourceClaim, ...]  # the first member's claims (all of them)
+    units: list[int]
+    claims: tuple[ResourceClaim, ...]  # the first unit's claims (all of them)
+    size: int  # members per unit
 
 
 @dataclass(eq=False)
@@ -561,50 +567,78 @@ class _Planner:
         self.snap = cluster.fork()  # placing never changes the cluster
         self.node_names = self.snap.node_names() if nodes is None else list(dict.fromkeys(nodes))
         self.stats: dict[str, Any] = {"engine_calls": 0}
-        self._check_shared_claims()
+        self._build_units()
 
     # --- plumbing ----------------------------------------------------------------------
 
     def check(self) -> None:
         check_abort(self.deadline, self.timeout, self.cancel)
 
-    def _check_shared_claims(self) -> None:
-        # A claim that several members name and that is not allocated yet would be
-        # allocated once for all of them; the gang takes claims per member, so such a
-        # claim (a pod group's claim, KEP-5729) is allocated (reserved) first.
-        owner: dict[tuple[str, str], int] = {}
-        for m, claims in enumerate(self.members):
-            for claim in claims:
-                if _allocation(claim) is not None:
-                    continue
-                key = (claim.metadata.namespace or "default", claim.metadata.name or "")
-                if not key[1]:
-                    continue
-                if owner.setdefault(key, m) != m:
-                    raise ValueError(
-                        f"claim {claim_ref(claim)} belongs to members {owner[key]} and {m}: "
-                        "allocate a claim that members share first (Cluster.reserve), then "
-                        "give it to each member allocated"
-                    )
+    def _build_units(self) -> None:
+        """Join members that share a pending claim into one unit, placed on one node.
 
-    def pending(self, member: int) -> list[ResourceClaim]:
-        return [c for c in self.members[member] if _allocation(c) is None]
+        A claim is allocated once, for every pod that uses it (a pod group's claim,
+        KEP-5729, or any claim two pods name). Its members go to one node and the claim
+        is allocated once, together with their other claims: exact when the claim's
+        devices are node-local (then its pods must share a node anyway); with devices
+        that several nodes see it misses placements that split its pods (allocate such
+        a claim first, with Cluster.reserve, and give it to the members allocated).
+        """
+        parent = list(range(len(self.members)))
+
+        def root(m: int) -> int:
+            while parent[m] != m:
+                parent[m] = parent[parent[m]]
+                m = parent[m]
+            return m
+
+        owner: dict[tuple[str, str], int] = {}
+        for m, member in enumerate(self.members):
+            for claim in member:
+                if _allocation(claim) is not None or not claim.metadata.name:
+                    continue
+                first = owner.setdefault(_claim_key(claim), m)
+                a, b = root(first), root(m)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+        units: dict[int, list[int]] = {}
+        for m in range(len(self.members)):
+            units.setdefault(root(m), []).append(m)
+        self.units = list(units.values())
+        self.unit_claims: list[tuple[ResourceClaim, ...]] = []
+        for unit in self.units:
+            seen: set[Any] = set()
+            claims: list[ResourceClaim] = []
+            for m in unit:
+                for claim in self.members[m]:
+                    key = _claim_key(claim) if claim.metadata.name else id(claim)
+                    if key not in seen:
+                        seen.add(key)
+                        claims.append(claim)
+            self.unit_claims.append(tuple(claims))
+
+    def pending(self, unit: int) -> list[ResourceClaim]:
+        return [c for c in self.unit_claims[unit] if _allocation(c) is None]
 
     # --- kinds and groups -------------------------------------------------------------------
 
     def build_kinds(self) -> None:
         kinds: dict[Any, _Kind] = {}
-        for m, claims in enumerate(self.members):
-            sig = tuple(
-                ("allocated", _freeze(_allocation(c)))
-                if _allocation(c) is not None
-                else _freeze(c.spec)
-                for c in claims
+        for u, claims in enumerate(self.unit_claims):
+            size = len(self.units[u])
+            sig = (
+                size,
+                tuple(
+                    ("allocated", _freeze(_allocation(c)))
+                    if _allocation(c) is not None
+                    else _freeze(c.spec)
+                    for c in claims
+                ),
             )
             kind = kinds.get(sig)
             if kind is None:
-                kind = kinds[sig] = _Kind(len(kinds), [], claims)
-            kind.members.append(m)
+                kind = kinds[sig] = _Kind(len(kinds), [], claims, size)
+            kind.units.append(u)
         self.kinds = list(kinds.values())
         self.stats["kinds"] = len(self.kinds)
 
@@ -796,7 +830,7 @@ class _Planner:
             nxt: list[tuple[int, ...]] = []
             for vec in frontier:
                 for t in sorted(ok):
-                    if vec[t] >= len(self.kinds[t].members):
+                    if vec[t] >= len(self.kinds[t].units):
                         continue
                     up = tuple(c + (1 if i == t else 0) for i, c in enumerate(vec))
                     if up in feasible or up in nxt:
@@ -818,8 +852,8 @@ class _Planner:
                         )
                     claims: list[ResourceClaim] = []
                     for kind, count in zip(self.kinds, up, strict=True):
-                        for m in kind.members[:count]:
-                            claims.extend(self.restricted(self.pending(m), value))
+                        for u in kind.units[:count]:
+                            claims.extend(self.restricted(self.pending(u), value))
                     if self.fits_on(node, claims):
                         nxt.append(up)
             feasible.update(nxt)
@@ -897,8 +931,8 @@ class _Planner:
         totals = []
         for t, kind in enumerate(self.kinds):
             total = sum(placed[t]) if placed[t] else 0
-            model.add(total <= len(kind.members))
-            totals.append(total)
+            model.add(total <= len(kind.units))
+            totals.append(kind.size * total)
         everything = sum(totals) if totals else 0
         model.add(everything >= min_count)
         # No-goods: a choice that failed on the fork is not made again.
@@ -965,7 +999,7 @@ class _Planner:
         self, chosen: list[tuple[int, Any, int, int]], optimal: bool
     ) -> GangPlacement | None:
         """Allocate the master's choice node by node on a fork; None when a node fails."""
-        next_member = [0] * len(self.kinds)
+        next_unit = [0] * len(self.kinds)
         plan: list[tuple[str, list[int], Any]] = []
         value_used: Any = None
         label_used: str | None = None
@@ -978,12 +1012,12 @@ class _Planner:
             taken = {name for name, _, _ in plan}
             free = [name for name in group.nodes if name not in taken]
             for name in free[:count]:
-                members: list[int] = []
+                units: list[int] = []
                 for t, c in enumerate(vec):
                     kind = self.kinds[t]
-                    members.extend(kind.members[next_member[t] : next_member[t] + c])
-                    next_member[t] += c
-                plan.append((name, members, value))
+                    units.extend(kind.units[next_unit[t] : next_unit[t] + c])
+                    next_unit[t] += c
+                plan.append((name, units, value))
             value_used = value
             label_used = group.label
         order = {name: i for i, name in enumerate(self.node_names)}
@@ -992,18 +1026,18 @@ class _Planner:
         nodes: list[str | None] = [None] * len(self.members)
         allocations: list[tuple[AllocationResult, ...] | None] = [None] * len(self.members)
         options = {"policy": "pack"} if self.policy == "pack" else None
-        for i, (name, members, value) in enumerate(plan):
+        for i, (name, units, value) in enumerate(plan):
             self.check()
             claims: list[ResourceClaim] = []
             originals: list[ResourceClaim] = []
-            for m in members:
-                pending = self.pending(m)
+            for u in units:
+                pending = self.pending(u)
                 originals.extend(pending)
                 claims.extend(self.restricted(pending, value))
             with work._lock:
                 node = work._data.nodes[name]
-                for m in members:
-                    allocated = [c for c in self.members[m] if _allocation(c) is not None]
+                for u in units:
+                    allocated = [c for c in self.unit_claims[u] if _allocation(c) is not None]
                     if _allocated_elsewhere(allocated, node):
                         return None
                 allocator = work._allocator()
@@ -1025,14 +1059,22 @@ class _Planner:
             self.stats["engine_calls"] += 1
             if results is None:
                 return None
-            it = iter(results)
-            for m in members:
-                out = []
-                for claim in self.members[m]:
-                    allocation = _allocation(claim)
-                    out.append(allocation if allocation is not None else next(it))
-                nodes[m] = name
-                allocations[m] = tuple(out)
+            by_claim = {id(c): r for c, r in zip(originals, results, strict=True)}
+            for u in units:
+                shared = {
+                    _claim_key(c): by_claim[id(c)] for c in self.pending(u) if c.metadata.name
+                }
+                for m in self.units[u]:
+                    out = []
+                    for claim in self.members[m]:
+                        allocation = _allocation(claim)
+                        if allocation is None:
+                            allocation = by_claim.get(id(claim))
+                        if allocation is None:
+                            allocation = shared[_claim_key(claim)]
+                        out.append(allocation)
+                    nodes[m] = name
+                    allocations[m] = tuple(out)
             if i + 1 < len(plan) and originals:
                 # The next nodes see these devices as taken (pools shared by nodes).
                 work.apply(*_with_allocations(originals, results, f"gang-{i}"))
@@ -1069,7 +1111,7 @@ class _Planner:
         for kind in self.kinds:
             views = [self.alone[(kind.index, v)] for v in self.values_tried]
             if not any(view.feasible for view in views):
-                who = _members_text(kind.members)
+                who = _members_text(self.members_of_kind(kind))
                 reasons.append(f"{who} cannot be placed on any node: {views[0].message()}")
         if self.label is not None and placeable < n:
             free = self.master(min_count=0, use_label=False)
@@ -1094,13 +1136,13 @@ class _Planner:
         relaxed = self.master(min_count=0, use_label=False, use_attribute=False)
         everywhere = self._members_of(relaxed[0]) if relaxed is not None else set()
         for kind in self.kinds:
-            out = [m for m in kind.members if m in left_out]
+            out = [m for m in self.members_of_kind(kind) if m in left_out]
             if not out or not any(self.alone[(kind.index, v)].feasible for v in self.values_tried):
                 continue
             if len(everywhere) > placeable:
                 # Group constraints keep some out (said above); name only the members
                 # that stay out even without them, next to those placed then.
-                out = [m for m in kind.members if m not in everywhere]
+                out = [m for m in self.members_of_kind(kind) if m not in everywhere]
                 if not out:
                     continue
                 inside = sorted(everywhere)
@@ -1137,8 +1179,12 @@ class _Planner:
                 counts[t] += c * count
         out: set[int] = set()
         for t, kind in enumerate(self.kinds):
-            out.update(kind.members[: counts[t]])
+            for u in kind.units[: counts[t]]:
+                out.update(self.units[u])
         return out
+
+    def members_of_kind(self, kind: _Kind) -> list[int]:
+        return sorted(m for u in kind.units for m in self.units[u])
 
     def _best_per_label(self) -> tuple[str, int] | None:
         best: tuple[str, int] | None = None
@@ -1161,11 +1207,11 @@ class _Planner:
         for group in self.groups:
             for value, pats in group.patterns.items():
                 most = max((vec[kind.index] for vec in pats), default=0)
-                if not most or most >= len(kind.members):
+                if not most or most >= len(kind.units):
                     continue
                 claims: list[ResourceClaim] = []
-                for m in kind.members[: most + 1]:
-                    claims.extend(self.restricted(self.pending(m), value))
+                for u in kind.units[: most + 1]:
+                    claims.extend(self.restricted(self.pending(u), value))
                 snap = self.snap
                 with snap._lock:
                     data = snap._data
@@ -1195,6 +1241,10 @@ class _Planner:
                 short = [r.describe() for r in explanation.requests if r.candidates < 1]
                 return f"on node {group.nodes[0]}: " + "; ".join(short[:2]) if short else ""
         return ""
+
+
+def _claim_key(claim: ResourceClaim) -> tuple[str, str]:
+    return (claim.metadata.namespace or "default", claim.metadata.name or "")
 
 
 def _members_text(members: Sequence[int]) -> str:
