@@ -9,11 +9,15 @@ The model (why it is small)
 ===========================
 A *member* is one pod's claims, to be placed on one node. Two facts keep the model small:
 
-- **Member kinds.** Members whose pending claims have equal specs (and equal allocated
-  claims) are interchangeable: a gang of 64 workers is one kind with multiplicity 64.
+- **Member kinds.** Members that share a pending claim form one *unit* (one node, the
+  claim allocated once); every other member is a unit of its own. Units whose pending
+  claims have equal specs (and equal allocated claims) are interchangeable: a gang of 64
+  workers is one kind with multiplicity 64.
 - **Node groups.** Nodes with equal equivalence keys (:meth:`Cluster._key`: the same pools
-  up to names, the same devices in use) give the same answer for any set of claims, so
-  they are interchangeable for any set of members. A group also holds the value of the
+  up to names, the same devices in use; made coarse for the gang's claims by
+  ``Cluster._coarse_key``: devices no request can tell apart are counted, not named) give
+  the same answer for any set of the gang's claims, so they are interchangeable for any
+  set of members. A group also holds the value of the
   ``same_node_label`` and which kinds may go there (already allocated claims pin a member
   to the nodes their node selector admits).
 
@@ -1291,8 +1295,8 @@ def place_gang(
     Args:
         cluster: the cluster; it is not changed (the work happens on forks).
         members: per member, its claims (models or dicts). Claims that are allocated
-            already only restrict the member's node; a pending claim may belong to one
-            member only.
+            already only restrict the member's node; members that share a pending claim
+            go to one node, the claim allocated once.
         min_count: the fewest members to place (default: all). As many as fit are
             placed, never fewer than ``min_count``.
         policy: ``"pack"`` (fewest nodes, nodes in use first, devices packed) or
@@ -1314,7 +1318,8 @@ def place_gang(
         AllocationInputError, CELCompileError: input no node can fix (as
             :meth:`Cluster.filter`).
         AllocationTimeout, AllocationCancelled: stopped before an answer.
-        ValueError: an unknown policy, a bad ``min_count``, a claim in two members.
+        ValueError: an unknown policy, a bad ``min_count``, an attribute name that is
+            not fully qualified.
 
     """
     planner = _Planner(
