@@ -1081,6 +1081,8 @@ class _Req:
     signature: tuple[Any, ...] = ()
     # indices of the claim's constraints that apply to it
     constraints: tuple[int, ...] = ()
+    # its RequestKey per position of the claim in a call's claims
+    keys: dict[int, RequestKey] = field(default_factory=dict)
 
 
 @dataclass(eq=False, slots=True)
@@ -1176,7 +1178,7 @@ def build_problem(
     return Problem(
         node=node,
         features=features,
-        claims=tuple(_claim_info(builder, c, claim) for c, claim in enumerate(claims)),
+        claims=tuple([_claim_info(builder, c, claim) for c, claim in enumerate(claims)]),
         devices=table.devices,
         pools=table.pools,
         counters=table.counters,
@@ -1193,7 +1195,7 @@ def _claim_info(builder: _Builder, c: int, claim: ResourceClaim) -> ClaimInfo:
     if plan is not None:
         ref = plan.ref
         for sp in plan.slots:
-            alternatives = tuple(_request_info(builder, c, req) for req in sp.alternatives)
+            alternatives = tuple([_request_info(builder, c, req) for req in sp.alternatives])
             if sp.first_available:
                 min_devices += min(a.count for a in alternatives)
             else:
@@ -1446,22 +1448,41 @@ def _plan_request(
 
 def _request_info(builder: _Builder, c: int, req: _Req) -> RequestInfo:
     """Return the request's :class:`RequestInfo` on this node (``All``: its candidates now)."""
-    candidates: tuple[Candidate, ...] | _LazyCandidates
+    key = req.keys.get(c)
+    if key is None:
+        key = req.keys[c] = RequestKey(c, req.request, req.subrequest)
     if req.mode == "ExactCount":
-        count = req.count
-        candidates = builder.candidates_exact(req)
-    else:
-        candidates = tuple(builder.candidates_all(req))
-        count = len(candidates)
+        # RequestInfo.__init__'s ExactCount branch, without the keyword arguments: this
+        # runs for every request on every node.
+        lazy = builder.candidates_exact(req)
+        info = RequestInfo.__new__(RequestInfo)
+        info.key = key
+        info.name = req.full_name
+        info.request_name = req.request_name
+        info.subrequest_name = req.name if req.subrequest is not None else None
+        info.class_name = req.class_name
+        info.device_class = req.device_class
+        info.all_devices = False
+        info.count = req.count
+        info.admin_access = req.admin_access
+        info.tolerations = req.tolerations
+        info.constraints = req.constraints
+        info._builder = builder
+        info._check = builder.check_abort
+        info._lazy = lazy
+        info._candidates = lazy.known()
+        info._has_poison = lazy.poisoned
+        return info
+    candidates = tuple(builder.candidates_all(req))
     return RequestInfo(
-        key=RequestKey(c, req.request, req.subrequest),
+        key=key,
         name=req.full_name,
         request_name=req.request_name,
         subrequest_name=req.name if req.subrequest is not None else None,
         class_name=req.class_name,
         device_class=req.device_class,
-        all_devices=req.mode == "All",
-        count=count,
+        all_devices=True,
+        count=len(candidates),
         admin_access=req.admin_access,
         tolerations=req.tolerations,
         candidates=candidates,

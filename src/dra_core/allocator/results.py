@@ -270,6 +270,20 @@ def _dump(model: Any) -> Any:
 def _configs(
     problem: Problem, claim: ClaimInfo, solution: Solution, make: _Makers
 ) -> list[Any]:
+    spec = claim.claim.spec.devices if claim.claim.spec is not None else None
+    claim_configs = (spec.config or []) if spec is not None else []
+    if not claim_configs:
+        # Most claims and classes carry no config: say so without building anything.
+        for slot in claim.requests:
+            for alt in slot.alternatives:
+                class_spec = alt.device_class.spec
+                if class_spec is not None and class_spec.config:
+                    break
+            else:
+                continue
+            break
+        else:
+            return []
     configs: list[dict[str, Any]] = []
     class_ranges: dict[str, tuple[int, int]] = {}
     chosen_alt: list[int] = []
@@ -290,8 +304,7 @@ def _configs(
         for cfg in (cls.spec.config or []) if cls.spec is not None else []:
             configs.append({"source": "FromClass", "requests": [alt.name], "opaque": _opaque(cfg)})
         class_ranges[name] = (start, len(configs))
-    spec = claim.claim.spec.devices if claim.claim.spec is not None else None
-    for claim_cfg in (spec.config or []) if spec is not None else []:
+    for claim_cfg in claim_configs:
         wanted = list(claim_cfg.requests or [])
         entry: dict[str, Any] = {"source": "FromClaim", "opaque": _opaque(claim_cfg)}
         if wanted:
