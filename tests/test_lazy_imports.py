@@ -2,9 +2,11 @@
 
 OR-Tools (with numpy and pandas) costs about 0.25 s to import and is needed only by the
 CP-SAT engine, ``auto``'s fallback, ``allocate_scored`` and ``explain``; the Kubernetes
-client only when loading its objects. Checked in a fresh interpreter, since this test
-process has imported everything already. (Speed itself is measured in
-``benchmarks/bench_startup.py``, never asserted here.)
+client only when loading its objects; the web stack (starlette, uvicorn) only when the
+extender serves; matplotlib only when the simulator draws. The API models build their
+validators on first use (``defer_build``): importing builds none. Checked in a fresh
+interpreter, since this test process has imported everything already. (Speed itself is
+measured in ``benchmarks/bench_startup.py``, never asserted here.)
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("ortools", "pandas", "numpy", "kubernetes")
+HEAVY = ("ortools", "pandas", "numpy", "kubernetes", "starlette", "uvicorn", "matplotlib")
 
 
 def _modules_after(code: str) -> set[str]:
@@ -30,6 +32,29 @@ def _heavy(modules: set[str]) -> set[str]:
 
 def test_import_dra_core_loads_no_heavy_library() -> None:
     assert _heavy(_modules_after("import dra_core")) == set()
+
+
+def test_the_cluster_simulator_and_extender_packages_load_no_heavy_library() -> None:
+    code = "import dra_core.cluster, dra_core.sim, dra_core.extender, dra_core.cli"
+    assert _heavy(_modules_after(code)) == set()
+
+
+def test_import_builds_no_validator_of_the_big_models() -> None:
+    # Building the ~60 models' validators at import cost more than importing pydantic;
+    # they are built when a model is first validated (K8sModel's defer_build). A small
+    # model built by a module constant costs little; the kinds and their big parts must
+    # wait for their first use.
+    code = (
+        "import dra_core\n"
+        "from dra_core import api\n"
+        "big = ('ResourceSlice', 'ResourceClaim', 'DeviceClass', 'Node', 'Pod', 'Device',\n"
+        "       'ObjectMeta', 'ResourceClaimSpec', 'AllocationResult')\n"
+        "print(sorted(n for n in big if getattr(api, n).__pydantic_complete__))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
 
 
 def test_the_facade_and_the_cli_load_no_heavy_library() -> None:
