@@ -250,7 +250,7 @@ def partitionable(
 ) -> Workload:
     # templates/resourceslice-partitionable.yaml, resourceclaim-with-selector.yaml,
     # resourceclaimtemplate-for-two-devices.yaml
-    def the_slice(i: int) -> ResourceSlice:
+    def the_slices(i: int) -> list[ResourceSlice]:
         def device(name: str, counters: dict[str, str], preallocate: bool, size: str) -> Any:
             return {
                 "name": name,
@@ -267,50 +267,55 @@ def partitionable(
                 ],
             }
 
-        return ResourceSlice.model_validate(
-            {
-                "metadata": {"name": f"resourceslice-{i}"},
-                "spec": {
-                    "pool": {
-                        "name": f"resourceslice-{i}",
-                        "generation": 1,
-                        "resourceSliceCount": 1,
-                    },
-                    "driver": DRIVER,
-                    "nodeSelector": {
-                        "nodeSelectorTerms": [
-                            {
-                                "matchExpressions": [
-                                    {"key": "node-with-dra", "operator": "In", "values": ["true"]}
-                                ]
-                            }
-                        ]
-                    },
-                    "sharedCounters": [
-                        {
-                            "name": "counter-set",
-                            "counters": {f"counter{c}": {"value": "1"} for c in range(1, 5)},
-                        }
+        # the v1 form: the counter sets and the devices in two slices of one pool
+        # (resourceslice-partitionable-countersets.yaml and -devices.yaml)
+        selector = {
+            "nodeSelectorTerms": [
+                {
+                    "matchExpressions": [
+                        {"key": "node-with-dra", "operator": "In", "values": ["true"]}
+                    ]
+                }
+            ]
+        }
+        pool = {"name": f"resourceslice-{i}", "generation": 1, "resourceSliceCount": 2}
+        counters = {
+            "metadata": {"name": f"resourceslice-countersets-{i}"},
+            "spec": {
+                "pool": pool,
+                "driver": DRIVER,
+                "nodeSelector": selector,
+                "sharedCounters": [
+                    {
+                        "name": "counter-set",
+                        "counters": {f"counter{c}": {"value": "1"} for c in range(1, 5)},
+                    }
+                ],
+            },
+        }
+        devices = {
+            "metadata": {"name": f"resourceslice-devices-{i}"},
+            "spec": {
+                "pool": pool,
+                "driver": DRIVER,
+                "nodeSelector": selector,
+                "devices": [
+                    device("device-2-counters-1", {"counter1": "1", "counter2": "1"}, True, "2"),
+                    device("device-2-counters-2", {"counter3": "1", "counter4": "1"}, False, "2"),
+                    *[
+                        device(f"device-1-counter-{c}", {f"counter{c}": "1"}, False, "1")
+                        for c in range(1, 5)
                     ],
-                    "devices": [
-                        device(
-                            "device-2-counters-1", {"counter1": "1", "counter2": "1"}, True, "2"
-                        ),
-                        device(
-                            "device-2-counters-2", {"counter3": "1", "counter4": "1"}, False, "2"
-                        ),
-                        *[
-                            device(f"device-1-counter-{c}", {f"counter{c}": "1"}, False, "1")
-                            for c in range(1, 5)
-                        ],
-                    ],
-                },
-            }
-        )
+                ],
+            },
+        }
+        return [ResourceSlice.model_validate(counters), ResourceSlice.model_validate(devices)]
 
     def build() -> Simulator:
         sim = Simulator()
-        sim.apply(*[node(i) for i in range(nodes)], *[the_slice(i) for i in range(slices)])
+        sim.apply(
+            *[node(i) for i in range(nodes)], *[s for i in range(slices) for s in the_slices(i)]
+        )
         sim.apply(device_class(), template("test", "two-devices"))
         selector = (
             f"device.capacity['{DRIVER}'].counters.compareTo(quantity('2')) >= 0 &&\n"
@@ -382,8 +387,10 @@ WORKLOADS: dict[str, Callable[[], Workload]] = {
     "SchedulingWithResourceClaimTemplate/match_2500pods_500nodes": lambda: scheduling(
         500, 1250, 1250, "match"
     ),
-    "SteadyStateClusterResourceClaimTemplatePartitionable/2000pods_100nodes": lambda: (
-        partitionable()
+    # scaled down from 2000 slices: every pod's allocation searches (and backtracks
+    # over) every slice's pool, as the workload intends; see docs/simulator.md
+    "SteadyStateClusterResourceClaimTemplatePartitionable/200pods_100nodes_100slices": lambda: (
+        partitionable(nodes=100, slices=100, claims=100, rounds=20)
     ),
     "5000pods_5000nodes": lambda: big(),
 }

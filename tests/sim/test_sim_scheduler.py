@@ -306,3 +306,11 @@ def test_pods_with_a_run_time_give_their_devices_back() -> None:
     ]
     assert sim.now == 270
     assert [s.devices_in_use for s in sim.samples()] == [1, 1, 1, 0]
+
+
+def test_pods_of_another_scheduler_are_left_alone() -> None:
+    sim = Simulator([node("n1"), gpus("n1", 1), gpu_class(), template()])
+    sim.apply(pod("mine"), pod("theirs", schedulerName="other-scheduler"))
+    sim.run()
+    assert rows(sim) == {"mine": ("Running", "n1"), "theirs": ("Pending", "")}
+    assert any("schedulerName 'other-scheduler'" in note for note in sim.notes)

@@ -233,6 +233,8 @@ class Simulator:
         self._classic_extended: set[str] = set()
         self._attempts = 0
         self._generated: set[Key] = set()
+        self._bound_priorities: Counter[int] = Counter()
+        self._progress: Callable[[Simulator], None] | None = None
         objects = list(objects)
         if objects:
             self.apply(*objects)
@@ -805,6 +807,13 @@ class Simulator:
             state.run_seconds = None  # restartPolicy Always: containers restart, pod stays
         self._pods[state.key] = state
         self._make_claims(state)
+        if pod.spec.scheduler_name not in ("", _SCHEDULER):
+            # another scheduler's pod: kube-scheduler leaves it alone, and so does this one
+            self.notes.append(
+                f"pod {namespace}/{name}: schedulerName {pod.spec.scheduler_name!r} is not "
+                f"{_SCHEDULER}: not scheduled"
+            )
+            return
         self._enqueue(state)
 
     def _make_claims(self, state: _PodState) -> None:
@@ -911,6 +920,7 @@ class Simulator:
             self.cluster.apply(released)
             self._track_claim(claim, released)
         if state.node:
+            self._bound_priorities[state.info.priority] -= 1
             node = self._nodes.get(state.node)
             if node is not None:
                 node.pods -= 1
@@ -1080,6 +1090,8 @@ class Simulator:
                 continue
             state.queued = ""
             self._schedule_one(state)
+            if self._progress is not None and self._attempts % 256 == 0:
+                self._progress(self)
         self._sample()
 
     def _pod_claims(self, state: _PodState) -> tuple[list[ResourceClaim], str]:
@@ -1188,9 +1200,9 @@ class Simulator:
         self._bind(state, node)
 
     def _preemption_blind(self, state: _PodState) -> bool:
-        # The "no victims" text is only true when no running pod has a lower priority.
+        # The "no victims" text is only true when no bound pod has a lower priority.
         priority = state.info.priority
-        return not any(s.node and s.info.priority < priority for s in self._pods.values())
+        return not any(p < priority for p, n in self._bound_priorities.items() if n > 0)
 
     def _find_nodes(
         self, state: _PodState, claims: list[ResourceClaim]
@@ -1360,6 +1372,7 @@ class Simulator:
     def _bind(self, state: _PodState, node_name: str) -> None:
         state.node = node_name
         state.message = ""
+        self._bound_priorities[state.info.priority] += 1
         node = self._nodes[node_name]
         node.pods += 1
         for k, v in state.info.requests.items():
@@ -1420,9 +1433,20 @@ class Simulator:
         """Advance simulated time until nothing more can happen, or until ``until``.
 
         Pods are scheduled, started, finished and retried as their events come due;
-        ``progress`` (if given) is called after every instant of simulated time.
+        ``progress`` (if given) is called after every instant of simulated time, every
+        256 scheduling attempts and at the end.
         """
         limit = None if until is None else parse_duration(until)
+        self._progress = progress
+        try:
+            self._run(limit)
+        finally:
+            self._progress = None
+        if progress is not None:
+            progress(self)
+
+    def _run(self, limit: float | None) -> None:
+        progress = self._progress
         self._settle()
         while self._timeline:
             when = self._timeline[0][0]
@@ -1438,8 +1462,6 @@ class Simulator:
         if limit is not None and limit > self._now:
             self._now = limit
             self._sample()
-        if progress is not None:
-            progress(self)
 
     def _due(self, action: str, payload: Any) -> None:
         if action == "apply":
