@@ -44,6 +44,7 @@ from dra_core.sim._events import Event, PodRow, Sample
 from dra_core.sim._names import generated_name, uid
 from dra_core.sim._scheduler import (
     NODE_NAME,
+    TOO_MANY_PODS,
     PodInfo,
     fit_error,
     later_static_reason,
@@ -234,6 +235,7 @@ class Simulator:
         self._attempts = 0
         self._generated: set[Key] = set()
         self._bound_priorities: Counter[int] = Counter()
+        self._phases: Counter[str] = Counter()  # live pods by phase (kept per transition)
         self._progress: Callable[[Simulator], None] | None = None
         objects = list(objects)
         if objects:
@@ -806,6 +808,7 @@ class Simulator:
         if owner is not None and owner[0] != "Job":
             state.run_seconds = None  # restartPolicy Always: containers restart, pod stays
         self._pods[state.key] = state
+        self._phases[state.phase] += 1
         self._make_claims(state)
         if pod.spec.scheduler_name not in ("", _SCHEDULER):
             # another scheduler's pod: kube-scheduler leaves it alone, and so does this one
@@ -898,7 +901,8 @@ class Simulator:
                     _KUBELET,
                 )
         if deleted:
-            self._pods.pop(state.key, None)
+            if self._pods.pop(state.key, None) is not None:
+                self._phases[state.phase] -= 1
             self._unschedulable.discard(state.key)
             state.queued = ""
             state.queue_gen += 1
@@ -1260,7 +1264,13 @@ class Simulator:
                 else:
                     allocatable = node.allocatable
                     if allocatable is not None:
-                        why = resources_reasons(requests, allocatable, node.used, node.pods)
+                        if requests:
+                            why = resources_reasons(requests, allocatable, node.used, node.pods)
+                        else:  # only the pod count can stop a pod that requests nothing
+                            limit = allocatable.get("pods")
+                            why = (
+                                [TOO_MANY_PODS] if limit is not None and node.pods >= limit else []
+                            )
                         if why:
                             reasons[name] = why
                             continue
@@ -1328,12 +1338,23 @@ class Simulator:
         info = state.info
         nodes = self._nodes
         in_use = self._node_in_use
+        memo: dict[tuple[int, int, int], int] = {}
         for name in feasible:
             if self.policy == "default":
                 node = nodes[name]
-                score: float = least_allocated(
-                    info, node.allocatable, node.score_cpu, node.score_memory
-                )
+                allocatable = node.allocatable
+                if allocatable is None:
+                    score: float = 0
+                else:
+                    # nodes of one group have the same allocatable resources
+                    usage = (node.group, node.score_cpu, node.score_memory)
+                    cached = memo.get(usage)
+                    if cached is None:
+                        cached = least_allocated(
+                            info, allocatable, node.score_cpu, node.score_memory
+                        )
+                        memo[usage] = cached
+                    score = cached
             elif self.policy == "pack":
                 score = in_use[name]
             elif self.policy == "spread":
@@ -1395,7 +1416,9 @@ class Simulator:
 
     def _start(self, state: _PodState) -> None:
         """Start the pod's containers (the kubelet)."""
+        self._phases[state.phase] -= 1
         state.phase = "Running"
+        self._phases["Running"] += 1
         state.start_time = self._now
         for container in state.pod.spec.containers:
             self._event(
@@ -1481,7 +1504,9 @@ class Simulator:
             if action == "start" and state.phase == "Pending":
                 self._start(state)
             elif action == "finish" and state.phase == "Running":
+                self._phases["Running"] -= 1
                 state.phase = "Succeeded"
+                self._phases["Succeeded"] += 1
                 self._remove_pod(state, deleted=False)
 
     def _event(
@@ -1497,12 +1522,7 @@ class Simulator:
         self._events.append(Event(self._now, type_, reason, kind, namespace, name, message, source))
 
     def _sample(self) -> None:
-        running = pending = 0
-        for s in self._pods.values():
-            if s.phase == "Running":
-                running += 1
-            elif s.phase == "Pending":
-                pending += 1
+        running, pending = self._phases["Running"], self._phases["Pending"]
         sample = Sample(self._now, len(self._in_use), self._devices_total, running, pending)
         if self._samples and self._samples[-1].time == self._now:
             self._samples[-1] = sample
