@@ -363,7 +363,11 @@ def node_matches(
 
 def node_key(node: Node | None) -> tuple[str, tuple[tuple[str, str], ...]]:
     """Return what node matching reads from a node: its name and labels."""
-    return (_node_name(node), tuple(sorted(_node_labels(node).items())))
+    if node is None:
+        return ("", ())
+    meta = node.metadata
+    labels = meta.labels
+    return (meta.name or "", tuple(sorted(labels.items())) if labels else ())
 
 
 # Recently built inventories, by the identity of their slices and the features. A

@@ -12,7 +12,10 @@ from the slices, classes, allocated state and features; one
   or cancellation stopped it (never "does not fit").
 
 Inputs are never mutated; the same inputs give the same output (share ids are
-derived from ``share_id_seed``).
+derived from ``share_id_seed``). Models are treated as immutable, as Kubernetes
+informers' objects are: a changed slice, class or claim is a new object. dra-core keys
+its caches on the objects (the inventory on the slices, the checked form of a claim on
+the claim and the classes it names), so changing a model's lists in place is not seen.
 
 Speed: kube-scheduler's shape is the fast one: validated models (from
 :func:`~dra_core.io.load` or ``Model.model_validate``), one :class:`Allocator` per

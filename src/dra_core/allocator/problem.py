@@ -83,10 +83,13 @@ The shape
 
 Read-only
 =========
-Treat everything in a ``Problem`` as read-only: ``DeviceInfo`` objects, the counters
-and the candidate tuples are cached per (inventory, node, allocated state and its
-version) and shared by later calls. ``DeviceInfo.attribute(name, list_types)``
-returns (and caches) an attribute as constraints compare it.
+Treat everything in a ``Problem`` as read-only: ``DeviceInfo`` objects, the pools, the
+counters and the candidate tuples are cached per (inventory, node, allocated state and
+its version) and shared by later calls. ``DeviceInfo.attribute(name, list_types)``
+returns (and caches) an attribute as constraints compare it. What a claim's requests
+and constraints ask for (checked, with Kubernetes' errors) is cached per claim object
+while the features and the classes it names are the same objects (``_ClaimPlan``): a
+scheduler checks the same claims on every node.
 
 The rules an engine enforces (the search engine's order)
 =========================================================

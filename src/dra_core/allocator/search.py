@@ -22,6 +22,11 @@ Pruning (each rule keeps the first solution unchanged):
 - *The 32-devices-per-claim limit*: as in Kubernetes, running over it aborts the
   current claim's branch early, and for ``firstAvailable`` requests moves on to
   the next subrequest, which may need fewer devices.
+- *In order, without backtracking*: one claim without constraints whose ``ExactCount``
+  requests share one candidate list, over devices that are neither shareable nor
+  consume counters, is answered by taking candidates in order: that is the walk's
+  first solution, and its poisoned candidates raise at the same point (see
+  :func:`_in_order`; the tests compare it with the walk).
 
 Bookkeeping pairs: every successful ``_take`` returns an undo function, and every
 undo is called exactly once when the branch is abandoned.
