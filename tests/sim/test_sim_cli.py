@@ -131,3 +131,20 @@ def test_plot_draws_a_png(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     )
     assert status == 0, err
     assert target.read_bytes().startswith(b"\x89PNG")
+
+
+def test_progress_bar_only_on_a_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dra_core.cli import _simulate
+
+    assert _simulate._progress(True) is None  # pytest's stderr is not a terminal
+    monkeypatch.setattr(_simulate.sys.stderr, "isatty", lambda: True, raising=False)
+    bar = _simulate._progress(True)
+    assert bar is not None and type(bar).__module__ == "rich.progress"
+    assert _simulate._progress(False) is None
+    cluster = Path(__file__).resolve().parents[2] / "src/dra_core/_data/demo/cluster.yaml"
+    status, out, _ = _run(
+        capsys, "simulate", str(cluster), str(data_path(*QUICKSTART, "gpu-test1.yaml"))
+    )
+    assert status == 0 and "pods: 2, scheduled: 1" in out

@@ -133,6 +133,7 @@ def _progress(enabled: bool) -> Any:
     if not enabled or not sys.stderr.isatty():
         return None
     try:
+        from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     except ImportError:
         return None
@@ -142,7 +143,7 @@ def _progress(enabled: bool) -> Any:
         TextColumn("{task.completed}/{task.total} pods placed, t={task.fields[now]}"),
         TimeElapsedColumn(),
         transient=True,
-        console=None,
+        console=Console(stderr=True),
     )
 
 
