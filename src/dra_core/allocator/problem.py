@@ -1144,13 +1144,21 @@ def _cached_plan(
 
 
 def _remember_plan(claim: ResourceClaim, plan: _ClaimPlan) -> None:
+    key = id(claim)
+
+    def _forget(ref: weakref.ref[Any], key: int = key) -> None:
+        # The claim is gone: drop its plan (unless the id already holds another's).
+        current = _PLANS.get(key)
+        if current is not None and current[0] is ref:
+            _PLANS.pop(key, None)
+
     try:
-        ref = weakref.ref(claim)
+        ref = weakref.ref(claim, _forget)
     except TypeError:  # pragma: no cover - objects without weak references
         return
     if len(_PLANS) >= _MAX_PLANS:
         _PLANS.clear()
-    _PLANS[id(claim)] = (ref, plan)
+    _PLANS[key] = (ref, plan)
 
 
 def build_problem(
