@@ -36,6 +36,7 @@ from dra_core.cluster import Cluster
 from dra_core.cluster._capacity import capacity
 from dra_core.errors import InputError, ReservationError
 from dra_core.inventory import node_matches
+from strategies import capacity_clusters, cluster_taint_rule
 
 PIN = "test.dra-core.io"
 NVIDIA_DOCS = (
@@ -360,20 +361,40 @@ def test_capacity_matches_the_allocator(dataset: str, data: st.DataObject) -> No
                 cluster.reserve([_claim(f"use-{i}", class_name, tolerate=tolerate)], node)
         else:
             cluster.apply(_in_use_elsewhere(f"elsewhere-{i}", uid))
-    report = capacity(cluster)
+    assert_capacity_is_exact(cluster, capacity(cluster))
+
+
+def _current(cluster: Cluster) -> list[tuple[Any, Any]]:
+    """(slice, device) of the newest generation of each pool, each device name once."""
+    newest: dict[tuple[str, str], int] = {}
+    for s in cluster.objects("ResourceSlice"):
+        key = (s.spec.driver, s.spec.pool.name)
+        newest[key] = max(newest.get(key, 0), s.spec.pool.generation)
+    return [
+        (s, d)
+        for s, d in _devices(cluster)
+        if s.spec.pool.generation == newest[(s.spec.driver, s.spec.pool.name)]
+    ]
+
+
+def assert_capacity_is_exact(cluster: Cluster, report: Any) -> None:
+    """Every node's and the cluster's rows against the allocator, device by device."""
+    nodes = cluster.node_names()
     in_use = _in_use(cluster)
+    current = _current(cluster)
     for node_name in nodes:
         node = cluster.get("Node", node_name)
         for device_class in cluster.objects("DeviceClass"):
             key = device_class.metadata.name
-            mine = [
-                (s, d)
-                for s, d in _devices(cluster)
-                if _usable_from(s, node) and _selects(device_class, s, d)
-            ]
+            mine = sorted(
+                {
+                    _uid(s, d)
+                    for s, d in current
+                    if _usable_from(s, node) and _selects(device_class, s, d)
+                }
+            )
             free = tainted = allocated = 0
-            for s, d in mine:
-                uid = _uid(s, d)
+            for uid in mine:
                 plain = _fits(cluster, node, _claim("probe", key, pin=uid))
                 tolerating = plain or _fits(
                     cluster, node, _claim("probe", key, pin=uid, tolerate=True)
@@ -383,7 +404,7 @@ def test_capacity_matches_the_allocator(dataset: str, data: st.DataObject) -> No
                 allocated += uid in in_use and not tolerating
             row = report.row(node_name, key)
             got = (row.total, row.free, row.tainted, row.allocated) if row else (0, 0, 0, 0)
-            assert got == (len(mine), free, tainted, allocated), (node_name, key, row, steps)
+            assert got == (len(mine), free, tainted, allocated), (node_name, key, row)
             if row is not None:
                 assert row.total == row.allocated + row.free + row.tainted + row.unavailable
     # Totals: each device once, however many nodes can use it.
@@ -391,12 +412,12 @@ def test_capacity_matches_the_allocator(dataset: str, data: st.DataObject) -> No
         key = device_class.metadata.name
         selected = {
             _uid(s, d)
-            for s, d in _devices(cluster)
+            for s, d in current
             if _selects(device_class, s, d)
             and any(_usable_from(s, cluster.get("Node", n)) for n in nodes)
         }
         total = report.row("", key)
-        assert (total.total if total else 0) == len(selected)
+        assert (total.total if total else 0) == len(selected), key
         if total is not None:
             rows = [r for r in report.rows if r.key == key]
             assert total.free == len(
@@ -409,6 +430,38 @@ def test_capacity_matches_the_allocator(dataset: str, data: st.DataObject) -> No
                     )
                 }
             )
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    objects=capacity_clusters(),
+    rule=st.none() | st.sampled_from([None, "node-0-gpus", "node-1-gpus", "cluster"]),
+    data=st.data(),
+)
+def test_capacity_is_exact_on_random_clusters(
+    objects: list[dict[str, Any]], rule: str | None, data: st.DataObject
+) -> None:
+    # Generated clusters: nodes that look alike, pools shared by racks or by every node,
+    # incomplete and invalid pools, older generations, counters, shareable devices,
+    # taints (on devices and from a DeviceTaintRule).
+    if rule is not None or data.draw(st.booleans()):
+        objects = [*objects, cluster_taint_rule("rule", rule)]
+    cluster = Cluster(_pinned(objects))
+    nodes = cluster.node_names()
+    uids = sorted(_uid(s, d) for s, d in _devices(cluster))
+    steps = data.draw(
+        st.lists(
+            st.tuples(st.booleans(), st.sampled_from(nodes), st.sampled_from(uids), st.booleans()),
+            max_size=6,
+        )
+    )
+    for i, (reserve, node, uid, tolerate) in enumerate(steps):
+        if reserve:
+            with contextlib.suppress(ReservationError, InputError):
+                cluster.reserve([_claim(f"use-{i}", "gpu", tolerate=tolerate)], node)
+        else:
+            cluster.apply(_in_use_elsewhere(f"elsewhere-{i}", uid))
+    assert_capacity_is_exact(cluster, capacity(cluster))
 
 
 def test_a_mig_partition_can_be_unallocated_and_still_not_free() -> None:

@@ -806,18 +806,24 @@ class _Accountant:
             return []
         generation = max(e.generation for e in entries)
         out: list[DeviceEntry] = []
-        for entry in entries:
+        seen: set[str] = set()  # a device published twice (an invalid pool) counts once
+        for entry in sorted(entries, key=lambda e: e.name):
             if entry.generation != generation:
                 continue
             if entry.per_device_node_selection:
-                out.extend(d for d in entry.devices if _device_for_node(d, node))
-                continue
-            try:
-                relevant = node_matches(node, entry.node_name, entry.all_nodes, entry.node_selector)
-            except ValueError:
-                relevant = False
-            if relevant:
-                out.extend(entry.devices)
+                devices = [d for d in entry.devices if _device_for_node(d, node)]
+            else:
+                try:
+                    relevant = node_matches(
+                        node, entry.node_name, entry.all_nodes, entry.node_selector
+                    )
+                except ValueError:
+                    relevant = False
+                devices = entry.devices if relevant else []
+            for d in devices:
+                if d.device.name not in seen:
+                    seen.add(d.device.name)
+                    out.append(d)
         return out
 
     def _counters_left(self, pool: Pool) -> dict[tuple[str, str], Quantity] | None:
