@@ -6,8 +6,9 @@ as ``--by gpu.nvidia.com/productName``), with the cluster's totals (each device 
 once). With ``--pod FILE``: what that pod asks for, and how many more copies of it fit
 (``--policy``, ``--limit``), and why not one more.
 
-``--kubeconfig PATH`` (with or without files) reads the objects from a live API server
-instead, read-only (list, and nothing else; see docs/capacity.md for the RBAC rules).
+``--kubeconfig PATH`` reads the objects from a live API server (added to those of the
+files, if any), read-only: it lists and watches, and writes nothing (see
+docs/capacity.md for the RBAC rules).
 
 Exit status: 0, or 2 for bad input (a clean message, never a traceback).
 """
