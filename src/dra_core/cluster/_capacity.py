@@ -1603,12 +1603,13 @@ def how_many(
     work happens on forks).
 
     Policies, the simulator's (:class:`dra_core.Simulator`), ties going to the first
-    node in the cluster's order: ``"default"`` (kube-scheduler's; a Cluster holds no
-    pods, so cpu and memory do not tell nodes apart and the first feasible node wins),
-    ``"pack"`` (the most devices in use), ``"spread"`` (the fewest in use),
+    node in the cluster's order: ``"default"`` (the first feasible node: kube-scheduler's
+    choice when nodes score alike; cpu and memory scores and node sampling are not
+    modelled), ``"pack"`` (the most devices in use), ``"spread"`` (the fewest in use),
     ``"best-fit"`` (the fewest devices left); and ``"max"``: the largest number that
     fits in any placement (CP-SAT, node by node; never below ``"default"``; see
-    :attr:`HowMany.exact`).
+    :attr:`HowMany.exact`). ``pods``: pods bound to nodes, for what they use of extended
+    resources that nodes advertise through device plugins (see :func:`capacity`).
 
     It is exact and much cheaper than one filter per copy: a node whose pools are its
     own (no other node sees their devices) answers independently of the others, and
