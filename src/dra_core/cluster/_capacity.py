@@ -19,7 +19,7 @@ A device that a node can see is in exactly one of these states (checked in this 
 the allocator's order for a one-device request of a class that selects it, without
 tolerations and without capacity requests):
 
-1. **allocated**: in use, and no request without tolerations gets it: in dedicated use;
+1. **allocated**: in use, and no request gets it (tolerations or not): in dedicated use;
    or shareable (``allowMultipleAllocations``), in use by shares, with no room left for a
    default share (or in a pool that is unusable now);
 2. **unavailable**: its pool is incomplete or invalid; it has binding conditions while
@@ -1540,20 +1540,6 @@ def _node_score(cluster: Cluster, name: str, policy: str) -> int:
     if policy == "spread":
         return in_use
     return devices - in_use
-
-
-class _NoKeys(_Keys):
-    def __init__(self) -> None:
-        self.kind = "none"
-        self.by = "none"
-        self.classes = {}
-        self.signature = ("none",)
-
-    def of(self, entry: DeviceEntry, list_types: bool) -> tuple[list[str | None], list[str]]:
-        return [], []
-
-
-_NO_KEYS = _NoKeys()
 
 
 def _message(total: int, reasons: Mapping[str, str]) -> str:
