@@ -189,8 +189,33 @@ def simulate_files(files: list[str], engine: str, **options: Any) -> Simulator:
     return sim
 
 
+def _placement(sim: Simulator) -> dict[str, Any]:
+    """List the claims of the pods, placed or not (the fields of the first ``dra-core demo``)."""
+    from dra_core.api import dump
+
+    placed: list[dict[str, Any]] = []
+    unplaced: list[str] = []
+    seen: set[str] = set()
+    for row in sim.pods():
+        for name in row.claims:
+            key = f"{row.namespace}/{name}"
+            if key in seen:
+                continue
+            seen.add(key)
+            claim = sim.cluster.get("ResourceClaim", name, row.namespace)
+            status = claim.status if claim is not None else None
+            if status is not None and status.allocation is not None:
+                placed.append(
+                    {"claim": key, "node": row.node, "allocation": dump(status.allocation)}
+                )
+            else:
+                unplaced.append(key)
+    return {"placed": placed, "unplaced": unplaced}
+
+
 def _report(sim: Simulator) -> dict[str, Any]:
     return {
+        **_placement(sim),
         "pods": [
             {
                 "namespace": r.namespace,
