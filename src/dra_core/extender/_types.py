@@ -152,6 +152,24 @@ class WireModel(BaseModel):
     #: fields that hold a core/v1 object kept as it came (must be a JSON object or null)
     _RAW: ClassVar[frozenset[str]] = frozenset()
 
+    # per class: (python name, Go name) in order; Go name -> python name; folded -> Go name
+    _FIELDS: ClassVar[tuple[tuple[str, str], ...]] = ()
+    _ALIASES: ClassVar[dict[str, str]] = {}
+    _FOLDED: ClassVar[dict[str, str]] = {}
+    _ZERO_NOT_NULL: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Index the fields by Go name once (validation and encoding are per request)."""
+        super().__pydantic_init_subclass__(**kwargs)
+        fields = tuple((n, f.alias or n) for n, f in cls.model_fields.items())
+        cls._FIELDS = fields
+        cls._ALIASES = {alias: name for name, alias in fields}
+        cls._FOLDED = {alias.lower(): alias for _, alias in fields}
+        cls._ZERO_NOT_NULL = frozenset(
+            alias for name, alias in fields if cls.model_fields[name].default is not None
+        )
+
     @model_validator(mode="before")
     @classmethod
     def _go_keys(cls, data: Any) -> Any:
@@ -160,30 +178,30 @@ class WireModel(BaseModel):
         # a string or number field at its zero value.
         if not isinstance(data, dict):
             return data
-        aliases = {(f.alias or n): n for n, f in cls.model_fields.items()}
-        folded = {a.lower(): a for a in aliases}
+        aliases = cls._ALIASES
         out: dict[str, Any] = {}
         for key, value in data.items():
-            alias = key if key in aliases else folded.get(str(key).lower())
+            alias = key if key in aliases else cls._FOLDED.get(str(key).lower())
             if alias is None:
                 continue
-            field = cls.model_fields[aliases[alias]]
-            if value is None and field.default is not None:
+            if value is None and alias in cls._ZERO_NOT_NULL:
                 continue  # Go leaves a string or number as it was
-
             out[alias] = value
         return out
 
     def to_go(self) -> dict[str, Any]:
         """Return the value as Go marshals it: every field, in order, under its Go name."""
         out: dict[str, Any] = {}
-        for name, field in type(self).model_fields.items():
+        maps, raw = self._MAPS, self._RAW
+        for name, alias in self._FIELDS:
             value = getattr(self, name)
-            if name in self._MAPS and value is not None:
+            if value is None or type(value) in (str, int):
+                pass
+            elif name in maps:
                 value = {k: _go_value(value[k]) for k in sorted(value)}
-            elif name not in self._RAW:
+            elif name not in raw:
                 value = _go_value(value)
-            out[field.alias or name] = value
+            out[alias] = value
         return out
 
     def to_json(self) -> bytes:
@@ -417,7 +435,10 @@ class HostPriorityList:
 
     def to_go(self) -> list[dict[str, Any]] | None:
         """Return the list as Go marshals it."""
-        return None if self.items is None else [item.to_go() for item in self.items]
+        if self.items is None:
+            return None
+        # HostPriority's two fields, written directly (thousands of nodes per answer).
+        return [{"Host": item.host, "Score": item.score} for item in self.items]
 
     def to_json(self) -> bytes:
         """Encode as Go's ``json.Marshal`` does."""
