@@ -438,6 +438,15 @@ class _Kind:
     size: int  # members per unit
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """The master's answer: ``(group, value, pattern, nodes)`` choices, units per kind."""
+
+    chosen: list[tuple[int, Any, int, int]]
+    placed: list[int]
+    optimal: bool
+
+
 @dataclass(eq=False)
 class _Group:
     """Nodes that are interchangeable for every member kind."""
@@ -744,7 +753,7 @@ class _Planner:
             for value in self.values_tried:
                 found = known.get((group.shape, value))
                 if found is None:
-                    found = self.patterns(group, value, fits[group.nodes[0]])
+                    found = _maximal(self.patterns(group, value, fits[group.nodes[0]]))
                     known[(group.shape, value)] = found
                 group.patterns[value] = found
         self.stats["patterns"] = sum(len(p) for g in self.groups for p in g.patterns.values())
@@ -874,17 +883,20 @@ class _Planner:
         use_attribute: bool = True,
         cuts: Sequence[Sequence[tuple[int, Any, int, int]]] = (),
         objective: bool = True,
-    ) -> tuple[list[tuple[int, Any, int, int]], bool] | None:
-        """Solve the master: ``(group, value, pattern, nodes)`` choices, and optimality.
+    ) -> _Answer | None:
+        """Solve the master; None when fewer than ``min_count`` members can be placed.
 
-        None when fewer than ``min_count`` members can be placed.
+        Patterns are the maximal ones: a node given pattern ``p`` holds any vector of
+        members below ``p`` (the set of vectors that fit is closed downwards), so the
+        members of each kind that are placed are at most what the chosen patterns
+        cover, and each chosen node holds at least one unit.
         """
         from ortools.sat.python import cp_model
 
         model = cp_model.CpModel()
         uses: dict[tuple[int, Any, int], Any] = {}
         by_group: dict[int, list[Any]] = {}
-        placed: list[list[Any]] = [[] for _ in self.kinds]
+        cover: list[list[Any]] = [[] for _ in self.kinds]
         label_on: dict[str | None, Any] = {}
         value_on: dict[Any, Any] = {}
         cost: list[Any] = []
@@ -903,7 +915,7 @@ class _Planner:
                     by_group.setdefault(group.index, []).append(var)
                     for t, count in enumerate(vec):
                         if count:
-                            placed[t].append(count * var)
+                            cover[t].append(count * var)
                     nodes_used.append(var)
                     if self.label is not None and use_label:
                         on = label_on.get(group.label)
@@ -931,14 +943,17 @@ class _Planner:
             model.add_at_most_one(label_on.values())
         if value_on:
             model.add_at_most_one(value_on.values())
-        # Each kind at most as often as it has members; at least min_count in all.
-        totals = []
+        # Each kind: at most its units, at most what the chosen patterns cover; at least
+        # min_count members in all; every chosen node holds a unit.
+        placed = []
         for t, kind in enumerate(self.kinds):
-            total = sum(placed[t]) if placed[t] else 0
-            model.add(total <= len(kind.units))
-            totals.append(kind.size * total)
-        everything = sum(totals) if totals else 0
+            var = model.new_int_var(0, len(kind.units), f"placed[{t}]")
+            model.add(var <= sum(cover[t]) if cover[t] else var == 0)
+            placed.append(var)
+        everything = sum(kind.size * var for kind, var in zip(self.kinds, placed, strict=True))
         model.add(everything >= min_count)
+        if nodes_used:
+            model.add(sum(nodes_used) <= sum(placed))
         # No-goods: a choice that failed on the fork is not made again.
         for cut in cuts:
             lits = []
@@ -970,7 +985,8 @@ class _Planner:
             for (g, value, p), var in uses.items()
             if solver.value(var) > 0
         ]
-        return chosen, status == cp_model.OPTIMAL
+        counts = [int(solver.value(var)) for var in placed]
+        return _Answer(chosen, counts, status == cp_model.OPTIMAL)
 
     # --- placing ---------------------------------------------------------------------------
 
@@ -984,48 +1000,62 @@ class _Planner:
         cuts: list[list[tuple[int, Any, int, int]]] = []
         for round_ in range(_MAX_ROUNDS):
             self.stats["rounds"] = round_ + 1
-            solved = self.master(min_count=self.min_count, cuts=cuts)
-            if solved is None:
+            answer = self.master(min_count=self.min_count, cuts=cuts)
+            if answer is None:
                 return None
-            chosen, optimal = solved
-            placement = self.allocate(chosen, optimal)
+            placement = self.allocate(answer)
             if placement is not None:
                 self.stats["seconds"] = time.perf_counter() - started
                 return placement
-            cuts.append(chosen)
+            cuts.append(answer.chosen)
         raise AllocationTimeout(
             f"gang: no placement survived {_MAX_ROUNDS} rounds of node-by-node allocation "
             "(pools shared between nodes); not decided, which is not 'does not fit'",
             timeout=self.timeout,
         )
 
-    def allocate(
-        self, chosen: list[tuple[int, Any, int, int]], optimal: bool
-    ) -> GangPlacement | None:
+    def allocate(self, answer: _Answer) -> GangPlacement | None:
         """Allocate the master's choice node by node on a fork; None when a node fails."""
-        next_unit = [0] * len(self.kinds)
-        plan: list[tuple[str, list[int], Any]] = []
+        chosen, optimal = answer.chosen, answer.optimal
+        slots: list[tuple[str, tuple[int, ...], Any]] = []  # node, capacity per kind, value
         value_used: Any = None
         label_used: str | None = None
-        # Nodes in the cluster's order within each group; members in order per kind.
-        for g, value, p, count in sorted(
-            chosen, key=lambda c: (c[0], -sum(self.groups[c[0]].patterns[c[1]][c[2]]))
-        ):
+        # Nodes in the cluster's order within each group.
+        for g, value, p, count in sorted(chosen, key=lambda c: (c[0], c[2])):
             group = self.groups[g]
-            vec = group.patterns[value][p]
-            taken = {name for name, _, _ in plan}
+            taken = {name for name, _, _ in slots}
             free = [name for name in group.nodes if name not in taken]
             for name in free[:count]:
-                units: list[int] = []
-                for t, c in enumerate(vec):
-                    kind = self.kinds[t]
-                    units.extend(kind.units[next_unit[t] : next_unit[t] + c])
-                    next_unit[t] += c
-                plan.append((name, units, value))
+                slots.append((name, group.patterns[value][p], value))
             value_used = value
             label_used = group.label
+        # Units onto nodes, within each node's pattern (any vector below it fits): pack
+        # fills node after node, spread first gives every node one unit, then fills.
+        held: list[list[int]] = [[] for _ in slots]
+        room = [list(cap) for _, cap, _ in slots]
+        queues = [list(kind.units[: answer.placed[t]]) for t, kind in enumerate(self.kinds)]
+        if self.policy == "spread":
+            for i in range(len(slots)):
+                for t, queue in enumerate(queues):
+                    if queue and room[i][t]:
+                        held[i].append(queue.pop(0))
+                        room[i][t] -= 1
+                        break
+        for t, queue in enumerate(queues):
+            for i in range(len(slots)):
+                while queue and room[i][t]:
+                    held[i].append(queue.pop(0))
+                    room[i][t] -= 1
+            assert not queue, "the master covers every placed unit"
         order = {name: i for i, name in enumerate(self.node_names)}
-        plan.sort(key=lambda item: order[item[0]])
+        plan = sorted(
+            (
+                (name, sorted(units), value)
+                for (name, _, value), units in zip(slots, held, strict=True)
+                if units
+            ),
+            key=lambda item: order[item[0]],
+        )
         work = self.snap.fork()
         nodes: list[str | None] = [None] * len(self.members)
         allocations: list[tuple[AllocationResult, ...] | None] = [None] * len(self.members)
@@ -1045,15 +1075,16 @@ class _Planner:
                     if _allocated_elsewhere(allocated, node):
                         return None
                 allocator = work._allocator()
+                packing = options if options and _has_shared_parts(work, node) else None
                 try:
                     results = (
                         allocator.allocate(
                             node,
                             claims,
-                            engine="auto" if options else self.engine,
+                            engine="auto" if packing else self.engine,
                             timeout=self._left(),
                             cancel=self.cancel,
-                            options=options,
+                            options=packing,
                         )
                         if claims
                         else []
@@ -1106,8 +1137,7 @@ class _Planner:
         self.build_kinds()
         self.build_groups()
         best = self.master(min_count=0)
-        chosen = best[0] if best is not None else []
-        placed_members = self._members_of(chosen)
+        placed_members = self._members_of(best)
         placeable = len(placed_members)
         fits = placeable >= self.min_count
         left_out = tuple(m for m in range(n) if m not in placed_members)
@@ -1119,17 +1149,17 @@ class _Planner:
                 reasons.append(f"{who} cannot be placed on any node: {views[0].message()}")
         if self.label is not None and placeable < n:
             free = self.master(min_count=0, use_label=False)
-            if free is not None and len(self._members_of(free[0])) > placeable:
+            if len(self._members_of(free)) > placeable:
                 per = self._best_per_label()
                 reasons.append(
                     f"all members must be on nodes with the same value of node label "
                     f"{self.label}: the best value"
                     + (f" ({per[0]!r}) holds {per[1]} of {n} members" if per else " holds none")
-                    + f"; without that constraint {len(self._members_of(free[0]))} would fit"
+                    + f"; without that constraint {len(self._members_of(free))} would fit"
                 )
         if self.attribute is not None and placeable < n:
             free = self.master(min_count=0, use_attribute=False)
-            if free is not None and len(self._members_of(free[0])) > placeable:
+            if len(self._members_of(free)) > placeable:
                 reasons.append(
                     f"all members' devices must have the same value of attribute "
                     f"{self.attribute}: no single value has devices for more than "
@@ -1138,7 +1168,7 @@ class _Planner:
         # What runs out in the whole cluster, group constraints aside: the members that
         # are left out even without them.
         relaxed = self.master(min_count=0, use_label=False, use_attribute=False)
-        everywhere = self._members_of(relaxed[0]) if relaxed is not None else set()
+        everywhere = self._members_of(relaxed)
         for kind in self.kinds:
             out = [m for m in self.members_of_kind(kind) if m in left_out]
             if not out or not any(self.alone[(kind.index, v)].feasible for v in self.values_tried):
@@ -1175,15 +1205,12 @@ class _Planner:
             )
         return GangExplanation(fits, n, self.min_count, placeable, left_out, tuple(reasons))
 
-    def _members_of(self, chosen: list[tuple[int, Any, int, int]]) -> set[int]:
-        counts = [0] * len(self.kinds)
-        for g, value, p, count in chosen:
-            vec = self.groups[g].patterns[value][p]
-            for t, c in enumerate(vec):
-                counts[t] += c * count
+    def _members_of(self, answer: _Answer | None) -> set[int]:
         out: set[int] = set()
+        if answer is None:
+            return out
         for t, kind in enumerate(self.kinds):
-            for u in kind.units[: counts[t]]:
+            for u in kind.units[: answer.placed[t]]:
                 out.update(self.units[u])
         return out
 
@@ -1199,7 +1226,7 @@ class _Planner:
                 got = self.master(min_count=0)
             finally:
                 self.groups = saved
-            count = len(self._members_of(got[0])) if got is not None else 0
+            count = len(self._members_of(got))
             if best is None or count > best[1]:
                 best = (label, count)
         return best
@@ -1245,6 +1272,37 @@ class _Planner:
                 short = [r.describe() for r in explanation.requests if r.candidates < 1]
                 return f"on node {group.nodes[0]}: " + "; ".join(short[:2]) if short else ""
         return ""
+
+
+def _has_shared_parts(cluster: Cluster, node: Node) -> bool:
+    """Whether the node sees partitionable or shareable devices (where packing matters).
+
+    Devices that are only used whole and consume no counter leave nothing to pack: any
+    choice among them fragments nothing, so the fast first-fit engine is used.
+    """
+    try:
+        pools = cluster._data.inventory.pools_for_node(node)
+    except InputError:
+        return True
+    for pool in pools:
+        for slice_entry in pool.slices:
+            for entry in slice_entry.devices:
+                device = entry.device
+                if device.consumes_counters or device.allow_multiple_allocations:
+                    return True
+    return False
+
+
+def _maximal(patterns: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """Return the patterns that no other pattern covers (the set is closed downwards)."""
+    out = []
+    for vec in patterns:
+        if not any(
+            other != vec and all(a >= b for a, b in zip(other, vec, strict=True))
+            for other in patterns
+        ):
+            out.append(vec)
+    return out
 
 
 def _claim_key(claim: ResourceClaim) -> tuple[str, str]:
