@@ -1362,16 +1362,24 @@ class _Copies:
     namespace: str
     fresh: list[ResourceClaim]  # specs to copy
     shared: list[ResourceClaim]  # named claims (the cluster's objects)
-    prefix: str
+    prefix: str  # the name of a claim without one
     # DRA-backed extended resources the pod asks for (KEP-5004): name -> amount; their
     # claim is the last of ``fresh``.
     extended: dict[str, int] = field(default_factory=dict)
 
     def make(self, k: int) -> list[ResourceClaim]:
+        """Return copy ``k``'s fresh claims, named ``<claim>-how-many-<k>``.
+
+        Messages name the claims (``claim ns/gpu-how-many-3, request gpu: ...``), so
+        the copies keep their claims' names, made unique.
+        """
+        names = [c.metadata.name or self.prefix for c in self.fresh]
+        unique = len(set(names)) == len(names)
         out: list[ResourceClaim] = []
         for i, claim in enumerate(self.fresh):
+            base = names[i] if unique else f"{names[i]}-{i}"
             meta = claim.metadata.model_copy(
-                update={"name": f"{self.prefix}-{k}-{i}", "namespace": self.namespace}
+                update={"name": f"{base}-how-many-{k}", "namespace": self.namespace}
             )
             out.append(claim.model_copy(update={"metadata": meta, "status": None}))
         return out
@@ -1402,12 +1410,12 @@ def _copies(cluster: Cluster, what: Any) -> _Copies:
         namespace = pods[0].metadata.namespace or "default"
         fresh = [c.claim for c in d.claims if not c.shared]
         shared = [c.claim for c in d.claims if c.shared]
-        prefix = f"dra-core-how-many-{pods[0].metadata.name}"
+        prefix = pods[0].metadata.name or "pod"
         return _Copies(namespace, fresh, shared, prefix, dict(d.extended_resources))
     if not claims:
         raise InputError("how_many needs one Pod or at least one ResourceClaim")
     namespace = claims[0].metadata.namespace or "default"
-    return _Copies(namespace, claims, [], "dra-core-how-many")
+    return _Copies(namespace, claims, [], "claim")
 
 
 def _stored(cluster: Cluster, name: str, namespace: str) -> ResourceClaim:
