@@ -28,9 +28,7 @@ def add_parser(sub: Any) -> None:
     state.add_argument("--manifests", metavar="DIR", help="read objects from YAML/JSON files")
     state.add_argument("--kubeconfig", metavar="PATH", help="list and watch an API server")
     state.add_argument("--context", help="the kubeconfig context (default: the current one)")
-    state.add_argument(
-        "--in-cluster", action="store_true", help="use the pod's service account"
-    )
+    state.add_argument("--in-cluster", action="store_true", help="use the pod's service account")
     net = parser.add_argument_group("serving")
     net.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     net.add_argument("--port", type=int, default=8888, help="port (8888)")

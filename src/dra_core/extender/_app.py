@@ -255,9 +255,7 @@ class Extender:
             if not claims:
                 feasible = list(dict.fromkeys(names))
             else:
-                view = self.cluster.filter(
-                    claims, names, engine=self.engine, timeout=self.timeout
-                )
+                view = self.cluster.filter(claims, names, engine=self.engine, timeout=self.timeout)
                 feasible = list(view.feasible)
                 for node, reason in view.reasons.items():
                     (unresolvable if node in view.unresolvable else failed)[node] = reason
@@ -330,10 +328,17 @@ class Extender:
         pending = [c for c in claims if not _allocated(c)]
         if not pending:
             return dict.fromkeys(nodes, 0)
-        view = self.cluster.filter(claims, nodes, engine=self.engine, timeout=self.timeout)
-        if not view.feasible:
+        raw: dict[str, float | None] | None = None
+        for _ in range(3):  # the cluster may change between filter and scoring: again
+            view = self.cluster.filter(claims, nodes, engine=self.engine, timeout=self.timeout)
+            if not view.feasible:
+                return dict.fromkeys(nodes, 0)
+            raw = self._raw_scores(pending, view.feasible, view.version)
+            if raw is not None:
+                break
+        if raw is None:
+            log.warning("prioritize: the cluster kept changing; every node scores 0")
             return dict.fromkeys(nodes, 0)
-        raw = self._raw_scores(pending, view.feasible, view.version)
         values = [s for s in raw.values() if s is not None]
         out = dict.fromkeys(nodes, 0)
         if not values:
@@ -350,9 +355,12 @@ class Extender:
 
     def _raw_scores(
         self, pending: Sequence[ResourceClaim], nodes: Sequence[str], version: int
-    ) -> dict[str, float | None]:
+    ) -> dict[str, float | None] | None:
+        """Raw policy scores of ``nodes`` (None: not scored); None when the cluster changed."""
         from dra_core.allocator.cpsat import allocate_scored
+        from dra_core.allocator.cpsat_model import SolverParams
 
+        deadline = time.monotonic() + (self.timeout if self.timeout is not None else 60.0)
         claims_sig = json.dumps(
             [c.spec.model_dump(mode="json", by_alias=True) for c in pending], sort_keys=True
         )
@@ -367,24 +375,36 @@ class Extender:
         # by every Cluster method, so the state cannot change while scoring.
         with cluster._lock:
             if cluster.version != version:
-                return {}
+                return None
             allocator = cluster._allocator()
             for node in nodes:
-                group = _group_key(cluster, node)
-                key = (self.policy, claims_sig, group)
+                key = (self.policy, claims_sig, _group_key(cluster, node))
                 with self._lock:
                     known = key in self._scores
                     score = self._scores.get(key)
                 if not known:
-                    scored = allocate_scored(
-                        allocator,
-                        cluster._data.nodes[node],
-                        pending,
-                        policy=self.policy,
-                    )
-                    score = scored.score
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        log.warning("prioritize: out of time; unscored nodes score 0")
+                        out[node] = None
+                        continue
+                    keep = True
+                    try:
+                        score = allocate_scored(
+                            allocator,
+                            cluster._data.nodes[node],
+                            pending,
+                            policy=self.policy,
+                            params=SolverParams(time_limit=max(left, 0.05)),
+                        ).score
+                    except AllocationAborted as exc:  # out of time: not kept
+                        log.info("prioritize: node %s not scored: %s", node, exc)
+                        score, keep = None, False
+                    except InputError as exc:
+                        log.info("prioritize: node %s not scored: %s", node, exc)
+                        score = None
                     with self._lock:
-                        if self._scores_version == version and len(self._scores) < 65536:
+                        if keep and self._scores_version == version and len(self._scores) < 65536:
                             self._scores[key] = score
                 out[node] = score
         return out
@@ -427,8 +447,7 @@ class Extender:
             )
         if args.pod_uid and pod.metadata.uid and args.pod_uid != pod.metadata.uid:
             raise ObjectNotFoundError(
-                f'pod "{namespace}/{args.pod_name}" has UID {pod.metadata.uid}, '
-                f"not {args.pod_uid}",
+                f'pod "{namespace}/{args.pod_name}" has UID {pod.metadata.uid}, not {args.pod_uid}',
                 kind="Pod",
                 name=f"{namespace}/{args.pod_name}",
             )

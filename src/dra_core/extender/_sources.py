@@ -236,10 +236,7 @@ class ManifestSource(StateSource):
         present = {(k[0], k[1], k[2]) for k in gone if self.cluster.get(k[0], k[2], k[1])}
         if present:
             self.cluster.delete(
-                *[
-                    {"kind": k, "metadata": {"name": n, "namespace": ns}}
-                    for k, ns, n in present
-                ]
+                *[{"kind": k, "metadata": {"name": n, "namespace": ns}} for k, ns, n in present]
             )
         self._applied = {k: text for k, (text, _) in wanted.items() if k[0] != "Pod"}
 
@@ -465,9 +462,7 @@ class KubeSource(StateSource):
             f"?watch=true&allowWatchBookmarks=true&timeoutSeconds={self.watch_timeout}"
             f"&resourceVersion={version}"
         )
-        response = self._request(
-            "GET", path + query, timeout=self.watch_timeout + 30, stream=True
-        )
+        response = self._request("GET", path + query, timeout=self.watch_timeout + 30, stream=True)
         self._responses.add(response)
         try:
             lines = iter_resp_lines(response)  # type: ignore[no-untyped-call]
