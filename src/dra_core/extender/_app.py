@@ -27,7 +27,6 @@ dynamicresources):
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections import OrderedDict
@@ -41,6 +40,7 @@ from dra_core.errors import (
     InputError,
     ObjectNotFoundError,
 )
+from dra_core.extender._log import log
 from dra_core.extender._types import (
     MAX_EXTENDER_PRIORITY,
     ExtenderArgs,
@@ -63,7 +63,6 @@ if TYPE_CHECKING:
 
 __all__ = ["POLICIES", "Binder", "ClaimLookupError", "Extender", "create_app", "pod_claims"]
 
-log = logging.getLogger("dra_core.extender")
 
 #: The scoring policies of prioritize.
 POLICIES = ("best-fit", "pack", "spread")

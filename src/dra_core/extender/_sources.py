@@ -20,7 +20,6 @@ the extender's bind verb.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dra_core.errors import ClusterError, DraCoreError, ManifestError
+from dra_core.extender._log import log
 
 if TYPE_CHECKING:
     from dra_core.api import Pod, ResourceClaim
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = ["KubeSource", "ManifestSource", "StateSource"]
 
-log = logging.getLogger("dra_core.extender")
 
 _CLUSTER_KINDS = (
     "Node",

@@ -19,7 +19,6 @@ reads the pod as a :class:`dra_core.api.Pod`.
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self
 
 from pydantic import (
@@ -107,15 +106,16 @@ def decode_json(data: bytes | str) -> Any:
         raise WireError("invalid JSON: nested too deeply") from None
 
 
-_GO_ESCAPES = {
-    "<": "\\u003c",
-    ">": "\\u003e",
-    "&": "\\u0026",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
-_GO_ESCAPED = re.compile("[<>&\u2028\u2029]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# Go's HTML-safe escapes (the characters only ever appear inside strings).
+_GO_ESCAPES = str.maketrans(
+    {
+        "<": "\\u003c",
+        ">": "\\u003e",
+        "&": "\\u0026",
+        "\u2028": "\\u2028",
+        "\u2029": "\\u2029",
+    }
+)
 
 
 def encode_json(value: Any) -> bytes:
@@ -125,11 +125,13 @@ def encode_json(value: Any) -> bytes:
     the order of the objects it passes through.
     """
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    # These characters only ever appear inside strings, where Go escapes them.
-    text = _GO_ESCAPED.sub(lambda m: _GO_ESCAPES[m.group()], text)
-    # Go writes invalid UTF-8 (a lone surrogate here) as U+FFFD.
-    text = _SURROGATE.sub("\ufffd", text)
-    return text.encode("utf-8")
+    text = text.translate(_GO_ESCAPES)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Go writes invalid UTF-8 (here: a lone surrogate) as U+FFFD.
+        fixed = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+        return fixed.encode("utf-8")
 
 
 def _go_value(value: Any) -> Any:
@@ -145,7 +147,9 @@ def _go_value(value: Any) -> Any:
 class WireModel(BaseModel):
     """The base of the wire types: Go field names as keys, matched case-insensitively."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, strict=True)
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", populate_by_name=True, strict=True, defer_build=True
+    )
 
     #: fields that are Go maps (written with sorted keys)
     _MAPS: ClassVar[frozenset[str]] = frozenset()
