@@ -337,3 +337,22 @@ def test_constraints_tell_devices_apart_by_attribute() -> None:
     }
     for _ in range(2):
         assert cluster.filter([cluster_claim("a", pair)]).feasible == ("node-0",)
+
+
+def test_accounting_methods_answer_as_the_capacity_module() -> None:
+    from dra_core.cluster._capacity import capacity, how_many
+
+    cluster = two_nodes()
+    cluster.reserve([cluster_claim("a", ONE_GPU)], "node-1")
+    assert cluster.capacity() == capacity(cluster)
+    assert [(r.node, r.key, r.free) for r in cluster.capacity().rows] == [
+        ("node-0", "gpu", 1),
+        ("node-0", "gpu-a", 1),
+        ("node-1", "gpu", 1),
+        ("node-1", "gpu-a", 1),
+    ]
+    pod_claims = [cluster_claim("p", ONE_GPU)]
+    assert cluster.how_many(pod_claims).count == how_many(cluster, pod_claims).count == 2
+    before = _state(cluster)
+    cluster.how_many(pod_claims, policy="max")
+    assert _state(cluster) == before

@@ -74,6 +74,7 @@ if TYPE_CHECKING:
         ResourceClaimConsumerReference,
         ResourceSlice,
     )
+    from dra_core.cluster._capacity import CapacityReport, Demand, HowMany
     from dra_core.inventory import SliceEntry
 
 __all__ = ["KINDS", "Cluster"]
@@ -1054,6 +1055,48 @@ class Cluster:
                 status = stored.status.model_copy(update={"allocation": None, "reserved_for": []})
                 self._put(stored.model_copy(update={"status": status}))
             self._version += 1
+
+
+    # --- accounting (dra_core.cluster._capacity) ----------------------------------------
+
+    def capacity(self, by: str | None = None, *, pods: Iterable[Any] = ()) -> CapacityReport:
+        """Count what is there and what is free, per node and key (a class by default).
+
+        See :func:`dra_core.cluster._capacity.capacity` and docs/capacity.md.
+        """
+        from dra_core.cluster._capacity import capacity
+
+        return capacity(self, by, pods=pods)
+
+    def how_many(
+        self,
+        claims_or_pod: Any,
+        *,
+        policy: str = "default",
+        limit: int | None = None,
+        engine: str = "auto",
+        pods: Iterable[Any] = (),
+    ) -> HowMany:
+        """Count how many more copies of a pod (or of its claims) fit, one after another.
+
+        Never changes the cluster. See :func:`dra_core.cluster._capacity.how_many` and
+        docs/capacity.md.
+        """
+        from dra_core.cluster._capacity import how_many
+
+        return how_many(
+            self, claims_or_pod, policy=policy, limit=limit, engine=engine, pods=pods
+        )
+
+    def demand(self, pod: Any) -> Demand:
+        """Return the devices a pod's claims and extended resources ask for.
+
+        The pod's named claims and templates are looked up in this cluster. See
+        :func:`dra_core.demand`.
+        """
+        from dra_core.cluster._capacity import demand
+
+        return demand(pod, cluster=self)
 
 
 # --- helpers -----------------------------------------------------------------------------
