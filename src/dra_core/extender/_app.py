@@ -356,9 +356,6 @@ class Extender:
         self, pending: Sequence[ResourceClaim], nodes: Sequence[str], version: int
     ) -> dict[str, float | None] | None:
         """Raw policy scores of ``nodes`` (None: not scored); None when the cluster changed."""
-        from dra_core.allocator.cpsat import allocate_scored
-        from dra_core.allocator.cpsat_model import SolverParams
-
         deadline = time.monotonic() + (self.timeout if self.timeout is not None else 60.0)
         claims_sig = json.dumps(
             [c.spec.model_dump(mode="json", by_alias=True) for c in pending], sort_keys=True
@@ -376,37 +373,49 @@ class Extender:
             if cluster.version != version:
                 return None
             allocator = cluster._allocator()
+            groups: dict[Any, list[str]] = {}
             for node in nodes:
-                key = (self.policy, claims_sig, _group_key(cluster, node))
+                groups.setdefault(_group_key(cluster, node), []).append(node)
+            for group, members in groups.items():
+                key = (self.policy, claims_sig, group)
                 with self._lock:
                     known = key in self._scores
                     score = self._scores.get(key)
                 if not known:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        log.warning("prioritize: out of time; unscored nodes score 0")
-                        out[node] = None
-                        continue
-                    keep = True
-                    try:
-                        score = allocate_scored(
-                            allocator,
-                            cluster._data.nodes[node],
-                            pending,
-                            policy=self.policy,
-                            params=SolverParams(time_limit=max(left, 0.05)),
-                        ).score
-                    except AllocationAborted as exc:  # out of time: not kept
-                        log.info("prioritize: node %s not scored: %s", node, exc)
-                        score, keep = None, False
-                    except InputError as exc:
-                        log.info("prioritize: node %s not scored: %s", node, exc)
-                        score = None
+                    score, keep = self._score_one(allocator, members[0], pending, deadline)
                     with self._lock:
                         if keep and self._scores_version == version and len(self._scores) < 65536:
                             self._scores[key] = score
-                out[node] = score
+                for node in members:
+                    out[node] = score
         return out
+
+    def _score_one(
+        self, allocator: Any, node: str, pending: Sequence[ResourceClaim], deadline: float
+    ) -> tuple[float | None, bool]:
+        """Score one node (the cluster's lock held); also whether to keep the score."""
+        from dra_core.allocator.cpsat import allocate_scored
+        from dra_core.allocator.cpsat_model import SolverParams
+
+        left = deadline - time.monotonic()
+        if left <= 0:
+            log.warning("prioritize: out of time; unscored nodes score 0")
+            return None, False
+        try:
+            scored = allocate_scored(
+                allocator,
+                self.cluster._data.nodes[node],
+                pending,
+                policy=self.policy,
+                params=SolverParams(time_limit=max(left, 0.05)),
+            )
+        except AllocationAborted as exc:  # out of time: not kept
+            log.info("prioritize: node %s not scored: %s", node, exc)
+            return None, False
+        except InputError as exc:
+            log.info("prioritize: node %s not scored: %s", node, exc)
+            return None, True
+        return scored.score, True
 
     # --- bind ------------------------------------------------------------------------
 
