@@ -307,3 +307,44 @@ def test_prioritize_policies_prefer_as_they_say(serve, policy, scores) -> None:
         body = {"Pod": scheduled_pod("pod2"), "NodeNames": ["a", "b"]}
         got = _post(client, "prioritize", body).json()
     assert got == [{"Host": n, "Score": s} for n, s in scores.items()]
+
+
+def test_a_pod_as_the_api_server_returns_it(serve) -> None:
+    # Fields a scheduled pod carries that dra-core does not model (volumes, probes,
+    # managed fields, conditions with null times, QoS class): read as Go would, ignored.
+    pod = scheduled_pod("pod1")
+    pod["metadata"].update(
+        resourceVersion="1234",
+        creationTimestamp="2026-12-06T03:00:00Z",
+        managedFields=[{"manager": "kubectl", "operation": "Update", "fieldsV1": {"f:spec": {}}}],
+    )
+    pod["spec"].update(
+        volumes=[{"name": "token", "projected": {"sources": [], "defaultMode": 420}}],
+        restartPolicy="Always",
+        terminationGracePeriodSeconds=30,
+        schedulerName="default-scheduler",
+        priority=0,
+        preemptionPolicy="PreemptLowerPriority",
+        securityContext={},
+    )
+    pod["spec"]["containers"][0].update(
+        imagePullPolicy="IfNotPresent",
+        volumeMounts=[{"name": "token", "readOnly": True, "mountPath": "/var/run/secrets"}],
+    )
+    pod["status"].update(
+        qosClass="BestEffort",
+        conditions=[
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "lastProbeTime": None,
+                "lastTransitionTime": "2026-12-06T03:00:01Z",
+                "reason": "Unschedulable",
+            }
+        ],
+    )
+    cluster = Cluster(cluster_objects())
+    server = serve(create_app(Extender(cluster)))
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        got = _post(client, "filter", {"Pod": pod, "Nodes": None, "NodeNames": NODES}).json()
+    assert got["NodeNames"] == [GPU_NODE]
