@@ -44,20 +44,27 @@ def brute_force(
     min_count: int,
     label: str | None,
     clique: bool = False,
-) -> int:
+) -> tuple[int, int, int]:
     """Return the most members some assignment places (-1 when none reaches ``min_count``).
 
-    With ``clique``, every device of every member must have one value of the ``clique``
+    With it, the fewest and the most nodes that assignments placing that many use. With
+    ``clique``, every device of every member must have one value of the ``clique``
     attribute: the best over the values, each tried with the requests restricted to it.
     """
     if clique:
-        return max(brute_force(cluster, only_clique(members, v), min_count, label) for v in "ab")
+        answers = [brute_force(cluster, only_clique(members, v), min_count, label) for v in "ab"]
+        best = max(a[0] for a in answers)
+        same = [a for a in answers if a[0] == best]
+        return best, min(a[1] for a in same), max(a[2] for a in same)
     nodes = cluster.node_names()
     choices: list[str | None] = [*nodes, None]
-    best = -1
+    best, fewest, most = -1, 0, 0
     for assignment in itertools.product(choices, repeat=len(members)):
         placed = [m for m, n in enumerate(assignment) if n is not None]
-        if len(placed) < min_count or len(placed) <= best:
+        used = len({assignment[m] for m in placed})
+        if len(placed) < min_count or len(placed) < best:
+            continue
+        if len(placed) == best and fewest <= used <= most:
             continue
         if label is not None:
             values = {
@@ -74,8 +81,11 @@ def brute_force(
                     fork.reserve(claims, node)
         except ReservationError:
             continue
-        best = len(placed)
-    return best
+        if len(placed) > best:
+            best, fewest, most = len(placed), used, used
+        else:
+            fewest, most = min(fewest, used), max(most, used)
+    return best, fewest, most
 
 
 @st.composite
@@ -117,7 +127,7 @@ def test_place_gang_finds_what_brute_force_finds(case: dict[str, Any]) -> None:
     )
     assert snapshot(cluster) == before
     assert members == inputs
-    best = brute_force(cluster, members, min_count, case["label"], case["clique"])
+    best, fewest, most = brute_force(cluster, members, min_count, case["label"], case["clique"])
     event(f"fits: {best >= 0}, members placed: {best}")
     if best < 0:
         assert placement is None
@@ -133,8 +143,11 @@ def test_place_gang_finds_what_brute_force_finds(case: dict[str, Any]) -> None:
         assert explanation.reasons
     else:
         assert placement is not None
-        # As many members as fit are placed.
+        # As many members as fit are placed, on the fewest nodes (pack) or the most
+        # (spread) that any assignment placing that many uses.
         assert placement.placed == best
+        used = len({n for n in placement.nodes if n is not None})
+        assert used == (fewest if case["policy"] == "pack" else most)
         check_placement(
             cluster,
             members,

@@ -440,10 +440,11 @@ class _Kind:
 
 @dataclass(frozen=True)
 class _Answer:
-    """The master's answer: ``(group, value, pattern, nodes)`` choices, units per kind."""
+    """The master's answer: ``(group, value, pattern, nodes)`` choices and units dealt."""
 
     chosen: list[tuple[int, Any, int, int]]
     placed: list[int]
+    deals: dict[tuple[int, Any, int, int], int]  # (group, value, pattern, kind) -> units
     optimal: bool
 
 
@@ -896,7 +897,7 @@ class _Planner:
         model = cp_model.CpModel()
         uses: dict[tuple[int, Any, int], Any] = {}
         by_group: dict[int, list[Any]] = {}
-        cover: list[list[Any]] = [[] for _ in self.kinds]
+
         label_on: dict[str | None, Any] = {}
         value_on: dict[Any, Any] = {}
         cost: list[Any] = []
@@ -909,13 +910,10 @@ class _Planner:
         for group in self.groups:
             size = len(group.nodes)
             for value, pats in group.patterns.items():
-                for p, vec in enumerate(pats):
+                for p in range(len(pats)):
                     var = model.new_int_var(0, size, f"uses[{group.index},{value!r},{p}]")
                     uses[(group.index, value, p)] = var
                     by_group.setdefault(group.index, []).append(var)
-                    for t, count in enumerate(vec):
-                        if count:
-                            cover[t].append(count * var)
                     nodes_used.append(var)
                     if self.label is not None and use_label:
                         on = label_on.get(group.label)
@@ -943,17 +941,34 @@ class _Planner:
             model.add_at_most_one(label_on.values())
         if value_on:
             model.add_at_most_one(value_on.values())
-        # Each kind: at most its units, at most what the chosen patterns cover; at least
-        # min_count members in all; every chosen node holds a unit.
+        # Units flow from kinds to the chosen patterns: ``deal[g, value, p, t]`` units of
+        # kind t go to the nodes given pattern p, at most p's count per node, and at
+        # least one unit per node (all of them have room for every kind dealt there).
+        # Each kind places at most its units; at least min_count members in all.
         placed = []
+        dealt: list[list[Any]] = [[] for _ in self.kinds]
+        self.deal: dict[tuple[int, Any, int, int], Any] = {}
+        by_index = {group.index: group for group in self.groups}
+        for (g, value, p), var in uses.items():
+            vec = by_index[g].patterns[value][p]
+            size = len(by_index[g].nodes)
+            here = []
+            for t, count in enumerate(vec):
+                if not count:
+                    continue
+                most = min(count * size, len(self.kinds[t].units))
+                units = model.new_int_var(0, most, f"deal[{g},{value!r},{p},{t}]")
+                model.add(units <= count * var)
+                self.deal[(g, value, p, t)] = units
+                dealt[t].append(units)
+                here.append(units)
+            model.add(sum(here) >= var)
         for t, kind in enumerate(self.kinds):
             var = model.new_int_var(0, len(kind.units), f"placed[{t}]")
-            model.add(var <= sum(cover[t]) if cover[t] else var == 0)
+            model.add(var == sum(dealt[t]) if dealt[t] else var == 0)
             placed.append(var)
         everything = sum(kind.size * var for kind, var in zip(self.kinds, placed, strict=True))
         model.add(everything >= min_count)
-        if nodes_used:
-            model.add(sum(nodes_used) <= sum(placed))
         # No-goods: a choice that failed on the fork is not made again.
         for cut in cuts:
             lits = []
@@ -986,7 +1001,8 @@ class _Planner:
             if solver.value(var) > 0
         ]
         counts = [int(solver.value(var)) for var in placed]
-        return _Answer(chosen, counts, status == cp_model.OPTIMAL)
+        deals = {key: int(solver.value(var)) for key, var in self.deal.items()}
+        return _Answer(chosen, counts, deals, status == cp_model.OPTIMAL)
 
     # --- placing ---------------------------------------------------------------------------
 
@@ -1017,45 +1033,50 @@ class _Planner:
     def allocate(self, answer: _Answer) -> GangPlacement | None:
         """Allocate the master's choice node by node on a fork; None when a node fails."""
         chosen, optimal = answer.chosen, answer.optimal
-        slots: list[tuple[str, tuple[int, ...], Any]] = []  # node, capacity per kind, value
+        plan: list[tuple[str, list[int], Any]] = []
         value_used: Any = None
         label_used: str | None = None
-        # Nodes in the cluster's order within each group.
+        next_unit = [0] * len(self.kinds)
+        taken: set[str] = set()
+        # Nodes in the cluster's order within each group; the units the master dealt to a
+        # pattern go to its nodes: one each first, then filled within the pattern (pack)
+        # or one at a time round the nodes (spread).
         for g, value, p, count in sorted(chosen, key=lambda c: (c[0], c[2])):
             group = self.groups[g]
-            taken = {name for name, _, _ in slots}
-            free = [name for name in group.nodes if name not in taken]
-            for name in free[:count]:
-                slots.append((name, group.patterns[value][p], value))
-            value_used = value
-            label_used = group.label
-        # Units onto nodes, within each node's pattern (any vector below it fits): pack
-        # fills node after node, spread first gives every node one unit, then fills.
-        held: list[list[int]] = [[] for _ in slots]
-        room = [list(cap) for _, cap, _ in slots]
-        queues = [list(kind.units[: answer.placed[t]]) for t, kind in enumerate(self.kinds)]
-        if self.policy == "spread":
-            for i in range(len(slots)):
-                for t, queue in enumerate(queues):
-                    if queue and room[i][t]:
-                        held[i].append(queue.pop(0))
+            vec = group.patterns[value][p]
+            names = [name for name in group.nodes if name not in taken][:count]
+            taken.update(names)
+            pool: list[list[int]] = []
+            for t, kind in enumerate(self.kinds):
+                n_units = answer.deals.get((g, value, p, t), 0)
+                pool.append(kind.units[next_unit[t] : next_unit[t] + n_units])
+                next_unit[t] += n_units
+            held: list[list[int]] = [[] for _ in names]
+            room = [list(vec) for _ in names]
+            for i in range(len(names)):
+                for t in range(len(self.kinds)):
+                    if pool[t] and room[i][t]:
+                        held[i].append(pool[t].pop(0))
                         room[i][t] -= 1
                         break
-        for t, queue in enumerate(queues):
-            for i in range(len(slots)):
-                while queue and room[i][t]:
-                    held[i].append(queue.pop(0))
+            for t in range(len(self.kinds)):
+                while pool[t]:
+                    free = [i for i in range(len(names)) if room[i][t]]
+                    assert free, "the master deals no more units than the pattern holds"
+                    i = (
+                        min(free, key=lambda k: len(held[k]))
+                        if self.policy == "spread"
+                        else free[0]
+                    )
+                    held[i].append(pool[t].pop(0))
                     room[i][t] -= 1
-            assert not queue, "the master covers every placed unit"
+            for name, units in zip(names, held, strict=True):
+                if units:
+                    plan.append((name, sorted(units), value))
+            value_used = value
+            label_used = group.label
         order = {name: i for i, name in enumerate(self.node_names)}
-        plan = sorted(
-            (
-                (name, sorted(units), value)
-                for (name, _, value), units in zip(slots, held, strict=True)
-                if units
-            ),
-            key=lambda item: order[item[0]],
-        )
+        plan.sort(key=lambda item: order[item[0]])
         work = self.snap.fork()
         nodes: list[str | None] = [None] * len(self.members)
         allocations: list[tuple[AllocationResult, ...] | None] = [None] * len(self.members)
@@ -1147,6 +1168,7 @@ class _Planner:
             if not any(view.feasible for view in views):
                 who = _members_text(self.members_of_kind(kind))
                 reasons.append(f"{who} cannot be placed on any node: {views[0].message()}")
+        constraint_reasons = len(reasons)
         if self.label is not None and placeable < n:
             free = self.master(min_count=0, use_label=False)
             if len(self._members_of(free)) > placeable:
@@ -1169,6 +1191,14 @@ class _Planner:
         # are left out even without them.
         relaxed = self.master(min_count=0, use_label=False, use_attribute=False)
         everywhere = self._members_of(relaxed)
+        if len(everywhere) > placeable and len(reasons) == constraint_reasons:
+            # Neither constraint alone is the limit, the two together are.
+            reasons.append(
+                f"all members must be on nodes with the same value of node label {self.label} "
+                f"and their devices must have the same value of attribute {self.attribute}: "
+                f"no such pair of values holds more than {placeable} of {n} members; "
+                f"without these constraints {len(everywhere)} would fit"
+            )
         for kind in self.kinds:
             out = [m for m in self.members_of_kind(kind) if m in left_out]
             if not out or not any(self.alone[(kind.index, v)].feasible for v in self.values_tried):
