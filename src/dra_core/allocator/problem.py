@@ -1088,17 +1088,22 @@ class _Req:
     keys: dict[int, RequestKey] = field(default_factory=dict)
 
 
-@dataclass(eq=False, slots=True)
 class _SlotPlan:
     """One request of a claim, checked: one alternative, or its subrequests."""
 
-    request: int
-    name: str
-    alternatives: tuple[_Req, ...]
-    first_available: bool
+    # A plain class, not a dataclass: generating a dataclass's methods costs about half
+    # a millisecond of every process's import.
+    __slots__ = ("alternatives", "first_available", "name", "request")
+
+    def __init__(
+        self, request: int, name: str, alternatives: tuple[_Req, ...], first_available: bool
+    ) -> None:
+        self.request = request
+        self.name = name
+        self.alternatives = alternatives
+        self.first_available = first_available
 
 
-@dataclass(eq=False, slots=True)
 class _ClaimPlan:
     """What building a problem works out from a claim alone, kept for the next call.
 
@@ -1115,11 +1120,21 @@ class _ClaimPlan:
     or class is a new object (as with Kubernetes informers).
     """
 
-    ref: str
-    slots: tuple[_SlotPlan, ...]
-    constraints: tuple[tuple[int, Literal["match", "distinct"], str, frozenset[str]], ...]
-    uses: tuple[tuple[str, DeviceClass], ...]
-    features: Features
+    __slots__ = ("constraints", "features", "ref", "slots", "uses")
+
+    def __init__(
+        self,
+        ref: str,
+        slots: tuple[_SlotPlan, ...],
+        constraints: tuple[tuple[int, Literal["match", "distinct"], str, frozenset[str]], ...],
+        uses: tuple[tuple[str, DeviceClass], ...],
+        features: Features,
+    ) -> None:
+        self.ref = ref
+        self.slots = slots
+        self.constraints = constraints
+        self.uses = uses
+        self.features = features
 
 
 # Plans by claim object: id -> (weak reference to the claim, plan). Checked against the
