@@ -122,6 +122,7 @@ def test_tls_with_client_certificates(tmp_path: Path) -> None:
         (["--manifests", "/nonexistent-dir"], "not a folder"),
         (["--manifests", ".", "--tls-cert", "c"], "--tls-cert and --tls-key go together"),
         (["--manifests", ".", "--client-ca", "c"], "--client-ca needs --tls-cert"),
+        (["--kubeconfig", "/nonexistent/kubeconfig"], "cannot load the Kubernetes configuration"),
     ],
 )
 def test_bad_options_are_errors_without_traceback(capsys, args, words) -> None:
