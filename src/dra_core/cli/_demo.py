@@ -179,12 +179,14 @@ def _with_nodes(sim: Simulator) -> None:
         sim.apply(*({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n}} for n in missing))
 
 
-def simulate_files(files: list[str], engine: str, **options: Any) -> Simulator:
-    """Apply ``files`` to a new Simulator (adding nodes that slices name) and run it."""
+def simulate_files(
+    files: list[str], engine: str, *, require_nodes: bool = True, **options: Any
+) -> Simulator:
+    """Apply ``files`` to a new Simulator, adding the nodes that only slices name."""
     sim = Simulator(engine=engine, **options)
     sim.apply(*files)
     _with_nodes(sim)
-    if not sim.cluster.node_names():
+    if require_nodes and not sim.cluster.node_names():
         raise DraCoreError("no node: the files name none (no Node, no nodeName in a slice)")
     return sim
 

@@ -195,7 +195,11 @@ def run(args: argparse.Namespace) -> int:
             until = parse_duration(args.until)
         except ValueError as err:
             raise DraCoreError(f"--until: {err}") from None
-    sim = simulate_files(args.files, args.engine, seed=args.seed, policy=args.policy)
+    # (a scenario may add the nodes later; without any, pods wait with kube-scheduler's
+    # "no nodes available to schedule pods")
+    sim = simulate_files(
+        args.files, args.engine, require_nodes=False, seed=args.seed, policy=args.policy
+    )
     for at, action, objects in steps:
         if action == "apply":
             sim.apply(*objects, at=at)
