@@ -189,3 +189,18 @@ def test_min_count_two_of_three_places_two() -> None:
     assert placement.nodes == ("node-1", "node-1", None)
     assert placement.allocations[2] is None
     check_placement(cluster, members, placement, min_count=2)
+
+
+def test_the_cluster_methods_answer_as_the_functions() -> None:
+    from dra_core.cluster._gang import explain_gang
+
+    cluster = Cluster(scenario())
+    members = [[pod_claim(0)], [pod_claim(1)]]
+    by_method = cluster.place_gang(members)
+    by_function = place_gang(cluster, members)
+    assert by_method is not None and by_function is not None
+    assert by_method.nodes == by_function.nodes
+    assert by_method.allocations == by_function.allocations
+    three = [[pod_claim(i)] for i in range(3)]
+    assert cluster.place_gang(three) is None
+    assert cluster.explain_gang(three) == explain_gang(cluster, three)

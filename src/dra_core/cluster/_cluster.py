@@ -75,6 +75,7 @@ if TYPE_CHECKING:
         ResourceSlice,
     )
     from dra_core.cluster._capacity import CapacityReport, Demand, HowMany
+    from dra_core.cluster._gang import GangExplanation, GangPlacement
     from dra_core.inventory import SliceEntry
 
 __all__ = ["KINDS", "Cluster"]
@@ -1097,6 +1098,73 @@ class Cluster:
         from dra_core.cluster._capacity import demand
 
         return demand(pod, cluster=self)
+
+
+    # --- gangs (dra_core.cluster._gang) -------------------------------------------------
+
+    def place_gang(
+        self,
+        members: Sequence[Sequence[ResourceClaim | Mapping[str, Any]]],
+        *,
+        min_count: int | None = None,
+        policy: str = "pack",
+        timeout: float | None = None,
+        same_node_label: str | None = None,
+        same_device_attribute: str | None = None,
+        nodes: Iterable[str] | None = None,
+        engine: str = "auto",
+        cancel: Any = None,
+    ) -> GangPlacement | None:
+        """Place a gang jointly: each member (one pod's claims) on one node, or None.
+
+        Never changes the cluster. See :func:`dra_core.place_gang` and docs/gangs.md.
+        """
+        from dra_core.cluster._gang import place_gang
+
+        return place_gang(
+            self,
+            members,
+            min_count=min_count,
+            policy=policy,
+            timeout=timeout,
+            same_node_label=same_node_label,
+            same_device_attribute=same_device_attribute,
+            nodes=nodes,
+            engine=engine,
+            cancel=cancel,
+        )
+
+    def explain_gang(
+        self,
+        members: Sequence[Sequence[ResourceClaim | Mapping[str, Any]]],
+        *,
+        min_count: int | None = None,
+        policy: str = "pack",
+        timeout: float | None = None,
+        same_node_label: str | None = None,
+        same_device_attribute: str | None = None,
+        nodes: Iterable[str] | None = None,
+        engine: str = "auto",
+        cancel: Any = None,
+    ) -> GangExplanation:
+        """Explain whether, and why not, a gang fits (the arguments of :meth:`place_gang`).
+
+        See :func:`dra_core.explain_gang`.
+        """
+        from dra_core.cluster._gang import explain_gang
+
+        return explain_gang(
+            self,
+            members,
+            min_count=min_count,
+            policy=policy,
+            timeout=timeout,
+            same_node_label=same_node_label,
+            same_device_attribute=same_device_attribute,
+            nodes=nodes,
+            engine=engine,
+            cancel=cancel,
+        )
 
 
 # --- helpers -----------------------------------------------------------------------------
