@@ -114,7 +114,19 @@ def serve(options: ServerOptions) -> int:
     app, source = build(options)
     # Started before serving, so that a bad manifest is an error of the command, and
     # /readyz says 503 until an API server's lists are in.
-    source.start(app.state.extender.cluster)
+    try:
+        source.start(app.state.extender.cluster)
+    except DraCoreError:
+        raise
+    except Exception as exc:  # the kubernetes client's configuration errors
+        where = (
+            "in-cluster"
+            if options.in_cluster
+            else (options.kubeconfig or options.manifests or "the configuration")
+        )
+        raise DraCoreError(
+            f"cannot load the Kubernetes configuration ({where}): {type(exc).__name__}: {exc}"
+        ) from None
     threading.Thread(
         target=_freeze_when_ready, args=(source,), name="dra-core-gc-freeze", daemon=True
     ).start()

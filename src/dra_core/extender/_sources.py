@@ -323,22 +323,18 @@ class KubeSource(StateSource):
     # --- the HTTP side ---------------------------------------------------------------
 
     def _client(self) -> Any:
+        # The client's own errors (ConfigException, OSError, YAML errors) propagate as
+        # they are; `dra-core extender` says them in one line.
         if self.api_client is None:
             from kubernetes import client, config
 
-            try:
-                if self.in_cluster:
-                    config.load_incluster_config()  # type: ignore[no-untyped-call]
-                    self.api_client = client.ApiClient()
-                else:
-                    self.api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
-                        config_file=self.kubeconfig, context=self.context
-                    )
-            except Exception as exc:  # the client's own ConfigException, OSError, YAML errors
-                where = "in-cluster" if self.in_cluster else (self.kubeconfig or "~/.kube/config")
-                raise ClusterError(
-                    f"cannot load the Kubernetes configuration ({where}): {exc}"
-                ) from None
+            if self.in_cluster:
+                config.load_incluster_config()  # type: ignore[no-untyped-call]
+                self.api_client = client.ApiClient()
+            else:
+                self.api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
+                    config_file=self.kubeconfig, context=self.context
+                )
         return self.api_client
 
     def _request(
