@@ -1242,7 +1242,12 @@ class Simulator:
         last_chunk: list[str] = []
         dra = bool(claims)
         while position < total and len(feasible) < to_find:
-            end = min(position + max(to_find - len(feasible), 32), total)
+            # as many nodes as should give the feasible nodes still needed, judging by
+            # how many of the nodes so far were feasible (fewer calls when most are full)
+            needed = to_find - len(feasible)
+            if position and len(feasible) < position:
+                needed = needed * position // max(len(feasible), 1)
+            end = min(position + max(needed, 32), total)
             chunk = [names[(start + i) % total] for i in range(position, end)]
             position = end
             passing: list[str] = []
