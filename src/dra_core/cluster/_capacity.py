@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from dra_core.allocator.capacity import request_fits_capacity
 from dra_core.allocator.problem import _taint_blocks
 from dra_core.api.quantity import Quantity
-from dra_core.cluster._cluster import _freeze
+from dra_core.cluster._cluster import _freeze, _Sig
 from dra_core.cluster._view import CANNOT_ALLOCATE
 from dra_core.errors import CELError, InputError, ObjectNotFoundError, ReservationError
 from dra_core.inventory import DeviceEntry, Pool, PoolID, SliceEntry, node_matches
@@ -616,24 +616,6 @@ def _pool_signature(pool: Pool, inventory: Any) -> tuple[int, bool, str | None]:
     owner: str | None = inventory.pool_is_node_local(pool.id)
     _POOL_SIGNATURES[id(pool)] = (pool, number, node_matters, owner)
     return number, node_matters, owner
-
-
-class _Sig:
-    """A signature with its hash computed once (nested tuples rehash on every lookup)."""
-
-    __slots__ = ("content", "hash")
-
-    def __init__(self, content: Any) -> None:
-        self.content = content
-        self.hash = hash(content)
-
-    def __hash__(self) -> int:
-        return self.hash
-
-    def __eq__(self, other: object) -> bool:
-        return self is other or (
-            isinstance(other, _Sig) and self.hash == other.hash and self.content == other.content
-        )
 
 
 @dataclass(slots=True)
