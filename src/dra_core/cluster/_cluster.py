@@ -99,6 +99,24 @@ _REFS = threading.Lock()
 _NUMBERS = itertools.count()
 
 
+class _Key(tuple):  # type: ignore[type-arg]
+    """A node's equivalence key: a tuple whose hash is computed once.
+
+    Filtering hashes every node's key (to group nodes, and in the memo); a nested tuple
+    would be hashed again each time. Equal to, and hashing like, the plain tuple.
+    """
+
+    _hash: int
+
+    def __new__(cls, parts: Iterable[Any]) -> _Key:
+        key = super().__new__(cls, parts)
+        key._hash = tuple.__hash__(key)
+        return key
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
 class _Sig:
     """A content signature with its hash computed once (nested tuples rehash each time)."""
 
@@ -518,8 +536,8 @@ class Cluster:
                     parts.append(("F", pool.id, self._foreign_sig(pool, node)))
         except (InputError, ValueError):
             # A malformed node selector: this node is worked out on its own.
-            return ("alone", name)
-        return tuple(parts)
+            return _Key(("alone", name))
+        return _Key(parts)
 
     def _coarse_key(
         self,
