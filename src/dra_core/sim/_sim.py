@@ -35,12 +35,14 @@ from dra_core.api import (
     ResourceClaim,
     ResourceClaimTemplate,
 )
+from dra_core.api._base import plain_json
 from dra_core.cluster import Cluster
 from dra_core.cluster._cluster import KINDS
 from dra_core.errors import InputError, ManifestError, ObjectNotFoundError, ReservationError
 from dra_core.features import Features
 from dra_core.sim import _controller as controller
 from dra_core.sim._events import Event, PodRow, Sample
+from dra_core.sim._gangs import GANG_KINDS, gang_policy, is_gang_object, schedule_gang
 from dra_core.sim._names import generated_name, uid
 from dra_core.sim._scheduler import (
     NODE_NAME,
@@ -160,6 +162,7 @@ class _Parsed:
     pods: list[Pod]
     workloads: list[Workload]
     notes: list[str]
+    gangs: list[dict[str, Any]] = field(default_factory=list)  # PodGroups and Workloads
 
 
 class Simulator:
@@ -212,6 +215,8 @@ class Simulator:
         self._order = itertools.count()
         self._pods: dict[Key, _PodState] = {}
         self._workloads: dict[tuple[str, str, str], Workload] = {}
+        # PodGroup and Workload objects (the Workload API), as applied
+        self._gang_objects: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._dirty_workloads: set[tuple[str, str, str]] = set()
         self._events: list[Event] = []
         self._samples: list[Sample] = []
@@ -428,11 +433,14 @@ class Simulator:
                 for wkind, wns, wname in list(self._workloads):
                     if wns == name:
                         out[(wkind, wns, wname)] = None
+                for gkind, gns, gname in list(self._gang_objects):
+                    if gns == name:
+                        out[(gkind, gns, gname)] = None
                 for ckind in ("ResourceClaim", "ResourceClaimTemplate"):
                     for obj in self.cluster.objects(ckind):
                         if (obj.metadata.namespace or "default") == name:
                             out[(ckind, name, obj.metadata.name)] = None
-            elif kind == "Pod" or kind in WORKLOAD_KINDS or kind in KINDS:
+            elif kind == "Pod" or kind in WORKLOAD_KINDS or kind in KINDS or kind in GANG_KINDS:
                 out[(kind, ns, name)] = None
             else:
                 self.notes.append(f"delete: {kind} {name}: ignored (the simulator holds none)")
@@ -447,7 +455,7 @@ class Simulator:
 
     @staticmethod
     def _namespace_for(kind: str, namespace: str) -> str:
-        if kind in ("ResourceClaim", "ResourceClaimTemplate", "Pod", *WORKLOAD_KINDS):
+        if kind in ("ResourceClaim", "ResourceClaimTemplate", "Pod", *WORKLOAD_KINDS, *GANG_KINDS):
             return namespace or "default"
         return ""
 
@@ -478,6 +486,7 @@ class Simulator:
         cluster: list[K8sModel] = []
         pods: list[Pod] = []
         workloads: list[Workload] = []
+        gangs: list[dict[str, Any]] = []
         notes: list[str] = []
 
         def take(model: K8sModel) -> None:
@@ -495,6 +504,9 @@ class Simulator:
                 kind = str(doc["kind"])
                 if kind in WORKLOAD_KINDS:
                     workloads.append(self._read_workload(doc, source, index))
+                    return
+                if is_gang_object(doc):
+                    gangs.append(plain_json(doc))
                     return
                 if kind == "List" and isinstance(doc.get("items"), list):
                     for item in doc["items"]:
@@ -549,7 +561,7 @@ class Simulator:
                 is not None
             ):
                 self._run_time(sample["metadata"]["annotations"], workload.name)
-        return _Parsed(cluster, checked, workloads, notes)
+        return _Parsed(cluster, checked, workloads, notes, gangs)
 
     def _read_workload(self, doc: Mapping[str, Any], source: str, index: int) -> Workload:
         meta = doc.get("metadata") if isinstance(doc.get("metadata"), Mapping) else {}
@@ -601,6 +613,12 @@ class Simulator:
         self.notes.extend(parsed.notes)
         if parsed.cluster:
             self._apply_cluster(parsed.cluster)
+        for doc in parsed.gangs:
+            meta = doc.get("metadata") or {}
+            ns = str(meta.get("namespace") or "default")
+            self._gang_objects[(str(doc["kind"]), ns, str(meta.get("name") or ""))] = doc
+        if parsed.gangs:
+            self._wake()
         for workload in parsed.workloads:
             key = (workload.kind, workload.namespace, workload.name)
             old = self._workloads.get(key)
@@ -673,6 +691,13 @@ class Simulator:
                         kind=kind,
                         name=name,
                     )
+            elif kind in GANG_KINDS:
+                if (kind, ns, name) not in self._gang_objects:
+                    raise ObjectNotFoundError(
+                        f'{kind.lower()}s.scheduling.k8s.io "{name}" not found',
+                        kind=kind,
+                        name=name,
+                    )
             elif kind in KINDS:
                 if self.cluster.get(kind, name, ns) is None:
                     raise ObjectNotFoundError(
@@ -696,6 +721,8 @@ class Simulator:
                 for state in list(self._pods.values()):
                     if state.owner == (kind, ns, name):
                         self._remove_pod(state, deleted=True)
+            elif kind in GANG_KINDS:
+                self._gang_objects.pop((kind, ns, name), None)
             else:
                 cluster_keys.append((kind, ns, name))
         # (claims made for deleted pods are gone already)
@@ -1176,6 +1203,11 @@ class Simulator:
 
     def _schedule_one(self, state: _PodState) -> None:
         """One scheduling cycle: PreFilter, Filter, Score, Reserve, Bind."""
+        if self._gang_objects:
+            policy = gang_policy(state.pod, self._gang_objects.values())
+            if policy is not None:
+                schedule_gang(self, state, policy)
+                return
         self._attempts += 1
         claims, prefilter = self._pod_claims(state)
         names = self._node_list

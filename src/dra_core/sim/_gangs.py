@@ -1,0 +1,139 @@
+"""Gangs in the simulator: pods of a PodGroup or Workload pod group scheduled all at once.
+
+kube-scheduler's gang scheduling (KEP-4671) holds a group's pods until ``minCount`` of
+them are there, then schedules them together or not at all. The simulator does the
+same with :func:`~dra_core.cluster._gang.place_gang`: the members' devices are placed
+jointly (not one pod after another), committed through the Cluster and the pods bound
+together. The wording of the waiting message is dra-core's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from dra_core.cluster._gang import GangPolicy, explain_gang, gang_policy_for_pod, place_gang
+from dra_core.errors import InputError
+from dra_core.sim._scheduler import resources_reasons
+
+if TYPE_CHECKING:
+    from dra_core.sim._sim import Simulator, _PodState
+
+__all__ = ["GANG_KINDS", "gang_policy", "is_gang_object", "schedule_gang", "waiting_message"]
+
+#: The Workload API's kinds the simulator keeps (KEP-4671, KEP-5729).
+GANG_KINDS = ("PodGroup", "Workload")
+
+
+def is_gang_object(doc: Mapping[str, Any]) -> bool:
+    """Whether ``doc`` is a ``scheduling.k8s.io`` PodGroup or Workload."""
+    api = str(doc.get("apiVersion") or "")
+    return doc.get("kind") in GANG_KINDS and api.startswith("scheduling.k8s.io/")
+
+
+def gang_policy(pod: Any, objects: Iterable[Mapping[str, Any]]) -> GangPolicy | None:
+    """Return the pod's gang policy, or None when it is scheduled alone.
+
+    Cheap for pods that name no group (no dump of the pod).
+    """
+    extra = pod.spec.model_extra or {}
+    if "schedulingGroup" not in extra and "workloadRef" not in extra:
+        return None
+    policy = gang_policy_for_pod(pod, objects)
+    if policy is None or not policy.is_gang:
+        return None
+    return policy
+
+
+def waiting_message(group: str, present: int, min_count: int) -> str:
+    """Return the FailedScheduling message of a gang below ``minCount`` (dra-core's wording)."""
+    return f"pod group {group} is waiting for its minCount: {present} of {min_count} pods present"
+
+
+def _classic_ok(sim: Simulator, state: _PodState, name: str) -> bool:
+    """Return whether the classic filters (taints, selectors, resources) pass on ``name``."""
+    node = sim._nodes[name]
+    info = state.info
+    verdict = sim._verdict(info, info.static_key(), node)
+    if verdict[0]:
+        return False
+    if info.node_name and info.node_name != name:
+        return False
+    requests = {
+        k: v for k, v in info.requests.items() if k not in sim._backed or k in sim._classic_extended
+    }
+    if node.allocatable is None:
+        return True
+    return not resources_reasons(requests, node.allocatable, node.used, node.pods)
+
+
+def schedule_gang(sim: Simulator, state: _PodState, policy: GangPolicy) -> None:
+    """Schedule the gang of ``state``: all its present members at once, or none."""
+    sim._attempts += 1
+    objects = sim._gang_objects.values()
+    members = sorted(
+        (
+            s
+            for s in sim._pods.values()
+            if s.phase == "Pending"
+            and not s.node
+            and s.pod.spec.scheduler_name in ("", "default-scheduler")
+            and gang_policy(s.pod, objects) == policy
+        ),
+        key=lambda s: s.seq,
+    )
+    min_count = policy.min_count or 1
+    if len(members) < min_count:
+        _fail(sim, members, waiting_message(policy.group, len(members), min_count))
+        return
+    claims: list[list[Any]] = []
+    for member in members:
+        mine, prefilter = sim._pod_claims(member)
+        if prefilter:
+            _fail(sim, members, f"pod group {policy.group}: {member.name}: {prefilter}")
+            return
+        claims.append(mine)
+    nodes = [n for n in sim._node_list if all(_classic_ok(sim, m, n) for m in members)]
+    label = policy.topology_keys[0] if policy.topology_keys else None
+    args: dict[str, Any] = {
+        "min_count": min_count,
+        "same_node_label": label,
+        "nodes": nodes,
+        "engine": sim.engine,
+    }
+    try:
+        placement = place_gang(sim.cluster, claims, **args) if nodes else None
+        if placement is None:
+            if nodes:
+                why = explain_gang(sim.cluster, claims, **args).describe()
+                text = "; ".join(line.strip(" -") for line in why.splitlines())
+            else:
+                text = "no node passes the classic filters for all members"
+            _fail(sim, members, f"pod group {policy.group}: {text}")
+            return
+    except InputError as err:
+        _fail(sim, members, f"pod group {policy.group}: {err}")
+        return
+    allocated = placement.allocated_claims()
+    if allocated:
+        sim.cluster.apply(*allocated)
+        for claim in allocated:
+            sim._track_claim(None, sim._stored(claim))
+    left: list[_PodState] = []
+    for member, node in zip(members, placement.nodes, strict=True):
+        if node is None:
+            left.append(member)
+            continue
+        sim._unschedulable.discard(member.key)
+        member.queued = ""
+        member.queue_gen += 1
+        mine, _ = sim._pod_claims(member)  # allocated now: Reserve adds reservedFor only
+        if sim._reserve(member, mine, node):
+            sim._bind(member, node)
+    if left:
+        _fail(sim, left, f"pod group {policy.group}: not placed with the rest of its gang")
+
+
+def _fail(sim: Simulator, members: list[_PodState], message: str) -> None:
+    for member in members:
+        sim._unschedulable_pod(member, message)
