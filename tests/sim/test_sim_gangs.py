@@ -324,3 +324,39 @@ def test_same_inputs_same_run() -> None:
         return [sim.events(), sim.pods()]
 
     assert run() == run()
+
+
+def _labelled(objects: list[dict[str, Any]], labels: dict[str, dict[str, str]]) -> None:
+    for obj in objects:
+        if obj["kind"] == "Node" and obj["metadata"]["name"] in labels:
+            obj["metadata"]["labels"] = labels[obj["metadata"]["name"]]
+
+
+def test_topology_key_keeps_the_gang_on_one_rack() -> None:
+    objects = gpu_nodes(4, 1)
+    _labelled(objects, {"node-0": {"rack": "a"}, "node-1": {"rack": "b"}, "node-2": {"rack": "a"}})
+    cluster = [o for o in objects if not o["metadata"]["name"].startswith(("node-2", "node-3"))]
+    group = pod_group()
+    group["spec"]["schedulingConstraints"] = {"topology": [{"key": "rack"}]}
+    sim = Simulator([*cluster, group, pod("pod-0"), pod("pod-1")])
+    sim.run()
+    # one GPU per rack: the pods would fit on node-0 and node-1, but not on one rack
+    assert set(phases(sim).values()) == {"Pending"}
+    assert all(
+        r.message.startswith("pod group default/gang: the gang does not fit") for r in sim.pods()
+    )
+    sim.apply(*[o for o in objects if o["metadata"]["name"].startswith(("node-2", "node-3"))])
+    sim.run()
+    assert set(phases(sim).values()) == {"Running"}
+    assert sorted(r.node for r in sim.pods()) == ["node-0", "node-2"]
+
+
+def test_deleting_the_namespace_deletes_its_pod_groups() -> None:
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}
+    sim = Simulator([*gpu_nodes(1, 2), pod_group(min_count=3), pod("pod-0")])
+    sim.run()
+    sim.delete(namespace)  # the pod, the PodGroup and the claim template go
+    sim.apply(*[o for o in gpu_nodes(1, 2) if o["kind"] == "ResourceClaimTemplate"])
+    sim.apply(pod("pod-1"))
+    sim.run()
+    assert phases(sim) == {"pod-1": "Running"}
