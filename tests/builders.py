@@ -184,3 +184,91 @@ def allocated_claim(*results: tuple[str, str, str], name: str = "in-use") -> dic
             }
         },
     }
+
+
+# --- kubernetes/kubernetes#138765: one GPU as a whole device or two halves ------------------
+
+HALF_GPU_DRIVER = "gpu.example.com"
+_SIZE = f'device.attributes["{HALF_GPU_DRIVER}"].size'
+
+
+def _consumes(widgets: int) -> list[dict[str, Any]]:
+    return [{"counterSet": "gpu-0", "counters": {"widgets": {"value": str(widgets)}}}]
+
+
+def half_gpu_objects() -> list[dict[str, Any]]:
+    """kubernetes#138765's cluster: node-1 with one GPU, usable whole or as two halves.
+
+    The halves and the whole device share one counter set of two widgets (partitionable
+    devices), so either the whole GPU or both halves can be allocated, never both.
+    Full manifests (apiVersion and kind), for ``Cluster`` and ``Simulator``.
+    """
+    pool = {"name": "node-1", "generation": 1, "resourceSliceCount": 2}
+    return [
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}},
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "DeviceClass",
+            "metadata": {"name": "gpu"},
+            "spec": {
+                "selectors": [{"cel": {"expression": f'device.driver == "{HALF_GPU_DRIVER}"'}}]
+            },
+        },
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceSlice",
+            "metadata": {"name": "node-1-counters"},
+            "spec": {
+                "driver": HALF_GPU_DRIVER,
+                "nodeName": "node-1",
+                "pool": pool,
+                "sharedCounters": [{"name": "gpu-0", "counters": {"widgets": {"value": "2"}}}],
+            },
+        },
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceSlice",
+            "metadata": {"name": "node-1-devices"},
+            "spec": {
+                "driver": HALF_GPU_DRIVER,
+                "nodeName": "node-1",
+                "pool": pool,
+                "devices": [
+                    {
+                        "name": "whole",
+                        "attributes": {"size": {"string": "whole"}},
+                        "consumesCounters": _consumes(2),
+                    },
+                    *(
+                        {
+                            "name": f"half-{i}",
+                            "attributes": {"size": {"string": "half"}},
+                            "consumesCounters": _consumes(1),
+                        }
+                        for i in range(2)
+                    ),
+                ],
+            },
+        },
+    ]
+
+
+def whole_or_half_spec() -> dict[str, Any]:
+    """A claim spec preferring the whole GPU of :func:`half_gpu_objects`, accepting a half."""
+    return {
+        "devices": {
+            "requests": [
+                {
+                    "name": "gpu",
+                    "firstAvailable": [
+                        {
+                            "name": size,
+                            "deviceClassName": "gpu",
+                            "selectors": [{"cel": {"expression": f'{_SIZE} == "{size}"'}}],
+                        }
+                        for size in ("whole", "half")
+                    ],
+                }
+            ]
+        }
+    }

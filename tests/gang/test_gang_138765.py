@@ -16,67 +16,15 @@ from typing import Any
 import pytest
 from gang_helpers import check_placement, snapshot
 
+from builders import HALF_GPU_DRIVER as DRIVER
+from builders import half_gpu_objects, whole_or_half_spec
 from dra_core.cluster import Cluster
 from dra_core.cluster._gang import explain_gang, place_gang
 from dra_core.errors import ReservationError
 
-DRIVER = "gpu.example.com"
-SIZE = f'device.attributes["{DRIVER}"].size'
-
-
-def _consumes(widgets: int) -> list[dict[str, Any]]:
-    return [{"counterSet": "gpu-0", "counters": {"widgets": {"value": str(widgets)}}}]
-
 
 def scenario() -> list[dict[str, Any]]:
-    pool = {"name": "node-1", "generation": 1, "resourceSliceCount": 2}
-    return [
-        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}},
-        {
-            "apiVersion": "resource.k8s.io/v1",
-            "kind": "DeviceClass",
-            "metadata": {"name": "gpu"},
-            "spec": {"selectors": [{"cel": {"expression": f'device.driver == "{DRIVER}"'}}]},
-        },
-        {
-            "apiVersion": "resource.k8s.io/v1",
-            "kind": "ResourceSlice",
-            "metadata": {"name": "node-1-counters"},
-            "spec": {
-                "driver": DRIVER,
-                "nodeName": "node-1",
-                "pool": pool,
-                "sharedCounters": [{"name": "gpu-0", "counters": {"widgets": {"value": "2"}}}],
-            },
-        },
-        {
-            "apiVersion": "resource.k8s.io/v1",
-            "kind": "ResourceSlice",
-            "metadata": {"name": "node-1-devices"},
-            "spec": {
-                "driver": DRIVER,
-                "nodeName": "node-1",
-                "pool": pool,
-                "devices": [
-                    {
-                        "name": "whole",
-                        "attributes": {"size": {"string": "whole"}},
-                        "consumesCounters": _consumes(2),
-                    },
-                    {
-                        "name": "half-0",
-                        "attributes": {"size": {"string": "half"}},
-                        "consumesCounters": _consumes(1),
-                    },
-                    {
-                        "name": "half-1",
-                        "attributes": {"size": {"string": "half"}},
-                        "consumesCounters": _consumes(1),
-                    },
-                ],
-            },
-        },
-    ]
+    return half_gpu_objects()
 
 
 def pod_claim(pod: int) -> dict[str, Any]:
@@ -84,27 +32,7 @@ def pod_claim(pod: int) -> dict[str, Any]:
         "apiVersion": "resource.k8s.io/v1",
         "kind": "ResourceClaim",
         "metadata": {"name": f"pod-{pod}-gpu", "namespace": "default"},
-        "spec": {
-            "devices": {
-                "requests": [
-                    {
-                        "name": "gpu",
-                        "firstAvailable": [
-                            {
-                                "name": "whole",
-                                "deviceClassName": "gpu",
-                                "selectors": [{"cel": {"expression": f'{SIZE} == "whole"'}}],
-                            },
-                            {
-                                "name": "half",
-                                "deviceClassName": "gpu",
-                                "selectors": [{"cel": {"expression": f'{SIZE} == "half"'}}],
-                            },
-                        ],
-                    }
-                ]
-            }
-        },
+        "spec": whole_or_half_spec(),
     }
 
 

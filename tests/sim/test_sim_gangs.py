@@ -9,97 +9,24 @@ from typing import Any
 
 import yaml
 
+from builders import HALF_GPU_DRIVER as DRIVER
+from builders import half_gpu_objects, whole_or_half_spec
 from conftest import data_path
 from dra_core import Simulator
 from dra_core.api import ResourceClaim
 
-DRIVER = "gpu.example.com"
-SIZE = f'device.attributes["{DRIVER}"].size'
 EXAMPLE = ("realdata", "kubernetes-sigs", "dra-example-driver")
 
 
-def _consumes(widgets: int) -> list[dict[str, Any]]:
-    return [{"counterSet": "gpu-0", "counters": {"widgets": {"value": str(widgets)}}}]
-
-
 def half_gpu_cluster() -> list[dict[str, Any]]:
-    """kubernetes#138765: one GPU as a whole device or two halves (shared counters)."""
-    pool = {"name": "node-1", "generation": 1, "resourceSliceCount": 2}
-    return [
-        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}},
-        {
-            "apiVersion": "resource.k8s.io/v1",
-            "kind": "DeviceClass",
-            "metadata": {"name": "gpu"},
-            "spec": {"selectors": [{"cel": {"expression": f'device.driver == "{DRIVER}"'}}]},
-        },
-        {
-            "apiVersion": "resource.k8s.io/v1",
-            "kind": "ResourceSlice",
-            "metadata": {"name": "node-1-counters"},
-            "spec": {
-                "driver": DRIVER,
-                "nodeName": "node-1",
-                "pool": pool,
-                "sharedCounters": [{"name": "gpu-0", "counters": {"widgets": {"value": "2"}}}],
-            },
-        },
-        {
-            "apiVersion": "resource.k8s.io/v1",
-            "kind": "ResourceSlice",
-            "metadata": {"name": "node-1-devices"},
-            "spec": {
-                "driver": DRIVER,
-                "nodeName": "node-1",
-                "pool": pool,
-                "devices": [
-                    {
-                        "name": "whole",
-                        "attributes": {"size": {"string": "whole"}},
-                        "consumesCounters": _consumes(2),
-                    },
-                    *(
-                        {
-                            "name": f"half-{i}",
-                            "attributes": {"size": {"string": "half"}},
-                            "consumesCounters": _consumes(1),
-                        }
-                        for i in range(2)
-                    ),
-                ],
-            },
-        },
-        {
-            "apiVersion": "resource.k8s.io/v1",
-            "kind": "ResourceClaimTemplate",
-            "metadata": {"name": "whole-or-half", "namespace": "default"},
-            "spec": {
-                "spec": {
-                    "devices": {
-                        "requests": [
-                            {
-                                "name": "gpu",
-                                "firstAvailable": [
-                                    {
-                                        "name": "whole",
-                                        "deviceClassName": "gpu",
-                                        "selectors": [
-                                            {"cel": {"expression": f'{SIZE} == "whole"'}}
-                                        ],
-                                    },
-                                    {
-                                        "name": "half",
-                                        "deviceClassName": "gpu",
-                                        "selectors": [{"cel": {"expression": f'{SIZE} == "half"'}}],
-                                    },
-                                ],
-                            }
-                        ]
-                    }
-                }
-            },
-        },
-    ]
+    """kubernetes#138765: one GPU as a whole device or two halves, and a template."""
+    template = {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "ResourceClaimTemplate",
+        "metadata": {"name": "whole-or-half", "namespace": "default"},
+        "spec": {"spec": whole_or_half_spec()},
+    }
+    return [*half_gpu_objects(), template]
 
 
 def gpu_nodes(nodes: int, gpus: int) -> list[dict[str, Any]]:
