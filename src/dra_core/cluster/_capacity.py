@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from dra_core.allocator.capacity import request_fits_capacity
 from dra_core.allocator.problem import _taint_blocks
 from dra_core.api.quantity import Quantity
-from dra_core.cluster._cluster import _freeze, _Sig
+from dra_core.cluster._cluster import _NUMBERS, _freeze, _Sig, _slice_number
 from dra_core.cluster._view import CANNOT_ALLOCATE
 from dra_core.errors import CELError, InputError, ObjectNotFoundError, ReservationError
 from dra_core.inventory import DeviceEntry, Pool, PoolID, SliceEntry, node_matches
@@ -556,26 +556,10 @@ def _attribute_text(entry: DeviceEntry, name: str, list_types: bool) -> str | No
 # reused, so a number that outlives the table can only miss a match, never make a false one.
 _SIGNATURES: dict[int, tuple[SliceEntry, int]] = {}
 _INTERNED: dict[Any, int] = {}
-_NUMBERS = itertools.count()
 
 
 def _slice_signature(entry: SliceEntry) -> int:
-    hit = _SIGNATURES.get(id(entry))
-    if hit is not None and hit[0] is entry:
-        return hit[1]
-    spec = entry.slice.spec
-    content = _Sig(
-        _freeze(tuple((k, v) for k, v in spec.__dict__.items() if k not in ("node_name", "pool")))
-    )
-    number = _INTERNED.get(content)
-    if number is None:
-        if len(_INTERNED) > 100_000 or len(_SIGNATURES) > 400_000:
-            _INTERNED.clear()
-            _SIGNATURES.clear()
-        number = next(_NUMBERS)
-        _INTERNED[content] = number
-    _SIGNATURES[id(entry)] = (entry, number)
-    return number
+    return _slice_number(entry, _SIGNATURES, _INTERNED, 100_000)
 
 
 # The content of a pool as one node sees it (see _Accountant.pool), by Pool object: the

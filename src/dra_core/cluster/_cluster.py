@@ -637,30 +637,10 @@ class Cluster:
         return table
 
     def _slice_sig(self, entry: SliceEntry) -> int:
-        # The content of a slice without node and pool names, as a number: equal numbers
-        # mean equal content. Numbers are never reused, so a number that outlives the
-        # table (after the table is cleared) can only miss an equivalence, never make a
-        # false one.
         data = self._data
-        sigs = data.sigs
-        hit = sigs.get(id(entry))
-        if hit is not None and hit[0] is entry:
-            return hit[1]
-        spec = entry.slice.spec
-        content = _Sig(
-            _freeze(
-                tuple((k, v) for k, v in spec.__dict__.items() if k not in ("node_name", "pool"))
-            )
+        return _slice_number(
+            entry, data.sigs, data.intern, 4 * max(1024, len(data.raw_slices))
         )
-        number = data.intern.get(content)
-        if number is None:
-            if len(data.intern) > 4 * max(1024, len(data.raw_slices)):
-                data.intern.clear()
-                sigs.clear()
-            number = next(_NUMBERS)
-            data.intern[content] = number
-        sigs[id(entry)] = (entry, number)
-        return number
 
     def _pool_sig(self, pool: Pool) -> tuple[Any, ...]:
         return (
@@ -1186,6 +1166,38 @@ class Cluster:
 
 
 # --- helpers -----------------------------------------------------------------------------
+
+
+def _slice_number(
+    entry: SliceEntry,
+    numbers: dict[int, tuple[SliceEntry, int]],
+    intern: dict[_Sig, int],
+    bound: int,
+) -> int:
+    """Return the content of a slice without node and pool names, as a number.
+
+    Equal numbers mean equal content: ``intern`` maps contents to numbers, ``numbers``
+    remembers each entry's (kept with it, so a recycled ``id()`` never matches). Both
+    tables are cleared when ``intern`` grows past ``bound``; numbers are never reused, so
+    a number that outlives the tables can only miss an equivalence, never make a false
+    one.
+    """
+    hit = numbers.get(id(entry))
+    if hit is not None and hit[0] is entry:
+        return hit[1]
+    spec = entry.slice.spec
+    content = _Sig(
+        _freeze(tuple((k, v) for k, v in spec.__dict__.items() if k not in ("node_name", "pool")))
+    )
+    number = intern.get(content)
+    if number is None:
+        if len(intern) > bound or len(numbers) > 4 * bound:
+            intern.clear()
+            numbers.clear()
+        number = next(_NUMBERS)
+        intern[content] = number
+    numbers[id(entry)] = (entry, number)
+    return number
 
 
 def _freeze(value: Any) -> Any:
