@@ -38,7 +38,7 @@ callers (and the allocator's caches) can tell whether the state moved.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -344,6 +344,10 @@ class AllocatedState:
     def consumed_capacity(self, device_id: DeviceID) -> Mapping[str, Quantity] | None:
         """Return the capacity consumed by shares of the device, None when it has none."""
         return self._capacity.get(device_id)
+
+    def devices_with_consumed_capacity(self) -> Collection[DeviceID]:
+        """Return the devices whose shares consume capacity (a read-only view)."""
+        return self._capacity.keys()
 
     def has_shares(self, device_id: DeviceID) -> bool:
         """Return true when some share of the device is in use."""

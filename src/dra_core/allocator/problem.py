@@ -113,6 +113,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
 from dra_core.allocator.capacity import consumed_capacity, request_fits_capacity
@@ -220,6 +221,8 @@ class DeviceInfo:
     binding_failure_conditions: tuple[str, ...]
     # attribute name -> value as constraints see it (filled on demand, never changes)
     attribute_cache: dict[str, AttributeValue | None] = field(default_factory=dict)
+    # ``consumes`` summed per counter, as numbers
+    need: tuple[tuple[CounterKey, Fraction], ...] = ()
 
     def attribute(self, name: str, list_type_attributes: bool) -> AttributeValue | None:
         """Return the attribute ``name`` as constraints compare it (None when missing)."""
@@ -363,6 +366,46 @@ class RequestInfo:
         """Candidate ``i``, once :meth:`reach` ``(i + 1)`` said it exists."""
         return self._lazy.found[i]
 
+    def admissible(
+        self, con: ConstraintInfo, chosen: Sequence[AttributeValue]
+    ) -> Sequence[int] | None:
+        """Return the devices (ascending indices) ``con`` lets join ``chosen``, or None.
+
+        For a ``matchAttribute`` constraint whose value the devices chosen so far
+        fix: only devices with that value can pass it, so an engine may look at
+        those alone. That skips the others without evaluating them, which is only
+        the same as evaluating them when none could have raised a selector error:
+        None (look at every device) unless no selector of this request fails on
+        any device of the table.
+        """
+        builder = self._builder
+        req = self._lazy.req
+        if builder is None or req is None or con.kind != "match" or not chosen:
+            return None
+        if not builder.poison_free(req):
+            return None
+        first = chosen[0]
+        if not first.kind:
+            return ()  # nothing joins a device without a comparable value
+        index = builder.table.static.index_of(con.attribute, con.list_type_attributes)
+        if not con.list_type_attributes:
+            (element,) = first.values
+            return index.get((first.kind, element), ())
+        common: frozenset[Any] = first.values
+        for value in chosen:
+            if value.kind != first.kind:
+                return ()
+            common = common & value.values
+        lists = [index.get((first.kind, e), ()) for e in common]
+        if len(lists) == 1:
+            return lists[0]
+        return sorted({d for found in lists for d in found})
+
+    def candidate_at(self, d: int) -> Candidate | None:
+        """Device ``d`` (an index into ``Problem.devices``) as a candidate, or None."""
+        assert self._builder is not None
+        return self._lazy.at_device(d, self._builder)
+
     def same_candidates(self, other: RequestInfo) -> bool:
         """Whether ``other`` has the very same candidate list (same device table, same ask)."""
         return self._lazy is other._lazy
@@ -388,7 +431,17 @@ class _LazyCandidates:
     evaluating the same device twice.
     """
 
-    __slots__ = ("_lock", "_tuple", "done", "found", "last_poison", "next", "poisoned", "req")
+    __slots__ = (
+        "_lock",
+        "_tuple",
+        "by_device",
+        "done",
+        "found",
+        "last_poison",
+        "next",
+        "poisoned",
+        "req",
+    )
 
     def __init__(self, req: _Req | None) -> None:
         self.req = req
@@ -399,6 +452,9 @@ class _LazyCandidates:
         self.last_poison = -1
         self._tuple: tuple[Candidate, ...] | None = None
         self._lock = threading.Lock()
+        # device index -> its candidate (None: not one), for devices evaluated out of
+        # order (see at_device)
+        self.by_device: dict[int, Candidate | None] = {}
 
     @classmethod
     def of(cls, candidates: tuple[Candidate, ...], poisoned: bool) -> _LazyCandidates:
@@ -433,7 +489,10 @@ class _LazyCandidates:
                     break
                 if check is not None and i % 64 == 63:
                     check()
-                cand = builder.candidate_exact(req, devices[i])
+                by_device = self.by_device
+                cand = (
+                    by_device[i] if i in by_device else builder.candidate_exact(req, devices[i])
+                )
                 self.next = i + 1
                 if cand is not None:
                     if cand.error is not None:
@@ -441,6 +500,22 @@ class _LazyCandidates:
                         self.last_poison = len(found)
                     found.append(cand)
             return len(found) >= n
+
+    def at_device(self, d: int, builder: _Builder) -> Candidate | None:
+        """Device ``d`` as a candidate (None: not one), evaluated on its own if need be.
+
+        Evaluating a device does not depend on the others, so the answer is the one
+        the walk in order gives when it reaches the device.
+        """
+        by_device = self.by_device
+        if d in by_device:
+            return by_device[d]
+        req = self.req
+        assert req is not None
+        with self._lock:
+            cand = builder.candidate_exact(req, builder.devices[d])
+            by_device[d] = cand
+        return cand
 
     def evaluate_all(
         self, builder: _Builder, check: Callable[[], None] | None
@@ -595,7 +670,7 @@ class Problem:
     claims: tuple[ClaimInfo, ...]
     devices: tuple[DeviceInfo, ...]
     pools: tuple[Pool, ...]
-    counters: dict[PoolID, dict[CounterKey, Quantity]]
+    counters: Mapping[PoolID, dict[CounterKey, Quantity]]
     has_invalid_pools: bool
     max_devices_per_claim: int = MAX_DEVICES_PER_CLAIM
 
@@ -716,12 +791,265 @@ def _taint_blocks(device: DeviceEntry, tolerations: Sequence[DeviceToleration]) 
     return False
 
 
+class _Static:
+    """What a device table holds that does not depend on the allocated state.
+
+    Built once per set of pools (the same slices, in the same order, as one or more
+    nodes see them) and shared by the tables of every state version and of every
+    node that sees those pools: the devices as they are when nothing is in use,
+    which of them can differ in some state, the pools with counters, and indexes
+    computed on demand. It lives in ``Inventory.scratch``, which is cleared whenever
+    a slice changes.
+    """
+
+    __slots__ = (
+        "attr_index",
+        "by_id",
+        "counter_pools",
+        "devices",
+        "has_invalid_pools",
+        "node_dependent",
+        "poison_free",
+        "pools",
+        "sensitive",
+        "shareable",
+    )
+
+    def __init__(self, pools: Sequence[Pool], features: Features) -> None:
+        self.pools = tuple(pools)
+        self.has_invalid_pools = any(p.invalid for p in pools)
+        partitionable = features.partitionable_devices
+        # pools whose counters are computed (on demand, per state)
+        self.counter_pools: dict[PoolID, Pool] = {
+            p.id: p
+            for p in pools
+            if partitionable and p.counter_sets and not (p.incomplete or p.invalid)
+        }
+        devices: list[DeviceInfo] = []
+        # devices whose DeviceInfo depends on the state: shareable ones (counters
+        # prepaid once shared) and ones with capacity (less left once consumed)
+        shareable: list[int] = []
+        sensitive = False
+        consumable = features.consumable_capacity
+        for p, pool in enumerate(pools):
+            if pool.incomplete or pool.invalid:
+                continue
+            pool_id = pool.id
+            for s, slice_entry in enumerate(pool.slices):
+                for entry in slice_entry.devices:
+                    device = entry.device
+                    is_shareable = bool(consumable and device.allow_multiple_allocations)
+                    capacity = device.capacity
+                    consumes: tuple[tuple[CounterKey, Quantity], ...] = ()
+                    if partitionable and device.consumes_counters:
+                        consumes = tuple(
+                            ((consumption.counter_set, cname), counter.value)
+                            for consumption in device.consumes_counters
+                            for cname, counter in (consumption.counters or {}).items()
+                        )
+                    index = len(devices)
+                    if is_shareable:
+                        shareable.append(index)
+                    if capacity:
+                        sensitive = True
+                    devices.append(
+                        DeviceInfo(
+                            index=index,
+                            id=entry.id,
+                            entry=entry,
+                            pool=pool_id,
+                            location=DeviceLocation(p, s, entry.index),
+                            shareable=is_shareable,
+                            capacity_left=(
+                                {name: cap.value for name, cap in capacity.items()}
+                                if capacity
+                                else {}
+                            ),
+                            consumes=consumes,
+                            counters_prepaid=False,
+                            binding_conditions=(
+                                tuple(device.binding_conditions)
+                                if device.binding_conditions
+                                else ()
+                            ),
+                            binding_failure_conditions=(
+                                tuple(device.binding_failure_conditions)
+                                if device.binding_failure_conditions
+                                else ()
+                            ),
+                            need=_total_need(consumes),
+                        )
+                    )
+        self.devices = tuple(devices)
+        # devices that select nodes themselves: whether they are selectable depends
+        # on the node, not only on the pools
+        self.node_dependent = any(
+            slice_entry.per_device_node_selection for pool in pools for slice_entry in pool.slices
+        )
+        self.shareable = tuple(shareable)
+        self.sensitive = sensitive or bool(shareable)
+        self.by_id: dict[DeviceID, int] | None = None
+        # per node key and request signature: no selector of the request fails on
+        # any device of the table (see RequestInfo.admissible)
+        self.poison_free: dict[tuple[Any, ...], tuple[DeviceClass, bool]] = {}
+        # per (attribute, list types): (kind, element) -> device indices, ascending
+        self.attr_index: dict[tuple[str, bool], dict[tuple[str, Any], list[int]]] = {}
+
+    def devices_for(self, state: AllocatedState) -> tuple[DeviceInfo, ...]:
+        """Return the devices as ``state`` sees them: the neutral ones, a few replaced."""
+        if not self.sensitive:
+            return self.devices
+        devices = self.devices
+        changed: dict[int, DeviceInfo] = {}
+        for i in self.shareable:
+            if state.is_device_allocated(devices[i].id):
+                changed[i] = devices[i]
+        used_ids = state.devices_with_consumed_capacity()
+        if used_ids:
+            by_id = self.by_id
+            if by_id is None:
+                by_id = self.by_id = {d.id: d.index for d in devices}
+            for device_id in used_ids:
+                at = by_id.get(device_id)
+                if at is not None:
+                    changed[at] = devices[at]
+        if not changed:
+            return devices
+        out = list(devices)
+        for i, info in changed.items():
+            capacity = info.entry.device.capacity
+            used = state.consumed_capacity(info.id)
+            left: Mapping[str, Quantity] = info.capacity_left
+            if capacity and used:
+                left = {
+                    name: cap.value.sub(used[name]) if name in used else cap.value
+                    for name, cap in capacity.items()
+                }
+            out[i] = DeviceInfo(
+                index=i,
+                id=info.id,
+                entry=info.entry,
+                pool=info.pool,
+                location=info.location,
+                shareable=info.shareable,
+                capacity_left=left,
+                consumes=info.consumes,
+                # A shareable device in use already had its counters used up (see
+                # _PoolCounters): new shares do not consume them again. (Kubernetes
+                # 1.36 only knows this when the shares recorded consumed capacity.)
+                counters_prepaid=info.shareable and state.is_device_allocated(info.id),
+                binding_conditions=info.binding_conditions,
+                binding_failure_conditions=info.binding_failure_conditions,
+                attribute_cache=info.attribute_cache,
+                need=info.need,
+            )
+        return tuple(out)
+
+    def index_of(self, attribute: str, list_types: bool) -> dict[tuple[str, Any], list[int]]:
+        """Device indices (ascending) per (kind, element) of ``attribute``."""
+        key = (attribute, list_types)
+        found = self.attr_index.get(key)
+        if found is None:
+            found = {}
+            for info in self.devices:
+                value = info.attribute(attribute, list_types)
+                if value is None or not value.kind:
+                    continue
+                for element in value.values:
+                    found.setdefault((value.kind, element), []).append(info.index)
+            self.attr_index[key] = found
+        return found
+
+
+def _total_need(
+    consumes: tuple[tuple[CounterKey, Quantity], ...],
+) -> tuple[tuple[CounterKey, Fraction], ...]:
+    """Sum what a device consumes per counter (a counter may be named twice)."""
+    if not consumes:
+        return ()
+    need: dict[CounterKey, Fraction] = {}
+    for key, amount in consumes:
+        need[key] = need.get(key, Fraction(0)) + amount.value
+    return tuple(need.items())
+
+
+class _PoolCounters(Mapping[PoolID, dict[CounterKey, "Quantity"]]):
+    """The counters still available per pool, worked out for a pool when first asked.
+
+    Counters of every device that is in use in any way are used up; that never
+    changes during one call (the state is fixed), so each pool is done once.
+    """
+
+    __slots__ = ("_done", "_pools", "_state")
+
+    def __init__(self, pools: Mapping[PoolID, Pool], state: AllocatedState) -> None:
+        self._pools = pools
+        self._state = state
+        # pool -> (available quantities, their values, overdrawn)
+        self._done: dict[
+            PoolID, tuple[dict[CounterKey, Quantity], dict[CounterKey, Fraction], bool]
+        ] = {}
+
+    def _pool(
+        self, pool_id: PoolID
+    ) -> tuple[dict[CounterKey, Quantity], dict[CounterKey, Fraction], bool] | None:
+        hit = self._done.get(pool_id)
+        if hit is not None:
+            return hit
+        pool = self._pools.get(pool_id)
+        if pool is None:
+            return None
+        state = self._state
+        available: dict[CounterKey, Quantity] = {}
+        for set_name, counter_set in pool.counter_sets.items():
+            for cname, counter in (counter_set.counters or {}).items():
+                available[(set_name, cname)] = counter.value
+        for slice_entry in [*pool.slices, *pool.slices_not_targeting_node]:
+            for entry in slice_entry.devices:
+                if not entry.device.consumes_counters:
+                    continue
+                if not state.is_device_allocated(entry.id):
+                    continue
+                for consumption in entry.device.consumes_counters:
+                    for cname, counter in (consumption.counters or {}).items():
+                        key = (consumption.counter_set, cname)
+                        if key in available:
+                            available[key] = available[key].sub(counter.value)
+        values = {key: q.value for key, q in available.items()}
+        hit = (available, values, any(v < 0 for v in values.values()))
+        self._done[pool_id] = hit
+        return hit
+
+    def __getitem__(self, pool_id: PoolID) -> dict[CounterKey, Quantity]:
+        hit = self._pool(pool_id)
+        if hit is None:
+            raise KeyError(pool_id)
+        return hit[0]
+
+    def __iter__(self) -> Iterator[PoolID]:
+        return iter(self._pools)
+
+    def __len__(self) -> int:
+        return len(self._pools)
+
+    def values_of(self, pool_id: PoolID) -> dict[CounterKey, Fraction]:
+        """Return the pool's available counters as numbers ({} for a pool without any)."""
+        hit = self._pool(pool_id)
+        return hit[1] if hit is not None else {}
+
+    def overdrawn(self, pool_id: PoolID) -> bool:
+        """Whether devices in use already consume more than the pool's counters."""
+        hit = self._pool(pool_id)
+        return hit is not None and hit[2]
+
+
 class _Table:
-    """One node's device table and what is computed from it, cached across calls.
+    """One node's device table in one allocated state, and what is computed from it.
 
     It depends on the node (name and labels), the allocated state (and its version)
     and the inventory's slices and features, and lives in ``Inventory.scratch`` under
-    that key, so that the next call for the same node and state finds it.
+    that key, so that the next call for the same node and state finds it. What does
+    not depend on the state is in its :class:`_Static`, shared across states.
     """
 
     __slots__ = (
@@ -730,23 +1058,49 @@ class _Table:
         "counters",
         "devices",
         "has_invalid_pools",
-        "overdrawn",
+        "node_key",
         "pools",
         "state_ref",
+        "static",
     )
 
-    def __init__(self, state: AllocatedState, pools: list[Pool]) -> None:
+    def __init__(self, state: AllocatedState, static: _Static, node: Any) -> None:
         self.state_ref = weakref.ref(state)
-        self.pools = tuple(pools)
-        self.has_invalid_pools = any(p.invalid for p in pools)
-        # filled once built (Problem.devices is this very tuple)
-        self.devices: tuple[DeviceInfo, ...] = ()
-        self.counters: dict[PoolID, dict[CounterKey, Quantity]] = {}
-        self.overdrawn: set[PoolID] = set()
+        self.static = static
+        self.node_key = node
+        self.pools = static.pools
+        self.has_invalid_pools = static.has_invalid_pools
+        self.devices = static.devices_for(state)
+        self.counters = _PoolCounters(static.counter_pools, state)
         # request signature -> (device class, its lazily evaluated candidates)
         self.candidate_cache: dict[tuple[Any, ...], tuple[DeviceClass, _LazyCandidates]] = {}
         # id(inventory entry) -> device, built when an All request first needs it
         self.by_entry: dict[int, DeviceInfo] | None = None
+
+
+def _static_for(inventory: Inventory, node: Node | None, nkey: Any) -> _Static:
+    """Return the state-free table of the pools ``node`` sees (shared by such nodes)."""
+    pools = inventory.pools_for_node(node)
+    scratch = inventory.scratch
+    hit = scratch.get(("static-of", nkey))
+    if hit is not None and hit[0] is pools:
+        return hit[1]  # type: ignore[no-any-return]
+    content = tuple(
+        (
+            p.id,
+            p.incomplete,
+            p.invalid,
+            tuple(map(id, p.slices)),
+            tuple(map(id, p.slices_not_targeting_node)),
+        )
+        for p in pools
+    )
+    static: _Static | None = scratch.get(("static", content))
+    if static is None:
+        static = _Static(pools, inventory.features)
+        inventory.remember(("static", content), static)
+    inventory.remember(("static-of", nkey), (pools, static))
+    return static
 
 
 class _Builder:
@@ -772,22 +1126,16 @@ class _Builder:
         self._seen_selectors: set[str] = set()
         # The table and the candidate lists computed from it are cached under what
         # they depend on (see _Table); the pools come with it.
-        key = ("devices", node_key(node), id(state), state.version)
+        nkey = node_key(node)
+        key = ("devices", nkey, id(state), state.version)
         table: _Table | None = inventory.scratch.get(key)
         if table is None or table.state_ref() is not state:
-            table = _Table(state, inventory.pools_for_node(node))
-            self.pools = table.pools
-            self.counters = table.counters
-            self.overdrawn = table.overdrawn
-            building: list[DeviceInfo] = []
-            self._build_devices(building)
-            table.devices = tuple(building)
+            table = _Table(state, _static_for(inventory, node, nkey), nkey)
             inventory.remember(key, table)
         self.table = table
         self.pools = table.pools
         self.devices = table.devices
         self.counters = table.counters
-        self.overdrawn = table.overdrawn
 
     @property
     def by_entry(self) -> dict[int, DeviceInfo]:
@@ -797,105 +1145,40 @@ class _Builder:
             found = self.table.by_entry = {id(d.entry): d for d in self.devices}
         return found
 
+    def poison_free(self, req: _Req) -> bool:
+        """Whether no selector of ``req`` fails on any device of the table (any state)."""
+        table = self.table
+        known = table.static.poison_free
+        # Selectors do not depend on the node, per-device node selection does.
+        key = (table.node_key if table.static.node_dependent else None, req.signature)
+        hit = known.get(key)
+        if hit is not None and hit[0] is req.device_class:
+            return hit[1]
+        check = self.check_abort
+        free = True
+        for i, info in enumerate(table.static.devices):
+            if check is not None and i % 64 == 63:
+                check()
+            try:
+                self._selectable(req, info.entry)
+            except InputError:
+                free = False
+                break
+        known[key] = (req.device_class, free)
+        return free
+
     # devices and counters ---------------------------------------------------------
 
-    def _build_devices(self, devices: list[DeviceInfo]) -> None:
-        features = self.features
-        consumable = features.consumable_capacity
-        partitionable = features.partitionable_devices
-        state = self.state
-        consumed_capacity = state.consumed_capacity
-        for p, pool in enumerate(self.pools):
-            if pool.incomplete or pool.invalid:
-                continue
-            if partitionable and pool.counter_sets:
-                self._build_counters(pool)
-            pool_id = pool.id
-            for s, slice_entry in enumerate(pool.slices):
-                for entry in slice_entry.devices:
-                    device = entry.device
-                    shareable = bool(consumable and device.allow_multiple_allocations)
-                    capacity = device.capacity
-                    if capacity:
-                        used = consumed_capacity(entry.id)
-                        if used:
-                            left = {
-                                name: cap.value.sub(used[name]) if name in used else cap.value
-                                for name, cap in capacity.items()
-                            }
-                        else:
-                            left = {name: cap.value for name, cap in capacity.items()}
-                    else:
-                        left = {}
-                    consumes: tuple[tuple[CounterKey, Quantity], ...] = ()
-                    if partitionable and device.consumes_counters:
-                        consumes = tuple(
-                            ((consumption.counter_set, cname), counter.value)
-                            for consumption in device.consumes_counters
-                            for cname, counter in (consumption.counters or {}).items()
-                        )
-                    devices.append(
-                        DeviceInfo(
-                            index=len(devices),
-                            id=entry.id,
-                            entry=entry,
-                            pool=pool_id,
-                            location=DeviceLocation(p, s, entry.index),
-                            shareable=shareable,
-                            capacity_left=left,
-                            consumes=consumes,
-                            # A shareable device in use already had its counters
-                            # used up (see _build_counters): new shares do not
-                            # consume them again. (Kubernetes 1.36 only knows this
-                            # when the shares recorded consumed capacity.)
-                            counters_prepaid=shareable and state.is_device_allocated(entry.id),
-                            binding_conditions=(
-                                tuple(device.binding_conditions)
-                                if device.binding_conditions
-                                else ()
-                            ),
-                            binding_failure_conditions=(
-                                tuple(device.binding_failure_conditions)
-                                if device.binding_failure_conditions
-                                else ()
-                            ),
-                        )
-                    )
-
-    def _build_counters(self, pool: Pool) -> None:
-        # Counters of every device that is in use in any way are used up. This
-        # never changes during one call, so it is computed once per pool.
-        available: dict[CounterKey, Quantity] = {}
-        for set_name, counter_set in pool.counter_sets.items():
-            for cname, counter in (counter_set.counters or {}).items():
-                available[(set_name, cname)] = counter.value
-        for slice_entry in [*pool.slices, *pool.slices_not_targeting_node]:
-            for entry in slice_entry.devices:
-                if not entry.device.consumes_counters:
-                    continue
-                if not self.state.is_device_allocated(entry.id):
-                    continue
-                for consumption in entry.device.consumes_counters:
-                    for cname, counter in (consumption.counters or {}).items():
-                        key = (consumption.counter_set, cname)
-                        if key in available:
-                            available[key] = available[key].sub(counter.value)
-        self.counters[pool.id] = available
-        if any(q.sign() < 0 for q in available.values()):
-            self.overdrawn.add(pool.id)
-
     def _counters_fit_alone(self, info: DeviceInfo) -> bool:
-        if not info.consumes or info.counters_prepaid:
+        if not info.need or info.counters_prepaid:
             return True
-        if info.pool in self.overdrawn:
+        counters = self.counters
+        if counters.overdrawn(info.pool):
             return False
-        available = self.counters.get(info.pool, {})
-        need: dict[CounterKey, Any] = {}
-        for key, amount in info.consumes:
-            need[key] = need.get(key, 0) + amount.value
-        for key, total in need.items():
+        available = counters.values_of(info.pool)
+        for key, total in info.need:
             have = available.get(key)
-            if have is None or total > have.value:
+            if have is None or total > have:
                 return False
         return True
 

@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, Protocol
 
@@ -141,7 +142,7 @@ class _Search:
         # counters consumed by the devices chosen in this call, per pool, and what
         # each pool has (read from the problem when a device first consumes counters).
         self.counter_used: dict[Any, dict[tuple[str, str], Fraction]] = {}
-        self.counter_avail: dict[Any, dict[tuple[str, str], Fraction]] | None = None
+        self.counter_avail: dict[Any, dict[tuple[str, str], Fraction]] = {}
         self.left: dict[int, dict[str, Fraction]] = {}
         self.results: list[list[Choice]] = [[] for _ in self.claims]
         self.chosen: list[list[list[AttributeValue]]] = [
@@ -164,13 +165,16 @@ class _Search:
     def _check_abort(self) -> None:
         check_abort(self.deadline, self.timeout, self.cancel)
 
-    def _counters_available(self) -> dict[Any, dict[tuple[str, str], Fraction]]:
-        avail = self.counter_avail
+    def _counters_available(self, pool: Any) -> dict[tuple[str, str], Fraction]:
+        avail = self.counter_avail.get(pool)
         if avail is None:
-            avail = self.counter_avail = {
-                pool: {k: q.value for k, q in counters.items()}
-                for pool, counters in self.problem.counters.items()
-            }
+            counters = self.problem.counters
+            values_of = getattr(counters, "values_of", None)
+            if values_of is not None:
+                avail = values_of(pool)
+            else:
+                avail = {k: q.value for k, q in counters.get(pool, {}).items()}
+            self.counter_avail[pool] = avail
         return avail
 
     # --- quick infeasibility ------------------------------------------------------------
@@ -292,12 +296,55 @@ class _Search:
                 undo()
             return done
 
+        all_holders = self.holders
+        admissible = self._admissible(c, req) if req.constraints else None
+        if admissible is not None:
+            # A matchAttribute constraint's value is fixed: only the devices with that
+            # value can pass _take, so the others are skipped (in the same order; no
+            # selector of the request can fail on them, see RequestInfo.admissible).
+            # ``start`` < 0 is a device bound (-start - 1), passed between levels here.
+            if start < 0:
+                bound = -start - 1
+            elif start > 0:
+                bound = req.candidate(start - 1).device + 1
+            else:
+                bound = 0
+            for j in range(bisect_left(admissible, bound), len(admissible)):
+                d = admissible[j]
+                cand_at = req.candidate_at(d)
+                if cand_at is None:
+                    continue
+                holders = all_holders.get(d)
+                if holders:
+                    if req.admin_access:
+                        if c in holders:
+                            continue
+                    else:
+                        continue
+                if cand_at.error is not None:  # pragma: no cover - poison-free by contract
+                    raise cand_at.error
+                if self.devices[d].shareable and not self._capacity_fits(d, cand_at):
+                    continue
+                undo = self._take(c, req, cand_at, must=False)
+                if undo is None:
+                    continue
+                try:
+                    done = self._one(c, r, sub, in_sub, k + 1, -(d + 2))
+                except BaseException:
+                    undo()
+                    raise
+                if done:
+                    return True
+                undo()
+            return False
+
         # Candidates are evaluated as the walk reaches them (Kubernetes evaluates
         # selectors lazily too): reach(m) evaluates devices only until the m-th
         # candidate is known.
         need = req.count - k
+        if start < 0:
+            start = self._first_at_or_after(req, -start - 1)
         i = start - 1
-        all_holders = self.holders
         while True:
             i += 1
             # When fewer than need candidates are left from i on, every device has
@@ -329,6 +376,27 @@ class _Search:
                 return True
             undo()
         return False
+
+    def _admissible(self, c: int, req: RequestInfo) -> Sequence[int] | None:
+        """Return the fewest devices a fixed matchAttribute value of claim ``c`` admits."""
+        claim = self.claims[c]
+        chosen = self.chosen[c]
+        best: Sequence[int] | None = None
+        for k in req.constraints:
+            if not chosen[k]:
+                continue
+            found = req.admissible(claim.constraints[k], chosen[k])
+            if found is not None and (best is None or len(found) < len(best)):
+                best = found
+        return best
+
+    @staticmethod
+    def _first_at_or_after(req: RequestInfo, bound: int) -> int:
+        """Return the position of the first candidate at device index ``bound`` or later."""
+        i = 0
+        while req.reach(i + 1) and req.candidate(i).device < bound:
+            i += 1
+        return i
 
     # --- one device ----------------------------------------------------------------------
 
@@ -370,13 +438,11 @@ class _Search:
         if pay_counters and shareable and self.shares.get(d, 0) > 0:
             pay_counters = False
         if pay_counters:
-            avail = self._counters_available().get(info.pool, {})
+            avail = self._counters_available(info.pool)
             used = self.counter_used.setdefault(info.pool, {})
-            need: dict[tuple[str, str], Fraction] = {}
-            for key, quantity in info.consumes:
-                need[key] = need.get(key, Fraction(0)) + quantity.value
-            for key, total in need.items():
-                if used.get(key, 0) + total > avail.get(key, Fraction(0)):
+            need = info.need
+            for key, total in need:
+                if used.get(key, 0) + total > avail.get(key, 0):
                     return None
 
         # Constraints of the claim that cover this request.
@@ -401,7 +467,7 @@ class _Search:
 
         # Commit.
         if pay_counters:
-            for key, total in need.items():
+            for key, total in need:
                 used[key] = used.get(key, 0) + total
         for k in req.constraints:
             value = claim.constraints[k].value(info)
@@ -431,7 +497,7 @@ class _Search:
             for k in req.constraints:
                 chosen[k].pop()
             if pay_counters:
-                for key, total in need.items():
+                for key, total in need:
                     used[key] -= total
 
         return undo

@@ -159,6 +159,7 @@ class _Data:
         "classes",
         "intern",
         "inventory",
+        "key_intern",
         "keys",
         "memo",
         "nodes",
@@ -182,6 +183,9 @@ class _Data:
         self.state = AllocatedState(consumable_capacity=features.consumable_capacity)
         # node name -> equivalence key (forgotten when something it depends on changes)
         self.keys: dict[str, tuple[Any, ...]] = {}
+        # one object per distinct key (shared by forks): grouping nodes and the memo
+        # then compare keys by identity, not part by part
+        self.key_intern: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         # content signatures of slices, by slice entry: a cache shared by forks
         self.sigs: dict[int, tuple[SliceEntry, int]] = {}
         self.intern: dict[_Sig, int] = {}
@@ -205,6 +209,7 @@ class _Data:
         other.inventory = self.inventory.copy()
         other.state = self.state.copy()
         other.keys = dict(self.keys)
+        other.key_intern = self.key_intern
         other.sigs = self.sigs
         other.intern = self.intern
         other.reserved_added = set(self.reserved_added)
@@ -505,6 +510,10 @@ class Cluster:
         key = data.keys.get(name)
         if key is None:
             key = self._compute_key(name)
+            interned = data.key_intern
+            if len(interned) > 4 * max(1024, len(data.nodes)):
+                interned.clear()
+            key = interned.setdefault(key, key)
             data.keys[name] = key
         return key
 
