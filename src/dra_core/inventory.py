@@ -378,6 +378,10 @@ _INVENTORIES: dict[tuple[Features, tuple[int, ...]], tuple[list[weakref.ref[Any]
 _MAX_INVENTORIES = 8
 
 
+# pools built from a given set of slices, kept per inventory (see Inventory._gather)
+_MAX_POOL_MEMO = 65536
+
+
 class Inventory:
     """The slices of a cluster, indexed by node and pool.
 
@@ -436,6 +440,7 @@ class Inventory:
                 self._on_node.setdefault(entry.node_name, []).append(entry)
             self._by_pool.setdefault(entry.pool_id, []).append(entry)
         self._pool_cache: dict[tuple[str, tuple[tuple[str, str], ...]], list[Pool]] = {}
+        self._pool_memo: dict[Any, tuple[Any, Any, Pool]] = {}
         self.scratch: dict[Any, Any] = {}
 
     def remember(self, key: Any, value: Any) -> None:
@@ -527,6 +532,7 @@ class Inventory:
 
         normal: list[Pool] = []
         with_binding: list[Pool] = []
+        memo = self._pool_memo
         for pool_id, entries in pools.items():
             generation = entries[0].generation
             wanted = entries[0].resource_slice_count
@@ -544,10 +550,27 @@ class Inventory:
                         break
                 if obsolete:
                     continue  # the driver is replacing this generation
-                if len(all_for_pool) != wanted:
-                    normal.append(Pool(pool_id, incomplete=True))
-                    continue
-            pool = self._build_pool(pool_id, entries, all_for_pool)
+            # The pool is a function of these entries: nodes that see the same get the
+            # same Pool object (the memo holds the entries, so their ids stay theirs).
+            key = (
+                pool_id,
+                tuple(map(id, entries)),
+                None if all_for_pool is None else tuple(map(id, all_for_pool)),
+            )
+            hit = memo.get(key)
+            if hit is not None:
+                pool = hit[2]
+            else:
+                if all_for_pool is not None and len(all_for_pool) != wanted:
+                    pool = Pool(pool_id, incomplete=True)
+                else:
+                    pool = self._build_pool(pool_id, entries, all_for_pool)
+                if len(memo) > _MAX_POOL_MEMO:
+                    memo.clear()
+                memo[key] = (entries, all_for_pool, pool)
+            if pool.incomplete:
+                normal.append(pool)
+                continue
             (with_binding if pool.has_binding_conditions else normal).append(pool)
         normal.sort(key=lambda p: (p.id.driver, p.id.pool))
         with_binding.sort(key=lambda p: (p.id.driver, p.id.pool))

@@ -111,7 +111,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
@@ -438,6 +438,7 @@ class _LazyCandidates:
         "done",
         "found",
         "last_poison",
+        "memo",
         "next",
         "poisoned",
         "req",
@@ -455,6 +456,8 @@ class _LazyCandidates:
         # device index -> its candidate (None: not one), for devices evaluated out of
         # order (see at_device)
         self.by_device: dict[int, Candidate | None] = {}
+        # the request's selectable memo (see _Builder.selectable_memo), when it has one
+        self.memo: dict[int, Any] | None = None
 
     @classmethod
     def of(cls, candidates: tuple[Candidate, ...], poisoned: bool) -> _LazyCandidates:
@@ -491,7 +494,9 @@ class _LazyCandidates:
                     check()
                 by_device = self.by_device
                 cand = (
-                    by_device[i] if i in by_device else builder.candidate_exact(req, devices[i])
+                    by_device[i]
+                    if i in by_device
+                    else builder.candidate_exact(req, devices[i], self.memo)
                 )
                 self.next = i + 1
                 if cand is not None:
@@ -513,7 +518,7 @@ class _LazyCandidates:
         req = self.req
         assert req is not None
         with self._lock:
-            cand = builder.candidate_exact(req, builder.devices[d])
+            cand = builder.candidate_exact(req, builder.devices[d], self.memo)
             by_device[d] = cand
         return cand
 
@@ -791,6 +796,10 @@ def _taint_blocks(device: DeviceEntry, tolerations: Sequence[DeviceToleration]) 
     return False
 
 
+# a selectable memo's mark for a device whose selector fails
+_FAILS = "fails"
+
+
 class _Static:
     """What a device table holds that does not depend on the allocated state.
 
@@ -809,8 +818,8 @@ class _Static:
         "devices",
         "has_invalid_pools",
         "node_dependent",
-        "poison_free",
         "pools",
+        "selectable",
         "sensitive",
         "shareable",
     )
@@ -889,9 +898,13 @@ class _Static:
         self.shareable = tuple(shareable)
         self.sensitive = sensitive or bool(shareable)
         self.by_id: dict[DeviceID, int] | None = None
-        # per node key and request signature: no selector of the request fails on
-        # any device of the table (see RequestInfo.admissible)
-        self.poison_free: dict[tuple[Any, ...], tuple[DeviceClass, bool]] = {}
+        # per node key (when devices select nodes) and request signature: the device
+        # class, whether each device is selectable (see _Builder.candidate_exact),
+        # and whether no selector fails on any device ([None] until known; see
+        # RequestInfo.admissible)
+        self.selectable: dict[
+            tuple[Any, ...], tuple[DeviceClass, dict[int, Any], list[bool | None]]
+        ] = {}
         # per (attribute, list types): (kind, element) -> device indices, ascending
         self.attr_index: dict[tuple[str, bool], dict[tuple[str, Any], list[int]]] = {}
 
@@ -1078,6 +1091,20 @@ class _Table:
         self.by_entry: dict[int, DeviceInfo] | None = None
 
 
+class _Content(tuple):  # type: ignore[type-arg]
+    """A tuple whose hash is computed once (thousands of pools hash slowly)."""
+
+    _hash: int
+
+    def __new__(cls, parts: Iterable[Any]) -> _Content:
+        content = super().__new__(cls, parts)
+        content._hash = tuple.__hash__(content)
+        return content
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
 def _static_for(inventory: Inventory, node: Node | None, nkey: Any) -> _Static:
     """Return the state-free table of the pools ``node`` sees (shared by such nodes)."""
     pools = inventory.pools_for_node(node)
@@ -1085,16 +1112,9 @@ def _static_for(inventory: Inventory, node: Node | None, nkey: Any) -> _Static:
     hit = scratch.get(("static-of", nkey))
     if hit is not None and hit[0] is pools:
         return hit[1]  # type: ignore[no-any-return]
-    content = tuple(
-        (
-            p.id,
-            p.incomplete,
-            p.invalid,
-            tuple(map(id, p.slices)),
-            tuple(map(id, p.slices_not_targeting_node)),
-        )
-        for p in pools
-    )
+    # Nodes that see the same slices get the same Pool objects (Inventory._gather),
+    # which the table holds: their ids name the content while it is cached.
+    content = _Content(map(id, pools))
     static: _Static | None = scratch.get(("static", content))
     if static is None:
         static = _Static(pools, inventory.features)
@@ -1145,27 +1165,47 @@ class _Builder:
             found = self.table.by_entry = {id(d.entry): d for d in self.devices}
         return found
 
+    def selectable_memo(self, req: _Req) -> dict[int, Any]:
+        """Per device index, whether ``req`` selects it (see :meth:`candidate_exact`).
+
+        Kept with the state-free table: selectors do not depend on the state, nor on
+        the node, except through per-device node selection.
+        """
+        table = self.table
+        static = table.static
+        # (class name, selector expressions) of the signature: the claim it names for
+        # error texts does not change what is selectable
+        key = (table.node_key if static.node_dependent else None, req.signature[:2])
+        hit = static.selectable.get(key)
+        if hit is None or hit[0] is not req.device_class:
+            hit = static.selectable[key] = (req.device_class, {}, [None])
+        return hit[1]
+
     def poison_free(self, req: _Req) -> bool:
         """Whether no selector of ``req`` fails on any device of the table (any state)."""
         table = self.table
-        known = table.static.poison_free
-        # Selectors do not depend on the node, per-device node selection does.
-        key = (table.node_key if table.static.node_dependent else None, req.signature)
-        hit = known.get(key)
-        if hit is not None and hit[0] is req.device_class:
-            return hit[1]
-        check = self.check_abort
-        free = True
-        for i, info in enumerate(table.static.devices):
-            if check is not None and i % 64 == 63:
-                check()
-            try:
-                self._selectable(req, info.entry)
-            except InputError:
-                free = False
-                break
-        known[key] = (req.device_class, free)
-        return free
+        static = table.static
+        memo = self.selectable_memo(req)
+        key = (table.node_key if static.node_dependent else None, req.signature[:2])
+        verdict = static.selectable[key][2]
+        if verdict[0] is None:
+            check = self.check_abort
+            free = True
+            for i, info in enumerate(static.devices):
+                if check is not None and i % 64 == 63:
+                    check()
+                ok = memo.get(i)
+                if ok is None:
+                    try:
+                        ok = self._selectable(req, info.entry)
+                    except InputError:
+                        ok = _FAILS
+                    memo[i] = ok
+                if ok is _FAILS:
+                    free = False
+                    break
+            verdict[0] = free
+        return bool(verdict[0])
 
     # devices and counters ---------------------------------------------------------
 
@@ -1280,10 +1320,13 @@ class _Builder:
         if hit is not None and hit[0] is req.device_class:
             return hit[1]
         found = _LazyCandidates(req)
+        found.memo = self.selectable_memo(req)
         cache[req.signature] = (req.device_class, found)
         return found
 
-    def candidate_exact(self, req: _Req, info: DeviceInfo) -> Candidate | None:
+    def candidate_exact(
+        self, req: _Req, info: DeviceInfo, memo: dict[int, Any] | None = None
+    ) -> Candidate | None:
         """Device ``info`` as a candidate of ExactCount ``req``; None when it is not one.
 
         A selector error (or a malformed per-device node selector) gives a poisoned
@@ -1293,11 +1336,25 @@ class _Builder:
         # evaluated, so its selector errors never surface.
         if not req.admin_access and self.state.is_dedicated(info.id):
             return None
-        try:
-            if not self._selectable(req, info.entry):
+        if memo is not None:
+            # Whether a device is selectable does not depend on the state: kept per
+            # table content and request (True, False, or _FAILS for an error, which is
+            # worked out again so that each call raises its own error object).
+            ok = memo.get(info.index)
+            if ok is None:
+                try:
+                    ok = self._selectable(req, info.entry)
+                except InputError:
+                    ok = _FAILS
+                memo[info.index] = ok
+            if ok is False:
                 return None
-        except InputError as err:
-            return Candidate(info.index, error=err)
+        if memo is None or ok is _FAILS:
+            try:
+                if not self._selectable(req, info.entry):
+                    return None
+            except InputError as err:
+                return Candidate(info.index, error=err)
         if not self._capacity_ok(req, info):
             return None
         if not self._statically_usable(req, info, dedicated_checked=True):

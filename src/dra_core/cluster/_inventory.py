@@ -54,6 +54,7 @@ class ClusterInventory(Inventory):
         self._shared = []
         self._by_pool = {}
         self._pool_cache = {}
+        self._pool_memo = {}
         # node name -> (labels, pools): pools_for_node's cache, by name so that one
         # node's entry can be forgotten without scanning.
         self._by_name: dict[str, tuple[tuple[tuple[str, str], ...], list[Pool]]] = {}
