@@ -399,10 +399,9 @@ WORKLOADS: dict[str, Callable[[], Workload]] = {
     "SchedulingWithResourceClaimTemplate/match_2500pods_500nodes": lambda: scheduling(
         500, 1250, 1250, "match"
     ),
-    # scaled down from 2000 slices: every pod's allocation searches (and backtracks
-    # over) every slice's pool, as the workload intends; see docs/simulator.md
-    "SteadyStateClusterResourceClaimTemplatePartitionable/200pods_100nodes_100slices": lambda: (
-        partitionable(nodes=100, slices=100, claims=100, rounds=20)
+    # full scale: 2,000 pools every node sees, 2,000 claims allocated first
+    "SteadyStateClusterResourceClaimTemplatePartitionable/2000pods_100nodes_2000slices": lambda: (
+        partitionable(nodes=100, slices=2000, claims=2000, rounds=200)
     ),
     "5000pods_5000nodes": lambda: big(),
 }
