@@ -209,7 +209,8 @@ def test_workload_135_pod_group() -> None:
     assert sorted(devices(sim, "pod-0") + devices(sim, "pod-1")) == ["half-0", "half-1"]
 
 
-def test_dra_example_driver_podgroup_demo() -> None:
+def example_driver_demo(*extra: Any) -> Simulator:
+    """The dra-example-driver's PodGroup demo on its one-worker cluster (8 GPUs)."""
     slices = data_path(*EXAMPLE, "README.md.block1-L188-320.yaml")
     demo = data_path(
         *EXAMPLE,
@@ -227,16 +228,110 @@ def test_dra_example_driver_podgroup_demo() -> None:
         "kind": "Node",
         "metadata": {"name": "dra-example-driver-cluster-worker"},
     }
-    sim = Simulator([slices, device_class, node, demo])
+    sim = Simulator([slices, device_class, node, demo, *extra])
     sim.run()
+    return sim
+
+
+DEMO_NS = "podgroup-resourceclaimtemplate"
+
+
+def test_dra_example_driver_podgroup_demo() -> None:
+    """KEP-5729 as Kubernetes 1.36 runs the demo: one claim per PodGroup, from the
+    template, owned by the PodGroup and reserved for it; its two pods share it."""
+    sim = example_driver_demo()
     rows = sim.pods()
     assert len(rows) == 4
     assert {r.phase for r in rows} == {"Running"}
-    # Each pod gets its own claim from the template: the simulator does not yet share a
-    # pod group's claims (KEP-5729), where 1.36 would give each group one GPU.
-    assert sim.summary()["devices_in_use"] == 4
+    assert sim.summary()["devices_in_use"] == 2
+    claims = {c.metadata.name: c for c in sim.cluster.objects("ResourceClaim")}
+    assert len(claims) == 2
+    by_group: dict[str, set[str]] = {}
+    for row in rows:
+        group = row.name.split("-")[0] + "-" + row.name.split("-")[1]
+        by_group.setdefault(group, set()).update(row.claims)
+        status = sim.pod(row.name, DEMO_NS).status
+        assert status is not None
+        assert [(s.name, s.resource_claim_name) for s in status.resource_claim_statuses] == [
+            ("gpu", row.claims[0])
+        ]
+    assert sorted(by_group) == ["group-1", "group-2"]
+    devices_used = []
+    for group, names in by_group.items():
+        assert len(names) == 1  # the group's pods share one claim
+        claim = claims[next(iter(names))]
+        assert claim.metadata.name.startswith(f"{group}-gpu-")
+        assert claim.metadata.annotations == {"resource.kubernetes.io/pod-claim-name": "gpu"}
+        (owner,) = claim.metadata.owner_references
+        assert (owner.kind, owner.name, owner.controller) == ("PodGroup", group, True)
+        assert owner.api_version == "scheduling.k8s.io/v1alpha2"
+        assert claim.status is not None and claim.status.allocation is not None
+        (consumer,) = claim.status.reserved_for
+        assert (consumer.api_group, consumer.resource, consumer.name, consumer.uid) == (
+            "scheduling.k8s.io",
+            "podgroups",
+            group,
+            owner.uid,
+        )
+        results = claim.status.allocation.devices
+        assert results is not None and len(results.results) == 1
+        devices_used.append(results.results[0].device)
+    assert len(set(devices_used)) == 2
     scheduled = [e.name for e in sim.events() if e.reason == "Scheduled"]
     assert len(scheduled) == 4
+
+
+def test_pod_group_claims_are_released_when_the_group_and_its_pods_are_gone() -> None:
+    sim = example_driver_demo()
+    (claim,) = [
+        c for c in sim.cluster.objects("ResourceClaim") if c.metadata.name.startswith("group-1")
+    ]
+    # The PodGroup goes first: its pods still run, so the claim stays (its finalizer).
+    sim.delete(kind="PodGroup", name="group-1", namespace=DEMO_NS)
+    sim.run()
+    assert sim.cluster.get("ResourceClaim", claim.metadata.name, DEMO_NS) is not None
+    assert sim.summary()["devices_in_use"] == 2
+    # Then the pods: the claim made for the PodGroup is deleted, its GPU is free.
+    sim.delete(kind="Deployment", name="group-1", namespace=DEMO_NS)
+    sim.run()
+    assert sim.cluster.get("ResourceClaim", claim.metadata.name, DEMO_NS) is None
+    assert sim.summary()["devices_in_use"] == 1
+    # The other group is untouched.
+    assert len(sim.cluster.objects("ResourceClaim")) == 1
+    assert {r.phase for r in sim.pods()} == {"Running"}
+
+
+def test_pod_group_claim_by_name_is_reserved_for_the_group_and_a_mismatch_is_the_pods() -> None:
+    shared = {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "ResourceClaim",
+        "metadata": {"name": "shared-gpu", "namespace": "default"},
+        "spec": {"devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": "gpu"}}]}},
+    }
+    group = pod_group(min_count=1)
+    group["spec"] = {
+        "schedulingPolicy": {"basic": {}},
+        "resourceClaims": [{"name": "net", "resourceClaimName": "shared-gpu"}],
+    }
+    pods = []
+    for i in range(3):
+        p = pod(f"pod-{i}")
+        p["spec"]["resourceClaims"].append(
+            # pod-2 names the claim under another name: not the group's, reserved for it
+            {"name": "net" if i < 2 else "other", "resourceClaimName": "shared-gpu"}
+        )
+        pods.append(p)
+    sim = Simulator([*gpu_nodes(1, 4), shared, group, *pods])
+    sim.run()
+    assert set(phases(sim).values()) == {"Running"}
+    claim = sim.cluster.get("ResourceClaim", "shared-gpu", "default")
+    assert isinstance(claim, ResourceClaim) and claim.status is not None
+    assert sorted((r.resource, r.name) for r in claim.status.reserved_for) == [
+        ("podgroups", "gang"),
+        ("pods", "pod-2"),
+    ]
+    # each pod's own template claim, plus the shared one: 3 + 1 GPUs
+    assert sim.summary()["devices_in_use"] == 4
 
 
 def test_same_inputs_same_run() -> None:

@@ -5,6 +5,13 @@ them are there, then schedules them together or not at all. The simulator does t
 same with :func:`~dra_core.cluster._gang.place_gang`: the members' devices are placed
 jointly (not one pod after another), committed through the Cluster and the pods bound
 together. The wording of the waiting message is dra-core's.
+
+A PodGroup's own ResourceClaims (KEP-5729, Kubernetes 1.36) are kept here too: the
+claim controller makes one claim per ``resourceClaimTemplateName`` of the PodGroup
+(owned by it), a pod's claim that matches one of its PodGroup's claims exactly is that
+claim, reserved for the PodGroup; when the PodGroup is deleted and none of its pods
+uses the claims any more, the PodGroup leaves ``reservedFor`` (the claim is
+deallocated when nobody is left) and the claims made for it are deleted.
 """
 
 from __future__ import annotations
@@ -12,14 +19,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from dra_core.api import ResourceClaim, ResourceClaimTemplate
 from dra_core.cluster._gang import GangPolicy, explain_gang, gang_policy_for_pod, place_gang
 from dra_core.errors import InputError
+from dra_core.sim import _controller as controller
+from dra_core.sim._names import uid
 from dra_core.sim._scheduler import resources_reasons
 
 if TYPE_CHECKING:
     from dra_core.sim._sim import Simulator, _PodState
 
-__all__ = ["GANG_KINDS", "gang_policy", "is_gang_object", "schedule_gang", "waiting_message"]
+__all__ = [
+    "GANG_KINDS",
+    "gang_policy",
+    "group_claim_name",
+    "is_gang_object",
+    "pod_group_key",
+    "release_pod_group",
+    "schedule_gang",
+    "sync_pod_group",
+    "waiting_message",
+]
 
 #: The Workload API's kinds the simulator keeps (KEP-4671, KEP-5729).
 GANG_KINDS = ("PodGroup", "Workload")
@@ -137,3 +157,131 @@ def schedule_gang(sim: Simulator, state: _PodState, policy: GangPolicy) -> None:
 def _fail(sim: Simulator, members: list[_PodState], message: str) -> None:
     for member in members:
         sim._unschedulable_pod(member, message)
+
+
+# --- a PodGroup's ResourceClaims (KEP-5729) ----------------------------------------------
+
+
+def pod_group_key(pod: Any) -> tuple[str, str] | None:
+    """Return ``(namespace, name)`` of the PodGroup the pod names (1.36), or None."""
+    extra = pod.spec.model_extra or {}
+    group = extra.get("schedulingGroup")
+    if not isinstance(group, Mapping) or not group.get("podGroupName"):
+        return None
+    return (pod.metadata.namespace or "default", str(group["podGroupName"]))
+
+
+def _group_entries(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    spec = doc.get("spec") or {}
+    return [e for e in spec.get("resourceClaims") or [] if isinstance(e, Mapping)]
+
+
+def sync_pod_group(sim: Simulator, key: tuple[str, str]) -> None:
+    """Make the claims of the PodGroup's templates (the claim controller).
+
+    One claim per ``resourceClaimTemplateName`` entry, made once; an entry whose
+    template does not exist yet is made when it appears. The names go into the
+    PodGroup's ``status.resourceClaimStatuses``.
+    """
+    namespace, name = key
+    doc = sim._gang_objects.get(("PodGroup", namespace, name))
+    if doc is None:
+        return
+    made = sim._group_claims.setdefault(key, {})
+    group_uid = sim._group_uids[key]
+    changed = False
+    for entry in _group_entries(doc):
+        claim_name = str(entry.get("name") or "")
+        template_name = entry.get("resourceClaimTemplateName")
+        if not template_name or claim_name in made:
+            continue
+        template = sim.cluster.get("ResourceClaimTemplate", str(template_name), namespace)
+        if template is None:
+            continue  # the controller retries when the template appears
+        assert isinstance(template, ResourceClaimTemplate)
+        base = controller.generate_name(name, claim_name)
+        generated = sim._generate(
+            namespace,
+            base,
+            lambda n: sim.cluster.get("ResourceClaim", n, namespace) is not None,
+        )
+        claim = controller.claim_for_pod_group(
+            doc,
+            claim_name,
+            template,
+            generated,
+            base,
+            uid(sim.seed, "ResourceClaim", namespace, generated),
+            group_uid,
+        )
+        sim.cluster.apply(claim)
+        made[claim_name] = generated
+        changed = True
+    if changed:
+        status = dict(doc.get("status") or {})
+        status["resourceClaimStatuses"] = [
+            {"name": n, "resourceClaimName": c} for n, c in sorted(made.items())
+        ]
+        sim._gang_objects[("PodGroup", namespace, name)] = {**doc, "status": status}
+
+
+def group_claim_name(sim: Simulator, state: _PodState, pod_claim: Any) -> str | None:
+    """Return the claim a pod claim resolves to through its PodGroup.
+
+    None when the pod claim matches no claim of the pod's PodGroup (it is the pod's
+    own); ``""`` when it matches a template entry whose claim is not made yet.
+    """
+    key = pod_group_key(state.pod)
+    if key is None:
+        return None
+    doc = sim._gang_objects.get(("PodGroup", *key))
+    if doc is None:
+        return None
+    for entry in _group_entries(doc):
+        if (
+            entry.get("name") == pod_claim.name
+            and entry.get("resourceClaimName") == pod_claim.resource_claim_name
+            and entry.get("resourceClaimTemplateName") == pod_claim.resource_claim_template_name
+        ):
+            if pod_claim.resource_claim_name is not None:
+                return str(pod_claim.resource_claim_name)
+            return sim._group_claims.get(key, {}).get(pod_claim.name, "")
+    return None
+
+
+def release_pod_group(sim: Simulator, key: tuple[str, str]) -> bool:
+    """Release a deleted PodGroup's claims once none of its pods is bound.
+
+    The PodGroup leaves ``reservedFor`` of its claims (a claim nobody else reserves is
+    deallocated) and the claims made for it are deleted (they are owned by it).
+    Returns False while some pod of the group still uses them (the PodGroup's
+    finalizer: it stays until then).
+    """
+    namespace, _ = key
+    group_uid, names = sim._deleted_groups[key]
+    for state in sim._pods.values():
+        if (
+            state.node
+            and state.phase in ("Pending", "Running")
+            and state.group_claims
+            and pod_group_key(state.pod) == key
+        ):
+            return False
+    del sim._deleted_groups[key]
+    for name in names:
+        claim = sim.cluster.get("ResourceClaim", name, namespace)
+        if claim is None:
+            continue
+        assert isinstance(claim, ResourceClaim)
+        if controller.is_owned_by(claim, group_uid):
+            # deallocated, then deleted by the garbage collector (owned by the group)
+            sim.cluster.delete(claim)
+            sim._track_claim(claim, None)
+            continue
+        status = claim.status
+        if status is None or not any(r.uid == group_uid for r in status.reserved_for):
+            continue
+        released = controller.without_consumer(claim, group_uid)
+        sim.cluster.apply(released)
+        sim._track_claim(claim, released)
+    return True

@@ -33,6 +33,7 @@ from dra_core.api import (
     PodResourceClaimStatus,
     PodStatus,
     ResourceClaim,
+    ResourceClaimConsumerReference,
     ResourceClaimTemplate,
 )
 from dra_core.api._base import plain_json
@@ -42,7 +43,16 @@ from dra_core.errors import InputError, ManifestError, ObjectNotFoundError, Rese
 from dra_core.features import Features
 from dra_core.sim import _controller as controller
 from dra_core.sim._events import Event, PodRow, Sample
-from dra_core.sim._gangs import GANG_KINDS, gang_policy, is_gang_object, schedule_gang
+from dra_core.sim._gangs import (
+    GANG_KINDS,
+    gang_policy,
+    group_claim_name,
+    is_gang_object,
+    pod_group_key,
+    release_pod_group,
+    schedule_gang,
+    sync_pod_group,
+)
 from dra_core.sim._names import generated_name, uid
 from dra_core.sim._scheduler import (
     NODE_NAME,
@@ -132,6 +142,7 @@ class _PodState:
     queued: str = ""  # "active", "backoff", "unschedulable" or ""
     queue_gen: int = 0
     claim_names: dict[str, str] = field(default_factory=dict)  # pod claim -> claim
+    group_claims: set[str] = field(default_factory=set)  # pod claims that are its group's
     extended_claim: str = ""
     run_seconds: float | None = None
     start_time: float | None = None
@@ -218,6 +229,11 @@ class Simulator:
         # PodGroup and Workload objects (the Workload API), as applied
         self._gang_objects: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._dirty_workloads: set[tuple[str, str, str]] = set()
+        # PodGroups' own claims (KEP-5729): (namespace, group) -> group claim -> claim
+        self._group_claims: dict[tuple[str, str], dict[str, str]] = {}
+        self._group_uids: dict[tuple[str, str], str] = {}
+        # deleted PodGroups whose claims wait for their pods: uid and claim names
+        self._deleted_groups: dict[tuple[str, str], tuple[str, list[str]]] = {}
         self._events: list[Event] = []
         self._samples: list[Sample] = []
         self._timeline: list[tuple[float, int, str, Any]] = []
@@ -616,7 +632,19 @@ class Simulator:
         for doc in parsed.gangs:
             meta = doc.get("metadata") or {}
             ns = str(meta.get("namespace") or "default")
-            self._gang_objects[(str(doc["kind"]), ns, str(meta.get("name") or ""))] = doc
+            gkey = (str(doc["kind"]), ns, str(meta.get("name") or ""))
+            old_doc = self._gang_objects.get(gkey)
+            if old_doc is not None and "status" in old_doc and "status" not in doc:
+                doc = {**doc, "status": old_doc["status"]}  # apply does not write status
+            self._gang_objects[gkey] = doc
+            if gkey[0] == "PodGroup":
+                group = (ns, gkey[2])
+                if group not in self._group_uids:
+                    self._group_uids[group] = str(
+                        meta.get("uid")
+                        or uid(self.seed, "PodGroup", ns, group[1], len(self._events))
+                    )
+                sync_pod_group(self, group)
         if parsed.gangs:
             self._wake()
         for workload in parsed.workloads:
@@ -668,6 +696,8 @@ class Simulator:
         if "DeviceClass" in kinds:
             self._refresh_classes()
         if "ResourceClaimTemplate" in kinds:
+            for key in list(self._group_uids):
+                sync_pod_group(self, key)
             for state in list(self._pods.values()):
                 if state.phase == "Pending" and not state.node:
                     self._make_claims(state)
@@ -722,7 +752,9 @@ class Simulator:
                     if state.owner == (kind, ns, name):
                         self._remove_pod(state, deleted=True)
             elif kind in GANG_KINDS:
-                self._gang_objects.pop((kind, ns, name), None)
+                doc = self._gang_objects.pop((kind, ns, name), None)
+                if kind == "PodGroup" and doc is not None:
+                    self._delete_pod_group((ns, name), doc)
             else:
                 cluster_keys.append((kind, ns, name))
         # (claims made for deleted pods are gone already)
@@ -746,6 +778,19 @@ class Simulator:
             if "DeviceClass" in kinds:
                 self._refresh_classes()
         self._wake()
+
+    def _delete_pod_group(self, key: tuple[str, str], doc: Mapping[str, Any]) -> None:
+        """Forget a deleted PodGroup; its claims are released once its pods are done."""
+        group_uid = self._group_uids.pop(key, "")
+        made = self._group_claims.pop(key, {})
+        names = list(made.values())
+        for entry in (doc.get("spec") or {}).get("resourceClaims") or []:
+            if isinstance(entry, Mapping) and entry.get("resourceClaimName"):
+                names.append(str(entry["resourceClaimName"]))
+        if not group_uid or not names:
+            return
+        self._deleted_groups[key] = (group_uid, names)
+        release_pod_group(self, key)
 
     # --- nodes, devices, classes ---------------------------------------------------------
 
@@ -850,6 +895,15 @@ class Simulator:
         """Make the claims of the pod's templates (the claim controller's syncPod)."""
         pod = state.pod
         for pc in pod.spec.resource_claims:
+            if pc.name in state.claim_names:
+                continue
+            group_claim = group_claim_name(self, state, pc)
+            if group_claim is not None:
+                # the PodGroup's claim (KEP-5729): made for the group, reserved for it
+                if group_claim:
+                    state.claim_names[pc.name] = group_claim
+                    state.group_claims.add(pc.name)
+                continue
             if pc.resource_claim_name is not None:
                 state.claim_names[pc.name] = pc.resource_claim_name
                 continue
@@ -959,6 +1013,10 @@ class Simulator:
                     node.used[k] = node.used.get(k, 0) - v
                 node.score_cpu -= state.info.score_cpu
                 node.score_memory -= state.info.score_memory
+        if state.group_claims:
+            group = pod_group_key(state.pod)
+            if group in self._deleted_groups:
+                release_pod_group(self, group)
         if state.owner is not None and state.owner in self._workloads:
             self._dirty_workloads.add(state.owner)
         self._wake()
@@ -1145,8 +1203,10 @@ class Simulator:
             if claim is None:
                 return [], f'resourceclaim.resource.k8s.io "{name}" not found'
             assert isinstance(claim, ResourceClaim)
-            if pc.resource_claim_template_name is not None and not controller.is_owned_by(
-                claim, state.uid
+            if (
+                pc.resource_claim_template_name is not None
+                and pc.name not in state.group_claims
+                and not controller.is_owned_by(claim, state.uid)
             ):
                 return [], (
                     f"ResourceClaim {state.namespace}/{name} was not created for pod "
@@ -1154,7 +1214,8 @@ class Simulator:
                 )
             status = claim.status
             if status is not None and status.allocation is not None:
-                mine = any(r.uid == state.uid for r in status.reserved_for)
+                consumer = self._consumer(state, pc.name)
+                mine = any(r.uid == consumer.uid for r in status.reserved_for)
                 if not mine and len(status.reserved_for) >= controller.MAX_CONSUMERS:
                     return [], "resourceclaim in use"
             else:
@@ -1402,13 +1463,36 @@ class Simulator:
                 best, best_score = name, score
         return best
 
+    def _consumer(self, state: _PodState, pod_claim: str) -> ResourceClaimConsumerReference:
+        """Who a pod's claim is reserved for: the pod, or its PodGroup (KEP-5729)."""
+        if pod_claim in state.group_claims:
+            key = pod_group_key(state.pod)
+            if key is not None and key in self._group_uids:
+                return controller.pod_group_consumer(key[1], self._group_uids[key])
+        return controller.pod_consumer(state.pod)
+
     def _reserve(self, state: _PodState, claims: list[ResourceClaim], node: str) -> bool:
-        """Reserve and PreBind: allocate what is not allocated, add the pod to reservedFor."""
-        consumer = controller.pod_consumer(state.pod)
+        """Reserve and PreBind: allocate what is not allocated, add the consumer to reservedFor.
+
+        The consumer is the pod, or its PodGroup for the group's claims (KEP-5729).
+        """
+        by_claim = {name: pc for pc, name in state.claim_names.items()}
+        consumers = {
+            c.metadata.name: self._consumer(state, by_claim.get(c.metadata.name, ""))
+            for c in claims
+        }
         pending = [c for c in claims if c.status is None or c.status.allocation is None]
+        # One consumer for every pending claim (the usual case): reserved in one step.
+        # Otherwise allocated together first, and each claim's consumer added below.
+        who = {consumers[c.metadata.name].uid: consumers[c.metadata.name] for c in pending}
         try:
             reserved = (
-                self.cluster.reserve(pending, node, engine=self.engine, reserved_for=[consumer])
+                self.cluster.reserve(
+                    pending,
+                    node,
+                    engine=self.engine,
+                    reserved_for=list(who.values()) if len(who) == 1 else (),
+                )
                 if pending
                 else []
             )
@@ -1417,11 +1501,14 @@ class Simulator:
             return False
         for new in reserved:
             self._track_claim(None, new)  # unallocated before: it held no devices
+        if len(who) > 1:
+            claims = [self._stored(c) or c for c in claims]
         for claim in claims:
             status = claim.status
             if status is None or status.allocation is None:
                 continue
-            if any(r.uid == state.uid for r in status.reserved_for):
+            consumer = consumers[claim.metadata.name]
+            if any(r.uid == consumer.uid for r in status.reserved_for):
                 continue
             status = status.model_copy(update={"reserved_for": [*status.reserved_for, consumer]})
             self.cluster.apply(claim.model_copy(update={"status": status}))
