@@ -62,6 +62,7 @@ from dra_core.allocator.engines import get_engine
 from dra_core.allocator.problem import build_problem
 from dra_core.allocator.search import check_abort
 from dra_core.cluster._cluster import _allocated_elsewhere, _allocation, _claim_model, _freeze
+from dra_core.cluster._gang_joint import JointSearch
 from dra_core.errors import AllocationTimeout, InputError
 
 if TYPE_CHECKING:
@@ -90,7 +91,6 @@ GANG_POLICIES = ("pack", "spread")
 # that needs more raises AllocationTimeout: undecided, never "does not fit".
 _MAX_CHECKS_PER_GROUP = 4096
 _MAX_PATTERNS_PER_GROUP = 1024
-_MAX_ROUNDS = 64  # no-good rounds (only needed when pools are shared between nodes)
 
 
 # --- results -------------------------------------------------------------------------------
@@ -1012,23 +1012,53 @@ class _Planner:
         if n == 0:
             return GangPlacement((), (), self.policy, stats={"kinds": 0})
         self.build_kinds()
-        self.build_groups()
-        cuts: list[list[tuple[int, Any, int, int]]] = []
-        for round_ in range(_MAX_ROUNDS):
-            self.stats["rounds"] = round_ + 1
-            answer = self.master(min_count=self.min_count, cuts=cuts)
+        if not self.units_may_split():
+            # The master is a relaxation (each node taken alone): when it finds nothing,
+            # nothing fits; when its best choice allocates node by node, it is the best.
+            self.build_groups()
+            self.stats["rounds"] = 1
+            answer = self.master(min_count=self.min_count)
             if answer is None:
                 return None
             placement = self.allocate(answer)
             if placement is not None:
                 self.stats["seconds"] = time.perf_counter() - started
                 return placement
-            cuts.append(answer.chosen)
-        raise AllocationTimeout(
-            f"gang: no placement survived {_MAX_ROUNDS} rounds of node-by-node allocation "
-            "(pools shared between nodes); not decided, which is not 'does not fit'",
-            timeout=self.timeout,
-        )
+        else:
+            self.values_tried = self.values()
+        # Nodes interact (pools that several nodes see, claims shared across nodes):
+        # the exact search, each assignment decided jointly across its nodes.
+        search = JointSearch(self)
+        found = search.search(self.min_count)
+        self.stats["search_steps"] = search.steps
+        if found is None:
+            return None
+        self.stats["seconds"] = time.perf_counter() - started
+        return search.placement(found[0], found[1], dict(self.stats))
+
+    def shares_pools(self) -> bool:
+        """Whether some pool with devices is seen by more than one node (not node-local)."""
+        snap = self.snap
+        with snap._lock:
+            inventory = snap._data.inventory
+            for pool in inventory.pools():
+                if inventory.pool_is_node_local(pool) is not None:
+                    continue
+                if any(entry.devices for entry in inventory.pool_entries(pool)):
+                    return True
+        return False
+
+    def units_may_split(self) -> bool:
+        """Whether members that share a claim may end up on different nodes, or apart.
+
+        With pools that several nodes see, a shared claim's devices may serve pods on
+        several nodes (KEP-5729); under ``min_count``, some of a claim's pods may be
+        placed without the others. The master keeps a unit whole on one node, so
+        either case goes to the exact search.
+        """
+        if all(len(unit) == 1 for unit in self.units):
+            return False
+        return self.min_count < len(self.members) or self.shares_pools()
 
     def allocate(self, answer: _Answer) -> GangPlacement | None:
         """Allocate the master's choice node by node on a fork; None when a node fails."""
@@ -1156,6 +1186,8 @@ class _Planner:
         if n == 0:
             return GangExplanation(True, 0, 0, 0)
         self.build_kinds()
+        if self.units_may_split() or self.shares_pools():
+            return self._explain_joint()
         self.build_groups()
         best = self.master(min_count=0)
         placed_members = self._members_of(best)
@@ -1232,6 +1264,52 @@ class _Planner:
                 f"{_members_text(out)} cannot be placed{others}: the {nodes} node(s) where "
                 f"such a member fits hold at most {most} of them each"
                 + (f" ({why})" if why else "")
+            )
+        return GangExplanation(fits, n, self.min_count, placeable, left_out, tuple(reasons))
+
+    def _explain_joint(self) -> GangExplanation:
+        """Explain with the exact search (nodes that share pools or claims)."""
+        n = len(self.members)
+        self.values_tried = self.values()
+        search = JointSearch(self)
+        found = search.search(0)
+        assert found is not None  # placing nobody always works
+        assign = found[0].assign
+        placed = [m for m in range(n) if assign[m] is not None]
+        placeable = len(placed)
+        fits = placeable >= self.min_count
+        left_out = tuple(m for m in range(n) if assign[m] is None)
+        reasons: list[str] = []
+        nowhere: dict[int, list[int]] = {}
+        for m in left_out:
+            views = [search.alone[(search.sig[m], vi)] for vi in range(len(search.values))]
+            if not any(view.feasible for view in views):
+                nowhere.setdefault(search.sig[m], []).append(m)
+        for who in nowhere.values():
+            view = search.alone[(search.sig[who[0]], 0)]
+            reasons.append(f"{_members_text(who)} cannot be placed on any node: {view.message()}")
+        if self.label is not None and placeable < n:
+            free = JointSearch(self, use_label=False).search(0)
+            assert free is not None
+            most = sum(1 for x in free[0].assign if x is not None)
+            if most > placeable:
+                reasons.append(
+                    f"all members must be on nodes with the same value of node label "
+                    f"{self.label}: no value holds more than {placeable} of {n} members; "
+                    f"without that constraint {most} would fit"
+                )
+        rest = [m for m in left_out if not any(m in who for who in nowhere.values())]
+        if rest:
+            others = f" together with {_members_text(placed)}" if placed else " together"
+            why = (
+                "the devices of pools that several nodes see, or of claims they share, "
+                "run out when they are allocated together"
+                if self.shares_pools()
+                else "the devices of the nodes where they fit run out"
+            )
+            reasons.append(
+                f"{_members_text(rest)} cannot be placed{others}: each fits on some node "
+                f"alone, but {why}"
             )
         return GangExplanation(fits, n, self.min_count, placeable, left_out, tuple(reasons))
 
