@@ -382,3 +382,42 @@ def test_deleting_the_namespace_deletes_its_pod_groups() -> None:
     sim.apply(pod("pod-1"))
     sim.run()
     assert phases(sim) == {"pod-1": "Running"}
+
+
+def test_members_on_one_node_must_fit_its_cpu_together() -> None:
+    # Each node has two GPUs but room for one pod's cpu: the gang is spread, where
+    # devices alone would pack both pods on node-0.
+    objects = gpu_nodes(2, 2)
+    for obj in objects:
+        if obj["kind"] == "Node":
+            obj["status"] = {"allocatable": {"cpu": "4", "pods": "110"}}
+    pods = [pod(f"pod-{i}") for i in range(2)]
+    for p in pods:
+        p["spec"]["containers"][0]["resources"]["requests"] = {"cpu": "3"}
+    sim = Simulator([*objects, pod_group(), *pods])
+    sim.run()
+    assert phases(sim) == {"pod-0": "Running", "pod-1": "Running"}
+    assert sorted(r.node for r in sim.pods()) == ["node-0", "node-1"]
+    # A gang of three such pods finds cpu for two only: all three wait, with the reason.
+    third = pod("pod-2")
+    third["spec"]["containers"][0]["resources"]["requests"] = {"cpu": "3"}
+    sim = Simulator([*objects, pod_group(min_count=3), *pods, third])
+    sim.run()
+    assert set(phases(sim).values()) == {"Pending"}
+    message = sim.pods()[0].message
+    assert "the gang does not fit" in message and "cpu" in message
+
+
+def test_a_late_member_joins_a_running_gang() -> None:
+    # minCount 2, three pods, two GPUs: two run; the third waits for a GPU, not for
+    # minCount (its two peers are bound, as kube-scheduler's Permit counts them).
+    sim = Simulator(
+        [*gpu_nodes(1, 2), pod_group(min_count=2), *(pod(f"pod-{i}") for i in range(3))]
+    )
+    sim.run()
+    assert sorted(phases(sim).values()) == ["Pending", "Running", "Running"]
+    (waiting,) = [r for r in sim.pods() if r.phase == "Pending"]
+    assert "minCount" not in waiting.message
+    sim.apply(*[o for o in gpu_nodes(2, 1) if o["metadata"]["name"].startswith("node-1")])
+    sim.run()
+    assert set(phases(sim).values()) == {"Running"}

@@ -54,15 +54,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dra_core.allocator.engines import get_engine
 from dra_core.allocator.problem import build_problem
 from dra_core.allocator.search import check_abort
 from dra_core.cluster._cluster import _allocated_elsewhere, _allocation, _claim_model, _freeze
-from dra_core.cluster._gang_joint import JointSearch
+from dra_core.cluster._gang_joint import JointSearch, _key_in_use
 from dra_core.errors import AllocationTimeout, InputError
 
 if TYPE_CHECKING:
@@ -74,6 +74,7 @@ __all__ = [
     "GangExplanation",
     "GangPlacement",
     "GangPolicy",
+    "NodeFit",
     "PodGroupClaim",
     "PodGroupRef",
     "explain_gang",
@@ -91,6 +92,24 @@ GANG_POLICIES = ("pack", "spread")
 # that needs more raises AllocationTimeout: undecided, never "does not fit".
 _MAX_CHECKS_PER_GROUP = 4096
 _MAX_PATTERNS_PER_GROUP = 1024
+
+
+class NodeFit(Protocol):
+    """A node's resources besides devices, for a set of members placed on it together.
+
+    kube-scheduler's NodeResourcesFit checks one pod at a time; members of a gang placed
+    on one node together must fit together. ``reasons`` must be closed downwards (when
+    a set of members fits, so does every subset), as requests that add up are.
+    """
+
+    def member_key(self, member: int) -> Hashable:
+        """Return a value equal for members with equal demands (they are interchangeable)."""
+
+    def node_key(self, node: str) -> Hashable:
+        """Return a value equal for nodes that give equal answers for every set of members."""
+
+    def reasons(self, node: str, members: Sequence[int]) -> list[str]:
+        """Return why ``members`` do not fit on ``node`` together (empty: they fit)."""
 
 
 # --- results -------------------------------------------------------------------------------
@@ -556,6 +575,7 @@ class _Planner:
         nodes: Iterable[str] | None,
         engine: str,
         cancel: Any,
+        node_fit: NodeFit | None = None,
     ) -> None:
         if policy not in GANG_POLICIES:
             raise ValueError(
@@ -575,6 +595,7 @@ class _Planner:
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout if timeout is not None else None
         self.cancel = cancel
+        self.node_fit = node_fit
         self.label = same_node_label
         self.attribute = same_device_attribute
         self.engine = engine
@@ -631,6 +652,16 @@ class _Planner:
                         claims.append(claim)
             self.unit_claims.append(tuple(claims))
 
+    def member_key(self, member: int) -> Hashable:
+        """Return what besides claims tells members apart (their node resources)."""
+        return self.node_fit.member_key(member) if self.node_fit is not None else None
+
+    def node_fit_reasons(self, node: str, units: Iterable[int]) -> list[str]:
+        """Why these units' members do not fit on ``node`` besides devices (empty: fit)."""
+        if self.node_fit is None:
+            return []
+        return self.node_fit.reasons(node, [m for u in units for m in self.units[u]])
+
     def pending(self, unit: int) -> list[ResourceClaim]:
         return [c for c in self.unit_claims[unit] if _allocation(c) is None]
 
@@ -648,6 +679,7 @@ class _Planner:
                     else _freeze(c.spec)
                     for c in claims
                 ),
+                tuple(sorted((self.member_key(m) for m in self.units[u]), key=repr)),
             )
             kind = kinds.get(sig)
             if kind is None:
@@ -734,15 +766,12 @@ class _Planner:
                         continue
                     label = labels[self.label]
                 key = self._node_key(name, types)
-                gkey = (key, label, tuple(fits[name]))
+                extra = self.node_fit.node_key(name) if self.node_fit is not None else None
+                gkey = (key, label, tuple(fits[name]), extra)
                 group = groups.get(gkey)
                 if group is None:
-                    in_use = any(
-                        isinstance(part, tuple) and part[0] in ("L", "T") and bool(part[2])
-                        for part in key
-                    )
                     group = groups[gkey] = _Group(
-                        len(groups), [], label, in_use, (key, tuple(fits[name]))
+                        len(groups), [], label, _key_in_use(key), (key, tuple(fits[name]), extra)
                     )
                 group.nodes.append(name)
         self.groups = list(groups.values())
@@ -835,6 +864,8 @@ class _Planner:
             node = snap._data.nodes[group.nodes[0]]
         k = len(self.kinds)
         ok = {kind for kind, v in fitting if v == value}
+        # a member alone must also fit the node's resources besides devices
+        ok = {t for t in ok if not self.node_fit_reasons(group.nodes[0], self.kinds[t].units[:1])}
         unit = [tuple(1 if i == t else 0 for i in range(k)) for t in sorted(ok)]
         feasible: set[tuple[int, ...]] = set(unit)
         frontier = list(unit)
@@ -864,10 +895,14 @@ class _Planner:
                             "not 'does not fit'",
                             timeout=self.timeout,
                         )
+                    chosen = [
+                        u for kind, c in zip(self.kinds, up, strict=True) for u in kind.units[:c]
+                    ]
+                    if self.node_fit_reasons(group.nodes[0], chosen):
+                        continue  # cpu, memory or pods run out (cheaper than devices)
                     claims: list[ResourceClaim] = []
-                    for kind, count in zip(self.kinds, up, strict=True):
-                        for u in kind.units[:count]:
-                            claims.extend(self.restricted(self.pending(u), value))
+                    for u in chosen:
+                        claims.extend(self.restricted(self.pending(u), value))
                     if self.fits_on(node, claims):
                         nxt.append(up)
             feasible.update(nxt)
@@ -1348,6 +1383,9 @@ class _Planner:
                 most = max((vec[kind.index] for vec in pats), default=0)
                 if not most or most >= len(kind.units):
                     continue
+                besides = self.node_fit_reasons(group.nodes[0], kind.units[: most + 1])
+                if besides:
+                    return f"on node {group.nodes[0]} with {most + 1}: " + "; ".join(besides)
                 claims: list[ResourceClaim] = []
                 for u in kind.units[: most + 1]:
                     claims.extend(self.restricted(self.pending(u), value))
@@ -1455,6 +1493,7 @@ def place_gang(
     nodes: Iterable[str] | None = None,
     engine: str = "auto",
     cancel: Any = None,
+    node_fit: NodeFit | None = None,
 ) -> GangPlacement | None:
     """Place a gang: each member (a list of one pod's claims) on one node, jointly.
 
@@ -1475,6 +1514,9 @@ def place_gang(
         nodes: the node names to consider (default: all).
         engine: the per-node engine (``"auto"``, ``"search"``, ``"cpsat"``).
         cancel: a flag (``is_set()``) or callable, as for :func:`dra_core.allocate`.
+        node_fit: what a node has besides devices (cpu, memory, pods: kube-scheduler's
+            NodeResourcesFit), checked for the members placed on a node together; see
+            :class:`NodeFit`. The simulator passes its nodes' allocatable resources.
 
     Returns:
         A :class:`GangPlacement`, or None when fewer than ``min_count`` members fit
@@ -1499,6 +1541,7 @@ def place_gang(
         nodes=nodes,
         engine=engine,
         cancel=cancel,
+        node_fit=node_fit,
     )
     return planner.place()
 
@@ -1515,6 +1558,7 @@ def explain_gang(
     nodes: Iterable[str] | None = None,
     engine: str = "auto",
     cancel: Any = None,
+    node_fit: NodeFit | None = None,
 ) -> GangExplanation:
     """Explain whether, and why not, a gang fits (the arguments of :func:`place_gang`).
 
@@ -1534,5 +1578,6 @@ def explain_gang(
         nodes=nodes,
         engine=engine,
         cancel=cancel,
+        node_fit=node_fit,
     )
     return planner.explain()

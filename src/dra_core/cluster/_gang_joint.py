@@ -350,14 +350,17 @@ class JointSearch:
             )
         signatures: dict[Any, int] = {}
         self.sig: list[int] = []
-        for member in members:
-            sig = tuple(
-                ("a", _freeze(_allocation(c)))
-                if _allocation(c) is not None
-                else ("s", _claim_key(c))
-                if c.metadata.name and counts[_claim_key(c)] > 1
-                else ("p", _freeze(c.spec))
-                for c in member
+        for m, member in enumerate(members):
+            sig = (
+                *(
+                    ("a", _freeze(_allocation(c)))
+                    if _allocation(c) is not None
+                    else ("s", _claim_key(c))
+                    if c.metadata.name and counts[_claim_key(c)] > 1
+                    else ("p", _freeze(c.spec))
+                    for c in member
+                ),
+                ("node-fit", p.member_key(m)),
             )
             self.sig.append(signatures.setdefault(sig, len(signatures)))
         self.prev_same = [
@@ -411,7 +414,8 @@ class JointSearch:
         for i, name in enumerate(self.nodes):
             key = p._node_key(name, types)
             label = labels[name].get(self.label) if self.label is not None else None
-            c = classes.setdefault((key, label, tuple(fits[name])), len(classes))
+            extra = p.node_fit.node_key(name) if p.node_fit is not None else None
+            c = classes.setdefault((key, label, tuple(fits[name]), extra), len(classes))
             if c == len(self.class_nodes):
                 self.class_nodes.append([])
             self.class_nodes[c].append(i)
@@ -544,6 +548,9 @@ class JointSearch:
     def _fits(self, x: int, members: list[int], vi: int) -> bool:
         memo_key = (self.cls[x], vi, tuple(sorted(self.sig[m] for m in members)))
         found = self.memo.get(memo_key)
+        node_fit = self.p.node_fit
+        if found is None and node_fit is not None and node_fit.reasons(self.nodes[x], members):
+            found = self.memo[memo_key] = False  # cpu, memory or pods run out
         if found is None:
             claims, _ = self._claims_of(members, vi)
             with self.p.snap._lock:

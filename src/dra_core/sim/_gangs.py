@@ -16,7 +16,7 @@ deallocated when nobody is left) and the claims made for it are deleted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dra_core.api import ResourceClaim, ResourceClaimTemplate
@@ -70,6 +70,60 @@ def waiting_message(group: str, present: int, min_count: int) -> str:
     return f"pod group {group} is waiting for its minCount: {present} of {min_count} pods present"
 
 
+def _node_requests(sim: Simulator, state: _PodState) -> dict[str, int]:
+    """Return the pod's requests that NodeResourcesFit checks (not DRA-backed ones)."""
+    return {
+        k: v
+        for k, v in state.info.requests.items()
+        if k not in sim._backed or k in sim._classic_extended
+    }
+
+
+class _NodeResources:
+    """NodeResourcesFit for the gang members placed on one node together.
+
+    kube-scheduler checks one pod at a time against what the node has left; members
+    placed together must fit together: their requests add up, and each is one pod.
+    Keys are capped at what all the members together ask for, so that nodes with more
+    room than the whole gang needs look alike (the answer is the same for every set).
+    """
+
+    def __init__(self, sim: Simulator, members: list[_PodState]) -> None:
+        self.sim = sim
+        self.requests = [_node_requests(sim, m) for m in members]
+        self.total: dict[str, int] = {}
+        for requests in self.requests:
+            for k, v in requests.items():
+                self.total[k] = self.total.get(k, 0) + v
+
+    def member_key(self, member: int) -> Any:
+        return tuple(sorted(self.requests[member].items()))
+
+    def node_key(self, node: str) -> Any:
+        entry = self.sim._nodes[node]
+        if entry.allocatable is None:
+            return None
+        parts: list[Any] = []
+        for name, want in sorted(self.total.items()):
+            have = entry.allocatable.get(name)
+            free = None if have is None else min(have - entry.used.get(name, 0), want)
+            parts.append((name, free))
+        limit = entry.allocatable.get("pods")
+        room = None if limit is None else min(limit - entry.pods, len(self.requests))
+        return (tuple(parts), room)
+
+    def reasons(self, node: str, members: Sequence[int]) -> list[str]:
+        entry = self.sim._nodes[node]
+        together: dict[str, int] = {}
+        for m in members:
+            for k, v in self.requests[m].items():
+                together[k] = together.get(k, 0) + v
+        # as one pod of the summed requests, with the other members already on the node
+        return resources_reasons(
+            together, entry.allocatable, entry.used, entry.pods + max(len(members) - 1, 0)
+        )
+
+
 def _classic_ok(sim: Simulator, state: _PodState, name: str) -> bool:
     """Return whether the classic filters (taints, selectors, resources) pass on ``name``."""
     node = sim._nodes[name]
@@ -79,9 +133,7 @@ def _classic_ok(sim: Simulator, state: _PodState, name: str) -> bool:
         return False
     if info.node_name and info.node_name != name:
         return False
-    requests = {
-        k: v for k, v in info.requests.items() if k not in sim._backed or k in sim._classic_extended
-    }
+    requests = _node_requests(sim, state)
     if node.allocatable is None:
         return True
     return not resources_reasons(requests, node.allocatable, node.used, node.pods)
@@ -102,10 +154,22 @@ def schedule_gang(sim: Simulator, state: _PodState, policy: GangPolicy) -> None:
         ),
         key=lambda s: s.seq,
     )
+    # kube-scheduler's GangScheduling: PreEnqueue counts every pod of the group, Permit
+    # the assumed or assigned ones; members bound already (a gang that started with
+    # minCount, joined by a late pod) count towards minCount.
+    bound = sum(
+        1
+        for s in sim._pods.values()
+        if s.node
+        and s.phase in ("Pending", "Running")
+        and s.pod.spec.scheduler_name in ("", "default-scheduler")
+        and gang_policy(s.pod, objects) == policy
+    )
     min_count = policy.min_count or 1
-    if len(members) < min_count:
-        _fail(sim, members, waiting_message(policy.group, len(members), min_count))
+    if len(members) + bound < min_count:
+        _fail(sim, members, waiting_message(policy.group, len(members) + bound, min_count))
         return
+    needed = max(min_count - bound, 0)
     claims: list[list[Any]] = []
     for member in members:
         mine, prefilter = sim._pod_claims(member)
@@ -116,7 +180,8 @@ def schedule_gang(sim: Simulator, state: _PodState, policy: GangPolicy) -> None:
     nodes = [n for n in sim._node_list if all(_classic_ok(sim, m, n) for m in members)]
     label = policy.topology_keys[0] if policy.topology_keys else None
     args: dict[str, Any] = {
-        "min_count": min_count,
+        "min_count": needed,
+        "node_fit": _NodeResources(sim, members),
         "same_node_label": label,
         "nodes": nodes,
         "engine": sim.engine,
