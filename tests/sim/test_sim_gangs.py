@@ -421,3 +421,76 @@ def test_a_late_member_joins_a_running_gang() -> None:
     sim.apply(*[o for o in gpu_nodes(2, 1) if o["metadata"]["name"].startswith("node-1")])
     sim.run()
     assert set(phases(sim).values()) == {"Running"}
+
+
+def test_an_undecided_gang_waits(monkeypatch: Any) -> None:
+    # place_gang's budget running out is "not decided": the gang stays Pending and the
+    # simulation goes on (never taken for "does not fit", never a crash).
+    from dra_core.errors import AllocationTimeout
+    from dra_core.sim import _gangs
+
+    def undecided(*args: Any, **kwargs: Any) -> None:
+        raise AllocationTimeout("gang: budget ran out", timeout=None)
+
+    monkeypatch.setattr(_gangs, "place_gang", undecided)
+    sim = Simulator([*gpu_nodes(1, 2), pod_group(), pod("pod-0"), pod("pod-1")])
+    sim.run()
+    assert set(phases(sim).values()) == {"Pending"}
+    assert all("not decided: gang: budget ran out" in r.message for r in sim.pods())
+
+
+# --- gang_scheduling="kube-scheduler": the GangScheduling plugin, one pod at a time --------
+
+
+def test_kube_scheduler_gangs_138765_waits_at_permit_then_times_out() -> None:
+    """kubernetes#138765 as kube-scheduler runs it: the first pod takes the whole GPU and
+    waits at Permit; the second finds nothing; after 5 minutes the first is rejected and
+    the GPU is free again (and then the same happens once more on the next attempt)."""
+    sim = Simulator(
+        [*half_gpu_cluster(), pod_group(), pod("pod-0"), pod("pod-1")],
+        gang_scheduling="kube-scheduler",
+    )
+    sim.run(until=299)
+    rows = {r.name: r for r in sim.pods()}
+    assert {r.phase for r in rows.values()} == {"Pending"}
+    assert rows["pod-0"].node == ""  # waiting at Permit is not bound
+    assert rows["pod-0"].message == "waiting for minCount pods from a gang to be waiting on permit"
+    assert sim.summary()["devices_in_use"] == 1  # the whole GPU, held while waiting
+    assert "cannot allocate all claims" in rows["pod-1"].message
+    sim.run(until=300)
+    rejected = [
+        e for e in sim.events(name="pod-0") if e.reason == "FailedScheduling" and e.time == 300
+    ]
+    assert [e.message for e in rejected] == [
+        "rejected due to timeout after waiting 5m0s at plugin GangScheduling"
+    ]
+    assert sim.summary()["devices_in_use"] == 0
+    assert not [e for e in sim.events() if e.reason == "Scheduled"]
+    # The joint placement of the same gang: both pods run with half a GPU each.
+    joint = Simulator([*half_gpu_cluster(), pod_group(), pod("pod-0"), pod("pod-1")])
+    joint.run()
+    assert set(phases(joint).values()) == {"Running"}
+
+
+def test_kube_scheduler_gangs_bind_together_when_min_count_is_reached() -> None:
+    sim = Simulator([*gpu_nodes(1, 2), pod_group(), pod("pod-0")], gang_scheduling="kube-scheduler")
+    sim.run()
+    (row,) = sim.pods()
+    assert row.message == "waiting for minCount pods from a gang to appear in scheduling queue"
+    assert sim.summary()["devices_in_use"] == 0
+    sim.apply(pod("pod-1"), at=10)
+    sim.run()
+    assert set(phases(sim).values()) == {"Running"}
+    scheduled = [e for e in sim.events() if e.reason == "Scheduled"]
+    assert [e.time for e in scheduled] == [10, 10]
+    # nothing left to time out
+    sim.run(until=400)
+    assert set(phases(sim).values()) == {"Running"}
+    assert not [e for e in sim.events() if "rejected due to timeout" in e.message]
+
+
+def test_gang_scheduling_must_be_known() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="unknown gang_scheduling"):
+        Simulator(gang_scheduling="together")

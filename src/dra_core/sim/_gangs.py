@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from dra_core.api import ResourceClaim, ResourceClaimTemplate
 from dra_core.cluster._gang import GangPolicy, explain_gang, gang_policy_for_pod, place_gang
-from dra_core.errors import InputError
+from dra_core.errors import AllocationAborted, InputError
 from dra_core.sim import _controller as controller
 from dra_core.sim._names import uid
 from dra_core.sim._scheduler import resources_reasons
@@ -31,10 +31,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GANG_KINDS",
+    "GANG_SCHEDULING",
+    "PERMIT_TIMEOUT",
     "gang_policy",
     "group_claim_name",
     "is_gang_object",
+    "permit",
+    "permit_timeout",
     "pod_group_key",
+    "pre_enqueue",
     "release_pod_group",
     "schedule_gang",
     "sync_pod_group",
@@ -43,6 +48,12 @@ __all__ = [
 
 #: The Workload API's kinds the simulator keeps (KEP-4671, KEP-5729).
 GANG_KINDS = ("PodGroup", "Workload")
+#: How the simulator schedules gangs: ``joint`` (place_gang, all at once) or
+#: ``kube-scheduler`` (the GangScheduling plugin: one by one, waiting at Permit).
+GANG_SCHEDULING = ("joint", "kube-scheduler")
+#: kube-scheduler's DefaultSchedulingTimeoutDuration: how long a gang's pods wait at
+#: Permit for ``minCount`` of them (pkg/scheduler, 1.35 and 1.36), in seconds.
+PERMIT_TIMEOUT = 300.0
 
 
 def is_gang_object(doc: Mapping[str, Any]) -> bool:
@@ -199,6 +210,11 @@ def schedule_gang(sim: Simulator, state: _PodState, policy: GangPolicy) -> None:
     except InputError as err:
         _fail(sim, members, f"pod group {policy.group}: {err}")
         return
+    except AllocationAborted as err:
+        # place_gang's search budget ran out: not decided, so the gang waits and is
+        # tried again on the next helpful event (never taken for "does not fit").
+        _fail(sim, members, f"pod group {policy.group}: not decided: {err}")
+        return
     allocated = placement.allocated_claims()
     if allocated:
         sim.cluster.apply(*allocated)
@@ -350,3 +366,117 @@ def release_pod_group(sim: Simulator, key: tuple[str, str]) -> bool:
         sim.cluster.apply(released)
         sim._track_claim(claim, released)
     return True
+
+
+# --- kube-scheduler's GangScheduling plugin (gang_scheduling="kube-scheduler") ------------
+
+
+def _group_pods(sim: Simulator, policy: GangPolicy) -> list[_PodState]:
+    objects = sim._gang_objects.values()
+    return sorted(
+        (
+            s
+            for s in sim._pods.values()
+            if s.phase in ("Pending", "Running")
+            and s.pod.spec.scheduler_name in ("", "default-scheduler")
+            and gang_policy(s.pod, objects) == policy
+        ),
+        key=lambda s: s.seq,
+    )
+
+
+def pre_enqueue(sim: Simulator, state: _PodState, policy: GangPolicy) -> bool:
+    """GangScheduling's PreEnqueue: go on only when ``minCount`` pods of the group exist."""
+    pods = _group_pods(sim, policy)
+    if len(pods) < (policy.min_count or 1):
+        sim._attempts += 1
+        sim._unschedulable_pod(
+            state, "waiting for minCount pods from a gang to appear in scheduling queue"
+        )
+        return False
+    return True
+
+
+def _go_duration(seconds: float) -> str:
+    """Format whole seconds as Go's time.Duration does (``5m0s``)."""
+    total = int(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+def permit(sim: Simulator, state: _PodState, policy: GangPolicy, node: str) -> None:
+    """GangScheduling's Permit, after the pod's Reserve on ``node``.
+
+    When ``minCount`` pods of the group are assumed (waiting here) or bound, this pod
+    and every waiting one are bound; otherwise the pod waits, holding its node's
+    resources and its devices, until the group's deadline (``PERMIT_TIMEOUT`` after the
+    first wait; a new one once it has passed).
+    """
+    pods = _group_pods(sim, policy)
+    waiting = [s for s in pods if s.waiting_node and s is not state]
+    bound = [s for s in pods if s.node]
+    if len(waiting) + len(bound) + 1 >= (policy.min_count or 1):
+        sim._permit_deadlines.pop(policy.group, None)
+        sim._bind(state, node)
+        for other in waiting:
+            sim._bind(other, other.waiting_node)
+        return
+    sim._assume(state, node)
+    state.waiting_node = node
+    state.message = "waiting for minCount pods from a gang to be waiting on permit"
+    deadline = sim._permit_deadlines.get(policy.group)
+    if deadline is None or deadline <= sim._now:
+        deadline = sim._now + PERMIT_TIMEOUT
+        sim._permit_deadlines[policy.group] = deadline
+        sim._at(deadline, "permit", policy)
+    # Permit activates the group's other unscheduled pods (they may complete the gang).
+    for other in pods:
+        if other.key in sim._unschedulable and not other.waiting_node and not other.node:
+            sim._enqueue(other)
+
+
+def permit_timeout(sim: Simulator, policy: GangPolicy) -> None:
+    """Reject every pod of the group still waiting at Permit at its deadline, and free them."""
+    deadline = sim._permit_deadlines.get(policy.group)
+    if deadline is None or deadline > sim._now:
+        return  # allowed in time, or a newer deadline
+    del sim._permit_deadlines[policy.group]
+    message = (
+        f"rejected due to timeout after waiting {_go_duration(PERMIT_TIMEOUT)} "
+        "at plugin GangScheduling"
+    )
+    pods = _group_pods(sim, policy)
+    rejected = [s for s in pods if s.waiting_node]
+    for state in rejected:
+        # Unreserve: the pod leaves reservedFor; a claim nobody holds is deallocated.
+        for name in dict.fromkeys([*state.claim_names.values(), state.extended_claim]):
+            if not name:
+                continue
+            claim = sim.cluster.get("ResourceClaim", name, state.namespace)
+            if claim is None or claim.status is None:
+                continue
+            assert isinstance(claim, ResourceClaim)
+            consumer = sim._consumer(state, _pod_claim_of(state, name))
+            if consumer.resource == "podgroups" and any(s.node for s in pods):
+                continue  # the group's claim stays while some of its pods are bound
+            if not any(r.uid == consumer.uid for r in claim.status.reserved_for):
+                continue
+            released = controller.without_consumer(claim, consumer.uid)
+            sim.cluster.apply(released)
+            sim._track_claim(claim, released)
+        sim._forget(state, state.waiting_node)
+        state.waiting_node = ""
+    for state in rejected:
+        sim._unschedulable_pod(state, message)
+
+
+def _pod_claim_of(state: _PodState, claim_name: str) -> str:
+    for pod_claim, name in state.claim_names.items():
+        if name == claim_name:
+            return pod_claim
+    return ""

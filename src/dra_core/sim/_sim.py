@@ -45,10 +45,14 @@ from dra_core.sim import _controller as controller
 from dra_core.sim._events import Event, PodRow, Sample
 from dra_core.sim._gangs import (
     GANG_KINDS,
+    GANG_SCHEDULING,
     gang_policy,
     group_claim_name,
     is_gang_object,
+    permit,
+    permit_timeout,
     pod_group_key,
+    pre_enqueue,
     release_pod_group,
     schedule_gang,
     sync_pod_group,
@@ -148,6 +152,7 @@ class _PodState:
     start_time: float | None = None
     owner: tuple[str, str, str] | None = None  # workload kind, namespace, name
     index: int | None = None
+    waiting_node: str = ""  # assumed on this node, waiting at Permit (not bound)
 
     @property
     def key(self) -> Key:
@@ -193,6 +198,12 @@ class Simulator:
         percentage_of_nodes_to_score: kube-scheduler's setting of that name (0 means
             its adaptive default).
         kubelet_delay: simulated seconds between binding a pod and its start.
+        gang_scheduling: how gangs (PodGroups and Workload pod groups with the ``gang``
+            policy) are scheduled: ``joint`` (the default: all members at once with
+            :func:`~dra_core.cluster._gang.place_gang`, or none) or ``kube-scheduler``
+            (as kube-scheduler 1.35/1.36's GangScheduling plugin: one pod at a time, each
+            waiting at Permit until ``minCount`` are assumed or bound, at most 5 minutes,
+            holding its devices).
 
     Attributes:
         cluster: the live :class:`~dra_core.Cluster` (nodes, slices, classes, claims).
@@ -210,7 +221,13 @@ class Simulator:
         engine: str = "auto",
         percentage_of_nodes_to_score: int = 0,
         kubelet_delay: float = 0.0,
+        gang_scheduling: str = "joint",
     ) -> None:
+        if gang_scheduling not in GANG_SCHEDULING:
+            raise ValueError(
+                f"unknown gang_scheduling {gang_scheduling!r}: choose one of "
+                f"{', '.join(GANG_SCHEDULING)}"
+            )
         if policy not in POLICIES:
             raise ValueError(f"unknown policy {policy!r}: choose one of {', '.join(POLICIES)}")
         if kubelet_delay < 0:
@@ -221,6 +238,9 @@ class Simulator:
         self.engine = engine
         self.percentage = percentage_of_nodes_to_score
         self.kubelet_delay = float(kubelet_delay)
+        self.gang_scheduling = gang_scheduling
+        # kube-scheduler's Permit deadlines per pod group (gang_scheduling="kube-scheduler")
+        self._permit_deadlines: dict[str, float] = {}
         self.notes: list[str] = []
         self._now = 0.0
         self._order = itertools.count()
@@ -1004,15 +1024,9 @@ class Simulator:
             released = controller.without_consumer(claim, state.uid)
             self.cluster.apply(released)
             self._track_claim(claim, released)
-        if state.node:
-            self._bound_priorities[state.info.priority] -= 1
-            node = self._nodes.get(state.node)
-            if node is not None:
-                node.pods -= 1
-                for k, v in state.info.requests.items():
-                    node.used[k] = node.used.get(k, 0) - v
-                node.score_cpu -= state.info.score_cpu
-                node.score_memory -= state.info.score_memory
+        if state.node or state.waiting_node:
+            self._forget(state, state.node or state.waiting_node)
+            state.waiting_node = ""
         if state.group_claims:
             group = pod_group_key(state.pod)
             if group in self._deleted_groups:
@@ -1264,11 +1278,15 @@ class Simulator:
 
     def _schedule_one(self, state: _PodState) -> None:
         """One scheduling cycle: PreFilter, Filter, Score, Reserve, Bind."""
+        policy = None
         if self._gang_objects:
             policy = gang_policy(state.pod, self._gang_objects.values())
             if policy is not None:
-                schedule_gang(self, state, policy)
-                return
+                if self.gang_scheduling == "joint":
+                    schedule_gang(self, state, policy)
+                    return
+                if not pre_enqueue(self, state, policy):
+                    return
         self._attempts += 1
         claims, prefilter = self._pod_claims(state)
         names = self._node_list
@@ -1293,6 +1311,9 @@ class Simulator:
             return
         node = self._select(state, feasible, claims)
         if not self._reserve(state, claims, node):
+            return
+        if policy is not None:
+            permit(self, state, policy, node)  # binds, or waits at Permit
             return
         self._bind(state, node)
 
@@ -1514,9 +1535,12 @@ class Simulator:
             self.cluster.apply(claim.model_copy(update={"status": status}))
         return True
 
-    def _bind(self, state: _PodState, node_name: str) -> None:
-        state.node = node_name
-        state.message = ""
+    def _assume(self, state: _PodState, node_name: str) -> None:
+        """Count the pod on the node (the scheduler's cache), bound or waiting at Permit.
+
+        Every assume has exactly one matching :meth:`_forget`, or the release of a
+        bound pod in :meth:`_remove_pod`.
+        """
         self._bound_priorities[state.info.priority] += 1
         node = self._nodes[node_name]
         node.pods += 1
@@ -1524,6 +1548,24 @@ class Simulator:
             node.used[k] = node.used.get(k, 0) + v
         node.score_cpu += state.info.score_cpu
         node.score_memory += state.info.score_memory
+
+    def _forget(self, state: _PodState, node_name: str) -> None:
+        """Undo :meth:`_assume` (a pod that waited at Permit and was rejected, or deleted)."""
+        self._bound_priorities[state.info.priority] -= 1
+        node = self._nodes.get(node_name)
+        if node is not None:
+            node.pods -= 1
+            for k, v in state.info.requests.items():
+                node.used[k] = node.used.get(k, 0) - v
+            node.score_cpu -= state.info.score_cpu
+            node.score_memory -= state.info.score_memory
+
+    def _bind(self, state: _PodState, node_name: str) -> None:
+        if state.waiting_node != node_name:
+            self._assume(state, node_name)
+        state.waiting_node = ""
+        state.node = node_name
+        state.message = ""
         self._event(
             "Normal",
             "Scheduled",
@@ -1620,6 +1662,8 @@ class Simulator:
             state = self._pods.get(key)
             if state is not None and state.queue_gen == gen and state.queued == "backoff":
                 self._enqueue(state)
+        elif action == "permit":
+            permit_timeout(self, payload)
         elif action in ("start", "finish"):
             key, pod_uid = payload
             state = self._pods.get(key)
