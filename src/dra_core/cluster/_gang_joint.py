@@ -26,8 +26,8 @@ results are exactly what the per-node allocator would return for those devices.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from dra_core.allocator.engines import get_engine
@@ -58,6 +58,48 @@ if TYPE_CHECKING:
 __all__ = ["JointSearch", "allocate_jointly"]
 
 
+class _MergedCounters(Mapping[Any, Any]):
+    """The counters left per pool, each pool read from a problem that has it.
+
+    Every node's problem is built against the same allocated state, so a pool that
+    several of them see has the same counters in each; they are worked out lazily, as
+    the per-node problems do (``values_of``, ``overdrawn`` when the source has them).
+    """
+
+    def __init__(self, sources: Mapping[Any, Problem]) -> None:
+        self._sources = sources
+
+    def __getitem__(self, pool: Any) -> Any:
+        return self._sources[pool].counters[pool]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._sources)
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+    def values_of(self, pool: Any) -> Any:
+        """Return the pool's available counters as numbers ({} for a pool without any)."""
+        source = self._sources.get(pool)
+        if source is None:
+            return {}
+        counters = source.counters
+        values_of = getattr(counters, "values_of", None)
+        if values_of is not None:
+            return values_of(pool)
+        return {k: q.value for k, q in counters.get(pool, {}).items()}
+
+    def overdrawn(self, pool: Any) -> bool:
+        """Whether devices in use already consume more than the pool's counters."""
+        source = self._sources.get(pool)
+        if source is None:
+            return False
+        overdrawn = getattr(source.counters, "overdrawn", None)
+        if overdrawn is not None:
+            return bool(overdrawn(pool))
+        return any(v < 0 for v in self.values_of(pool).values())
+
+
 def _merge(
     problems: Sequence[Problem], keys: Sequence[Sequence[Hashable]]
 ) -> tuple[Problem, list[list[int]]] | None:
@@ -71,14 +113,13 @@ def _merge(
     pool_index: dict[Any, int] = {}
     devices: list[DeviceInfo] = []
     pools: list[Any] = []
-    counters: dict[Any, Any] = {}
+    sources: dict[Any, Problem] = {}
     for problem in problems:
         for pool in problem.pools:
             if pool.id not in pool_index:
                 pool_index[pool.id] = len(pools)
                 pools.append(pool)
-        for pool_id, sets in problem.counters.items():
-            counters.setdefault(pool_id, sets)
+                sources[pool.id] = problem
         for info in problem.devices:
             if info.id in device_index:
                 continue
@@ -87,21 +128,10 @@ def _merge(
             location = DeviceLocation(
                 pool_index[info.pool], info.location.slice, info.location.device
             )
-            devices.append(
-                DeviceInfo(
-                    index=index,
-                    id=info.id,
-                    entry=info.entry,
-                    pool=info.pool,
-                    location=location,
-                    shareable=info.shareable,
-                    capacity_left=info.capacity_left,
-                    consumes=info.consumes,
-                    counters_prepaid=info.counters_prepaid,
-                    binding_conditions=info.binding_conditions,
-                    binding_failure_conditions=info.binding_failure_conditions,
-                )
-            )
+            # Every field as the node's problem has it (the same state, the same
+            # device), but the index and the pool's position in the merged problem.
+            devices.append(replace(info, index=index, location=location))
+            sources.setdefault(info.pool, problem)
     # Which problems hold each claim.
     where: dict[Hashable, list[int]] = {}
     for i, problem_keys in enumerate(keys):
@@ -133,7 +163,7 @@ def _merge(
         claims=tuple(claims),
         devices=tuple(devices),
         pools=tuple(pools),
-        counters=counters,
+        counters=_MergedCounters(sources),
         has_invalid_pools=any(p.has_invalid_pools for p in problems),
         max_devices_per_claim=first.max_devices_per_claim,
     )
