@@ -16,7 +16,10 @@ Shapes:
 - ``podgroup-fabric``: a pod group's claim (KEP-5729) on a rack-wide device: 8 members
   x 8 GPUs each on 256 nodes x 8 GPUs in racks of 32, idle, each rack with one switch
   that every node of the rack sees; the members share one claim for a switch, so they
-  must all be in one rack (the exact search: the claim's pods may be on several nodes).
+  must all be in one rack (the exact search: the claim's pods may be on several nodes);
+- ``nic-shortage``: 16 members x (1 GPU + 1 NIC) on 64 nodes x 8 GPUs (racks of 16, half
+  in use, scattered) and 12 NICs that every node sees: it does not fit, and the exact
+  search's relaxation says so (place_gang returns None).
 
 Each placement is made from scratch (a fresh question to a cluster that is built once
 and whose node keys are computed once, as a scheduler's cluster is).
@@ -174,6 +177,48 @@ def fabric_objects(racks: int) -> list[dict[str, Any]]:
     return objects
 
 
+def nic_pool(nics: int) -> list[dict[str, Any]]:
+    """``nics`` NICs in one pool that every node sees, and their DeviceClass."""
+    return [
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "DeviceClass",
+            "metadata": {"name": "nic"},
+            "spec": {"selectors": [{"cel": {"expression": 'device.driver == "nic.example.com"'}}]},
+        },
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceSlice",
+            "metadata": {"name": "nics"},
+            "spec": {
+                "driver": "nic.example.com",
+                "allNodes": True,
+                "pool": {"name": "nics", "generation": 1, "resourceSliceCount": 1},
+                "devices": [{"name": f"nic-{i}"} for i in range(nics)],
+            },
+        },
+    ]
+
+
+def nic_members(members: int) -> list[list[dict[str, Any]]]:
+    """Members with one GPU and one NIC each."""
+    out = gpu_members(members, 1)
+    for m, member in enumerate(out):
+        member.append(
+            {
+                "apiVersion": "resource.k8s.io/v1",
+                "kind": "ResourceClaim",
+                "metadata": {"name": f"worker-{m}-nic", "namespace": "default"},
+                "spec": {
+                    "devices": {
+                        "requests": [{"name": "nic", "exactly": {"deviceClassName": "nic"}}]
+                    }
+                },
+            }
+        )
+    return out
+
+
 def fabric_members(members: int, gpus: int) -> list[list[dict[str, Any]]]:
     """Members with their GPUs and the pod group's one claim for a switch."""
     group = {
@@ -201,6 +246,8 @@ def shape(name: str) -> tuple[Cluster, list[list[dict[str, Any]]], dict[str, Any
             objects = gpu_cluster(500, 10, rack_size=50, busy="half")
         elif name == "wide-1000":
             objects = gpu_cluster(1000, 8, rack_size=32, busy="half")
+        elif name == "nic-shortage":
+            objects = gpu_cluster(64, 8, rack_size=16, busy="scattered") + nic_pool(12)
         elif name == "podgroup-fabric":
             objects = gpu_cluster(256, 8, rack_size=32, busy="none") + fabric_objects(8)
         else:
@@ -222,19 +269,34 @@ def shape(name: str) -> tuple[Cluster, list[list[dict[str, Any]]], dict[str, Any
         return cluster, driver + gpu_members(16, 1), {"same_node_label": "rack"}
     if name == "podgroup-fabric":
         return cluster, fabric_members(8, 8), {"same_node_label": "rack"}
+    if name == "nic-shortage":
+        return cluster, nic_members(16), {}
     from test_gang_138765 import pod_claim
 
     return cluster, [[pod_claim(0)], [pod_claim(1)]], {}
 
 
-SHAPES = ["racks", "wide", "wide-half-busy", "wide-1000", "two-kinds", "138765", "podgroup-fabric"]
+SHAPES = [
+    "racks",
+    "wide",
+    "wide-half-busy",
+    "wide-1000",
+    "two-kinds",
+    "138765",
+    "podgroup-fabric",
+    "nic-shortage",
+]
+NO_FIT = {"nic-shortage"}
 
 
 @pytest.mark.parametrize("name", SHAPES)
 def test_place_gang(benchmark: Any, name: str) -> None:
     cluster, members, kwargs = shape(name)
     placement = place_gang(cluster, members, **kwargs)
-    assert placement is not None and placement.placed == len(members)
+    if name in NO_FIT:
+        assert placement is None
+    else:
+        assert placement is not None and placement.placed == len(members)
     benchmark(place_gang, cluster, members, **kwargs)
 
 
@@ -259,7 +321,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name in SHAPES:
         first, median, placement = _median(name, 5)
-        assert placement is not None
+        if placement is None:
+            assert name in NO_FIT
+            print(f"| {name} | - | {first:.3f} | {median:.3f} | does not fit | | | | | | |")
+            continue
         used = len({n for n in placement.nodes if n is not None})
         s = placement.stats
         print(

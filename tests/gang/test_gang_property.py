@@ -14,12 +14,13 @@ from __future__ import annotations
 import copy
 import itertools
 from typing import Any
+from unittest import mock
 
 from gang_helpers import check_placement, snapshot
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from dra_core.cluster import Cluster
+from dra_core.cluster import Cluster, _gang_joint
 from dra_core.cluster._gang import explain_gang, place_gang
 from dra_core.errors import ReservationError
 from strategies import (
@@ -331,6 +332,8 @@ def shared_cases(draw: st.DrawFn) -> dict[str, Any]:
         "label": draw(st.sampled_from([None, None, "rack"])),
         "clique": draw(st.sampled_from([False, False, True])),
         "policy": draw(st.sampled_from(["pack", "spread"])),
+        # the exact search's relaxation tried at once at every level (else after 8 misses)
+        "relax_first": draw(st.booleans()),
     }
 
 
@@ -349,14 +352,16 @@ def test_place_gang_is_exact_when_nodes_share_pools(case: dict[str, Any]) -> Non
     min_count = len(members) if case["min_count"] is None else case["min_count"]
     before = snapshot(cluster)
     attribute = f"{GANG_DRIVER}/clique" if case["clique"] else None
-    placement = place_gang(
-        cluster,
-        members,
-        min_count=case["min_count"],
-        policy=case["policy"],
-        same_node_label=case["label"],
-        same_device_attribute=attribute,
-    )
+    relax_after = 0 if case["relax_first"] else _gang_joint._RELAX_AFTER
+    with mock.patch.object(_gang_joint, "_RELAX_AFTER", relax_after):
+        placement = place_gang(
+            cluster,
+            members,
+            min_count=case["min_count"],
+            policy=case["policy"],
+            same_node_label=case["label"],
+            same_device_attribute=attribute,
+        )
     assert snapshot(cluster) == before
     assert members == inputs
     best, fewest, most = brute_force_joint(

@@ -101,12 +101,14 @@ class _MergedCounters(Mapping[Any, Any]):
 
 
 def _merge(
-    problems: Sequence[Problem], keys: Sequence[Sequence[Hashable]]
+    problems: Sequence[Problem], keys: Sequence[Sequence[Hashable]], *, union: bool = False
 ) -> tuple[Problem, list[list[int]]] | None:
     """Merge per-node problems into one; None when a shared claim cannot be shared.
 
     ``keys[i][c]`` is the identity of claim ``c`` of problem ``i``: equal keys are one
-    claim. Returns the merged problem and, per problem, its claims' merged indices.
+    claim, whose candidates are the devices every holder sees (with ``union``: any
+    holder sees, for the relaxation of :meth:`JointSearch._relaxed`). Returns the
+    merged problem and, per problem, its claims' merged indices.
     """
     first = problems[0]
     device_index: dict[DeviceID, int] = {}
@@ -149,7 +151,15 @@ def _merge(
                 continue
             holders = [problems[j] for j in where[key]]
             merged = _merge_claim(
-                len(claims), claim_info, holders, keys, where[key], key, devices, device_index
+                len(claims),
+                claim_info,
+                holders,
+                keys,
+                where[key],
+                key,
+                devices,
+                device_index,
+                union=union,
             )
             if merged is None:
                 return None
@@ -179,8 +189,14 @@ def _merge_claim(
     key: Hashable,
     devices: Sequence[DeviceInfo],
     device_index: dict[DeviceID, int],
+    *,
+    union: bool = False,
 ) -> ClaimInfo | None:
-    """Return claim ``info`` renumbered, with the candidates every holder sees."""
+    """Return claim ``info`` renumbered, with the candidates every holder sees.
+
+    With ``union``, the candidates any holder sees, each once (a relaxation: ``All``
+    requests are not merged this way).
+    """
     # The same claim in each holder's problem (same spec, so the same requests).
     copies = [
         holder.claims[list(keys[j]).index(key)]
@@ -197,7 +213,15 @@ def _merge_claim(
         for s, alt in enumerate(slot.alternatives):
             table = holders[0].devices
             candidates: list[Candidate] = []
-            for cand in alt.candidates:
+            if union:
+                taken: set[int] = set()
+                for holder, copy in zip(holders, copies, strict=True):
+                    for cand in copy.requests[r].alternatives[s].candidates:
+                        d = device_index[holder.devices[cand.device].id]
+                        if d not in taken:
+                            taken.add(d)
+                            candidates.append(Candidate(d, cand.demand, cand.error, cand.usable))
+            for cand in () if union else alt.candidates:
                 device_id = table[cand.device].id
                 if not all(device_id in ids for ids in seen):
                     continue
@@ -206,7 +230,7 @@ def _merge_claim(
                 candidates.append(
                     Candidate(device_index[device_id], cand.demand, cand.error, cand.usable)
                 )
-            if alt.all_devices and len(copies) > 1:
+            if alt.all_devices and len(copies) > 1 and not union:
                 # All: every matching device of the node where it is allocated. Shared
                 # across nodes only when each of them sees the same matching devices.
                 sets = [
@@ -321,6 +345,10 @@ def allocate_jointly(
 # undecided, never "does not fit".
 _MAX_STEPS = 200_000  # assignments tried, partial ones included
 _MAX_JOINT_CHECKS = 2_000  # complete assignments decided by allocate_jointly
+# After this many failed joint checks at one level of members placed, the relaxation
+# (JointSearch._relaxed) is tried once for that level; at most this many member mixes.
+_RELAX_AFTER = 8
+_MAX_RELAXED = 32
 
 
 @dataclass(frozen=True)
@@ -463,6 +491,8 @@ class JointSearch:
                 return _Leaf((None,) * n, 0, None, 0), []
             most = min(target, len(self.nodes))
             ks = range(1, most + 1) if self.p.policy == "pack" else range(most, 0, -1)
+            failed = 0
+            refuted = False
             for k in ks:
                 leaves = self._level(target, k)
                 pack = self.p.policy == "pack"
@@ -474,10 +504,98 @@ class JointSearch:
                     )
                 )
                 for leaf in leaves:
+                    if failed == _RELAX_AFTER and not self._relaxed(target):
+                        refuted = True  # no assignment of this level can allocate
+                        break
                     results = self._joint(leaf)
                     if results is not None:
                         return leaf, results
+                    failed += 1
+                if refuted:
+                    break
         return None
+
+    def _relaxed(self, target: int) -> bool:
+        """Whether ``target`` members might fit at all: False proves that none can.
+
+        The relaxation forgets which node each member is on: every claim may take any
+        device that any of the nodes sees, and the members are placed on no node in
+        particular. Every real placement is a solution of it (its devices are among
+        those, used once each, with the same counters and capacity), so when the
+        relaxation has no solution for any mix of ``target`` members, no placement of
+        ``target`` members exists. Node-local devices need only come from the first
+        ``target`` nodes of each node class (``target`` members use at most that many
+        nodes of a class, and the nodes of a class are interchangeable). Tried for
+        every attribute value and every mix of interchangeable members (at most
+        ``_MAX_RELAXED`` mixes; beyond that, and with ``All`` requests, it refutes
+        nothing).
+        """
+        classes: dict[int, list[int]] = {}
+        for m, sig in enumerate(self.sig):
+            classes.setdefault(sig, []).append(m)
+        groups = list(classes.values())
+        mixes: list[tuple[int, ...]] = []
+
+        def mix(i: int, left: int, acc: tuple[int, ...]) -> None:
+            if len(mixes) > _MAX_RELAXED:
+                return
+            if i == len(groups):
+                if left == 0:
+                    mixes.append(acc)
+                return
+            for c in range(min(left, len(groups[i])), -1, -1):
+                mix(i + 1, left - c, (*acc, c))
+
+        mix(0, target, ())
+        if len(mixes) > _MAX_RELAXED:
+            return True
+        for vi in range(len(self.values)):
+            for counts in mixes:
+                members = [m for g, c in zip(groups, counts, strict=True) for m in g[:c]]
+                if any(not self.cands[(m, vi)] for m in members):
+                    continue
+                used = sorted({self.cls[x] for m in members for x in self.cands[(m, vi)]})
+                nodes = [x for c in used for x in self.class_nodes[c][:target]]
+                if self._relaxed_fits(members, nodes, vi):
+                    return True
+        return False
+
+    def _relaxed_fits(self, members: list[int], nodes: list[int], vi: int) -> bool:
+        claims, keys = self._claims_of(members, vi)
+        if not claims:
+            return True
+        p = self.p
+        p.check()
+        p.stats["relaxations"] = p.stats.get("relaxations", 0) + 1
+        try:
+            with p.snap._lock:
+                data = p.snap._data
+                problems = [
+                    build_problem(
+                        inventory=data.inventory,
+                        node=data.nodes[self.nodes[x]],
+                        claims=claims,
+                        classes=data.classes,
+                        allocated_state=data.state,
+                        features=p.snap.features,
+                    )
+                    for x in nodes
+                ]
+            if any(
+                alt.all_devices
+                for claim in problems[0].claims
+                for slot in claim.requests
+                for alt in slot.alternatives
+            ):
+                return True  # All takes a node's devices: no relaxation over nodes
+            merged = _merge(problems, [keys] * len(problems), union=True)
+            assert merged is not None  # only All requests refuse to merge
+            solution = get_engine(p.engine)(
+                merged[0], deadline=p.deadline, timeout=p.timeout, cancel=p.cancel, options=None
+            )
+        except InputError:
+            return True  # refutes nothing
+        return solution is not None
 
     def _level(self, target: int, k: int) -> list[_Leaf]:
         leaves: list[_Leaf] = []
