@@ -36,13 +36,17 @@ label value (or device attribute value) switches its groups on. Its size grows w
 number of groups times their patterns, not with nodes or devices.
 
 Exactness: a pattern found on a group's first node holds on every node of the group
-*taken alone*. Nodes interact only through pools that several nodes see (``allNodes``,
-node selectors); so the placement is then allocated node by node on a fork of the
-cluster, each node against the devices the earlier nodes took, with the same engine.
-When a node fails there (only possible through such shared pools), the master's choice
-is cut off (a no-good) and it is solved again. The results are therefore exactly what
-the per-node allocator returns for those members on that node, against that state: each
-member's allocation passes :func:`~dra_core.allocator.validator.validate_allocation`.
+*taken alone*, so the master is a relaxation: when it has no solution nothing fits, and
+its optimum is at least as good as any placement. The placement is then allocated node
+by node on a fork of the cluster, each node against the devices the earlier nodes took,
+with the same engine; when that works, it is the best placement, and each member's
+allocation is what the per-node allocator returns for those members on that node,
+against that state (it passes
+:func:`~dra_core.allocator.validator.validate_allocation`). Nodes interact only through
+pools that several nodes see (``allNodes``, node selectors) and claims that members on
+several nodes share; when a node fails for that reason, or the master's units (members
+sharing a claim, kept on one node) may split, the exact search of
+:mod:`~dra_core.cluster._gang_joint` decides, every node of an assignment at once.
 
 Placing never changes the cluster: everything runs on forks. To commit, apply
 :meth:`GangPlacement.allocated_claims` (the very devices found), or reserve each node's
@@ -129,7 +133,8 @@ class GangPlacement:
         attribute_value: the common value of ``same_device_attribute``, when asked for.
         optimal: True when CP-SAT proved the choice best for the policy.
         stats: sizes and counts of the model (kinds, groups, patterns, engine calls,
-            master variables, rounds, seconds).
+            master variables, rounds, seconds; with the exact search: search steps,
+            joint checks, relaxations).
 
     """
 
@@ -917,7 +922,6 @@ class _Planner:
         min_count: int,
         use_label: bool = True,
         use_attribute: bool = True,
-        cuts: Sequence[Sequence[tuple[int, Any, int, int]]] = (),
         objective: bool = True,
     ) -> _Answer | None:
         """Solve the master; None when fewer than ``min_count`` members can be placed.
@@ -1004,16 +1008,6 @@ class _Planner:
             placed.append(var)
         everything = sum(kind.size * var for kind, var in zip(self.kinds, placed, strict=True))
         model.add(everything >= min_count)
-        # No-goods: a choice that failed on the fork is not made again.
-        for cut in cuts:
-            lits = []
-            for g, value, p, count in cut:
-                var = uses[(g, value, p)]
-                b = model.new_bool_var("")
-                model.add(var >= count).only_enforce_if(b)
-                model.add(var <= count - 1).only_enforce_if(b.Not())
-                lits.append(b)
-            model.add_bool_or([b.Not() for b in lits])
         if objective:
             model.maximize(everything * member_weight - (sum(cost) if cost else 0))
         solver = cp_model.CpSolver()
