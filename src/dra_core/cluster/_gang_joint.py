@@ -372,7 +372,7 @@ class JointSearch:
     first that :func:`allocate_jointly` accepts. So the answer is the best placement,
     or None when no assignment at all works.
 
-    Two cuts keep it small without losing any answer:
+    Three cuts keep it small without losing any answer:
 
     - **Symmetry.** Members with the same claims (the same shared claims by name) are
       interchangeable, and so are nodes with the same coarse equivalence key (which
@@ -387,6 +387,9 @@ class JointSearch:
       devices in use cannot fit there when other nodes also take devices: every
       partial assignment whose node fails alone is dropped with all its extensions
       (the per-node engine decides it, memoised per node class and member multiset).
+    - **A relaxation per level.** When a level (a number of members placed) has failed
+      several times, :meth:`_relaxed` asks whether that many members could fit with
+      nodes forgotten; when not, the rest of the level is skipped.
     """
 
     def __init__(self, planner: _Planner, *, use_label: bool = True) -> None:
