@@ -494,3 +494,78 @@ def test_gang_scheduling_must_be_known() -> None:
 
     with pytest.raises(ValueError, match="unknown gang_scheduling"):
         Simulator(gang_scheduling="together")
+
+
+def test_pod_group_claim_on_a_rack_device_spans_nodes() -> None:
+    """KEP-5729's motivating case: the PodGroup's claim is a device that every node of a
+    rack sees (a switch); its pods, one GPU each, run on two nodes of that rack and share
+    the one allocation, whose node selector admits both nodes."""
+    objects = gpu_nodes(4, 1)
+    _labelled(
+        objects,
+        {
+            "node-0": {"rack": "a"},
+            "node-1": {"rack": "b"},
+            "node-2": {"rack": "b"},
+            "node-3": {"rack": "a"},
+        },
+    )
+    switch_driver = "fabric.example.com"
+    objects += [
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "DeviceClass",
+            "metadata": {"name": "switch"},
+            "spec": {"selectors": [{"cel": {"expression": f'device.driver == "{switch_driver}"'}}]},
+        },
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceSlice",
+            "metadata": {"name": "rack-b-switch"},
+            "spec": {
+                "driver": switch_driver,
+                "nodeSelector": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": "rack", "operator": "In", "values": ["b"]}]}
+                    ]
+                },
+                "pool": {"name": "rack-b", "generation": 1, "resourceSliceCount": 1},
+                "devices": [{"name": "switch"}],
+            },
+        },
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceClaimTemplate",
+            "metadata": {"name": "one-switch", "namespace": "default"},
+            "spec": {
+                "spec": {
+                    "devices": {
+                        "requests": [{"name": "switch", "exactly": {"deviceClassName": "switch"}}]
+                    }
+                }
+            },
+        },
+    ]
+    group = pod_group()
+    group["spec"]["resourceClaims"] = [{"name": "net", "resourceClaimTemplateName": "one-switch"}]
+    pods = []
+    for i in range(2):
+        p = pod(f"pod-{i}")
+        p["spec"]["resourceClaims"].append(
+            {"name": "net", "resourceClaimTemplateName": "one-switch"}
+        )
+        pods.append(p)
+    sim = Simulator([*objects, group, *pods])
+    sim.run()
+    assert set(phases(sim).values()) == {"Running"}
+    assert sorted(r.node for r in sim.pods()) == ["node-1", "node-2"]  # rack b, one GPU each
+    (switch,) = [
+        c for c in sim.cluster.objects("ResourceClaim") if c.metadata.name.startswith("gang-net-")
+    ]
+    assert switch.status is not None and switch.status.allocation is not None
+    assert [(r.resource, r.name) for r in switch.status.reserved_for] == [("podgroups", "gang")]
+    selector = switch.status.allocation.node_selector
+    assert selector is not None
+    (term,) = selector.node_selector_terms
+    assert [(e.key, e.values) for e in term.match_expressions] == [("rack", ["b"])]
+    assert sim.summary()["devices_in_use"] == 3  # two GPUs and the switch
