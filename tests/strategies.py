@@ -656,9 +656,7 @@ def cluster_slices(draw: st.DrawFn, tag: str) -> list[dict[str, Any]]:
     # which makes the pool invalid.
     extra = "none" if counters else draw(st.sampled_from(["none"] * 6 + ["incomplete", "dup"]))
     count = 1 if extra == "none" and not counters else 2
-    devices = [
-        draw(_cluster_device(f"d{i}", counters)) for i in range(draw(st.integers(1, 3)))
-    ]
+    devices = [draw(_cluster_device(f"d{i}", counters)) for i in range(draw(st.integers(1, 3)))]
     pool_doc = {"name": pool, "generation": generation, "resourceSliceCount": count}
     out = [
         {
@@ -738,9 +736,7 @@ def cluster_claim_specs(draw: st.DrawFn) -> dict[str, Any]:
     """The spec of one claim: one or two requests, maybe joined by matchAttribute."""
     # One device of the class half of the time: the request that tells nodes apart by
     # what is in use.
-    first = copy.deepcopy(
-        draw(st.sampled_from([_CLUSTER_REQUESTS[0]] * 6 + _CLUSTER_REQUESTS[1:]))
-    )
+    first = copy.deepcopy(draw(st.sampled_from([_CLUSTER_REQUESTS[0]] * 6 + _CLUSTER_REQUESTS[1:])))
     requests = [first]
     constraints: list[dict[str, Any]] = []
     if draw(st.integers(0, 3)) == 0:
@@ -748,9 +744,7 @@ def cluster_claim_specs(draw: st.DrawFn) -> dict[str, Any]:
         second["name"] = "s"
         requests.append(second)
         if draw(st.booleans()):
-            constraints.append(
-                {"requests": ["r", "s"], "matchAttribute": f"{CLUSTER_DRIVER}/root"}
-            )
+            constraints.append({"requests": ["r", "s"], "matchAttribute": f"{CLUSTER_DRIVER}/root"})
     devices: dict[str, Any] = {"requests": requests}
     if constraints:
         devices["constraints"] = constraints
@@ -1042,6 +1036,133 @@ def gang_members(draw: st.DrawFn, *, most: int = 3) -> list[list[dict[str, Any]]
                 }
             )
         members.append(claims)
+    return members
+
+
+@st.composite
+def gang_shared_pool(draw: st.DrawFn, scope: str) -> list[dict[str, Any]]:
+    """A pool that several nodes see: every node (scope ``all``) or one rack's nodes.
+
+    Its devices are those of :func:`gang_node_objects` (whole GPUs, sometimes a GPU
+    partitioned through shared counters, sometimes a shareable device), sometimes one
+    of them in use.
+    """
+    name = f"fabric-{scope}"
+    if scope == "all":
+        where: dict[str, Any] = {"allNodes": True}
+    else:
+        where = {
+            "nodeSelector": {
+                "nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": "rack", "operator": "In", "values": [scope]}]}
+                ]
+            }
+        }
+    devices: list[dict[str, Any]] = []
+    for i in range(draw(st.integers(0, 2))):
+        devices.append(_gang_device(f"{name}-gpu-{i}", "whole", draw(st.sampled_from("ab"))))
+    partitioned = draw(st.booleans())
+    if partitioned:
+        clique = draw(st.sampled_from("ab"))
+
+        def consumes(n: int) -> list[dict[str, Any]]:
+            return [{"counterSet": "part", "counters": {"widgets": {"value": str(n)}}}]
+
+        devices.append(_gang_device(f"{name}-whole", "whole", clique, consumesCounters=consumes(2)))
+        for h in range(2):
+            devices.append(
+                _gang_device(f"{name}-half-{h}", "half", clique, consumesCounters=consumes(1))
+            )
+    if draw(st.booleans()):
+        devices.append(
+            _gang_device(
+                f"{name}-shared",
+                "shared",
+                draw(st.sampled_from("ab")),
+                allowMultipleAllocations=True,
+                capacity={
+                    "bw": {
+                        "value": str(draw(st.integers(2, 4))),
+                        "requestPolicy": {"default": "1", "validRange": {"min": "1", "step": "1"}},
+                    }
+                },
+            )
+        )
+    if not devices:
+        devices.append(_gang_device(f"{name}-gpu-0", "whole", "a"))
+    pool = {"name": name, "generation": 1, "resourceSliceCount": 2 if partitioned else 1}
+    spec = {"driver": GANG_DRIVER, **where, "pool": pool}
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceSlice",
+            "metadata": {"name": f"{name}-devices"},
+            "spec": {**spec, "devices": devices},
+        }
+    ]
+    if partitioned:
+        objects.append(
+            {
+                "apiVersion": "resource.k8s.io/v1",
+                "kind": "ResourceSlice",
+                "metadata": {"name": f"{name}-counters"},
+                "spec": {
+                    **spec,
+                    "sharedCounters": [{"name": "part", "counters": {"widgets": {"value": "2"}}}],
+                },
+            }
+        )
+    busy = [d["name"] for d in devices if "-gpu-" in d["name"] or "-half-" in d["name"]]
+    if busy and draw(st.booleans()):
+        device = draw(st.sampled_from(busy))
+        objects.append(
+            {
+                "apiVersion": "resource.k8s.io/v1",
+                "kind": "ResourceClaim",
+                "metadata": {"name": f"in-use-{device}", "namespace": "default"},
+                "spec": {
+                    "devices": {"requests": [{"name": "r", "exactly": {"deviceClassName": "gpu"}}]}
+                },
+                "status": {
+                    "allocation": {
+                        "devices": {
+                            "results": [
+                                {
+                                    "request": "r",
+                                    "driver": GANG_DRIVER,
+                                    "pool": name,
+                                    "device": device,
+                                }
+                            ]
+                        }
+                    }
+                },
+            }
+        )
+    return objects
+
+
+@st.composite
+def gang_members_sharing(draw: st.DrawFn, *, most: int = 3) -> list[list[dict[str, Any]]]:
+    """A gang of :func:`gang_members`, where some members may also share one claim.
+
+    The shared claim (``group-claim``, as a pod group's claim of KEP-5729) is one of
+    the same shapes; the members that name it are drawn (at least two).
+    """
+    members = draw(gang_members(most=most))
+    if len(members) >= 2 and draw(st.booleans()):
+        spec = copy.deepcopy(draw(st.sampled_from(_GANG_CLAIM_SPECS)))
+        claim = {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceClaim",
+            "metadata": {"name": "group-claim", "namespace": "default"},
+            "spec": {"devices": spec},
+        }
+        who = draw(
+            st.lists(st.sampled_from(range(len(members))), min_size=2, unique=True).map(sorted)
+        )
+        for m in who:
+            members[m] = [copy.deepcopy(claim), *members[m]]
     return members
 
 

@@ -381,5 +381,52 @@ def test_members_sharing_a_claim_go_to_one_node_and_share_its_devices() -> None:
     # Three pods around one claim need four GPUs on one node: no node has them.
     three = [*members, [shared, gpus("pod-2-gpu")]]
     assert place_gang(cluster, three) is None
+    # Two of them fit: the claim is allocated once, the third pod is left out (as
+    # kube-scheduler would leave it Pending next to the two that share the claim).
     two_of_three = place_gang(cluster, three, min_count=2)
-    assert two_of_three is None  # the three are one unit: all or none
+    assert two_of_three is not None
+    assert two_of_three.nodes == ("n-1", "n-1", None)
+    check_placement(cluster, three, two_of_three, min_count=2)
+
+
+class OnePodPerNode:
+    """A NodeFit: room for one pod per node (``pods`` allocatable 1), nothing else."""
+
+    def member_key(self, member: int) -> Any:
+        return None
+
+    def node_key(self, node: str) -> Any:
+        return None
+
+    def reasons(self, node: str, members: Any) -> list[str]:
+        return ["Too many pods"] if len(members) > 1 else []
+
+
+@pytest.mark.parametrize("shared_pool", [False, True], ids=["node-local", "pool-shared-by-nodes"])
+def test_node_fit_is_checked_for_the_members_of_a_node_together(shared_pool: bool) -> None:
+    objects = [gpu_class(), *gpu_node("n-0", 2), *gpu_node("n-1", 2)]
+    if shared_pool:  # the master's answer, or the exact search: both must honour it
+        objects.append(
+            {
+                "apiVersion": "resource.k8s.io/v1",
+                "kind": "ResourceSlice",
+                "metadata": {"name": "fabric"},
+                "spec": {
+                    "driver": DRIVER,
+                    "allNodes": True,
+                    "pool": {"name": "fabric", "generation": 1, "resourceSliceCount": 1},
+                    "devices": [{"name": "nic-0"}],
+                },
+            }
+        )
+    cluster = Cluster(objects)
+    members = gang(2)
+    placement = place_gang(cluster, members, node_fit=OnePodPerNode())
+    assert placement is not None and sorted(placement.nodes) == ["n-0", "n-1"]  # type: ignore[type-var]
+    check_placement(cluster, members, placement)
+    assert place_gang(cluster, gang(3), node_fit=OnePodPerNode()) is None
+    why = explain_gang(cluster, gang(3), node_fit=OnePodPerNode())
+    assert not why.fits and why.placeable == 2
+    assert why.reasons
+    if not shared_pool:  # the master's explanation names what runs out on a full node
+        assert any("Too many pods" in r for r in why.reasons)

@@ -148,3 +148,62 @@ def test_progress_bar_only_on_a_terminal(
         capsys, "simulate", str(cluster), str(data_path(*QUICKSTART, "gpu-test1.yaml"))
     )
     assert status == 0 and "pods: 2, scheduled: 1" in out
+
+
+def test_simulate_gang_scheduling_modes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # kubernetes#138765 as files: joint placement runs both pods, kube-scheduler's
+    # GangScheduling plugin leaves both Pending (the first waited at Permit, timed out).
+    import yaml
+
+    from builders import half_gpu_objects, whole_or_half_spec
+
+    pods = [
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"pod-{i}", "namespace": "default"},
+            "spec": {
+                "containers": [
+                    {"name": "c", "image": "x", "resources": {"claims": [{"name": "gpu"}]}}
+                ],
+                "resourceClaims": [{"name": "gpu", "resourceClaimTemplateName": "gpu"}],
+                "schedulingGroup": {"podGroupName": "gang"},
+            },
+        }
+        for i in range(2)
+    ]
+    objects = [
+        *half_gpu_objects(),
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceClaimTemplate",
+            "metadata": {"name": "gpu", "namespace": "default"},
+            "spec": {"spec": whole_or_half_spec()},
+        },
+        {
+            "apiVersion": "scheduling.k8s.io/v1alpha2",
+            "kind": "PodGroup",
+            "metadata": {"name": "gang", "namespace": "default"},
+            "spec": {"schedulingPolicy": {"gang": {"minCount": 2}}},
+        },
+        *pods,
+    ]
+    path = tmp_path / "gang.yaml"
+    path.write_text(yaml.safe_dump_all(objects), encoding="utf-8")
+    phases = {}
+    for mode in ("joint", "kube-scheduler"):
+        status, out, err = _run(
+            capsys,
+            "simulate",
+            str(path),
+            "--gang-scheduling",
+            mode,
+            "--until",
+            "10m",
+            "--no-progress",
+            "-o",
+            "json",
+        )
+        assert status in (0, 1), err
+        phases[mode] = sorted(p["phase"] for p in json.loads(out)["pods"])
+    assert phases == {"joint": ["Running", "Running"], "kube-scheduler": ["Pending", "Pending"]}

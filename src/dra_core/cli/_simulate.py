@@ -35,6 +35,7 @@ import yaml
 
 from dra_core.errors import DraCoreError, ManifestError
 from dra_core.sim import POLICIES, Simulator, parse_duration
+from dra_core.sim._gangs import GANG_SCHEDULING
 from dra_core.sim._views import describe_events, pod_table
 
 __all__ = ["add_parser", "read_scenario", "run"]
@@ -54,6 +55,13 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--policy", choices=POLICIES, default="default", help="node scoring")
     parser.add_argument("--seed", default="", help="seed of generated names (default: none)")
     parser.add_argument("--engine", default="auto", help="allocation engine: auto, search, cpsat")
+    parser.add_argument(
+        "--gang-scheduling",
+        choices=GANG_SCHEDULING,
+        default="joint",
+        help="gangs (PodGroups): all members at once (joint, the default) or as "
+        "kube-scheduler's GangScheduling plugin does (one by one, waiting at Permit)",
+    )
     parser.add_argument("-o", "--output", choices=("text", "yaml", "json"), default="text")
     parser.add_argument("--plot", metavar="FILE.png", help="draw device use and pending pods")
     parser.add_argument(
@@ -198,7 +206,12 @@ def run(args: argparse.Namespace) -> int:
     # (a scenario may add the nodes later; without any, pods wait with kube-scheduler's
     # "no nodes available to schedule pods")
     sim = simulate_files(
-        args.files, args.engine, require_nodes=False, seed=args.seed, policy=args.policy
+        args.files,
+        args.engine,
+        require_nodes=False,
+        seed=args.seed,
+        policy=args.policy,
+        gang_scheduling=args.gang_scheduling,
     )
     for at, action, objects in steps:
         if action == "apply":

@@ -36,13 +36,17 @@ label value (or device attribute value) switches its groups on. Its size grows w
 number of groups times their patterns, not with nodes or devices.
 
 Exactness: a pattern found on a group's first node holds on every node of the group
-*taken alone*. Nodes interact only through pools that several nodes see (``allNodes``,
-node selectors); so the placement is then allocated node by node on a fork of the
-cluster, each node against the devices the earlier nodes took, with the same engine.
-When a node fails there (only possible through such shared pools), the master's choice
-is cut off (a no-good) and it is solved again. The results are therefore exactly what
-the per-node allocator returns for those members on that node, against that state: each
-member's allocation passes :func:`~dra_core.allocator.validator.validate_allocation`.
+*taken alone*, so the master is a relaxation: when it has no solution nothing fits, and
+its optimum is at least as good as any placement. The placement is then allocated node
+by node on a fork of the cluster, each node against the devices the earlier nodes took,
+with the same engine; when that works, it is the best placement, and each member's
+allocation is what the per-node allocator returns for those members on that node,
+against that state (it passes
+:func:`~dra_core.allocator.validator.validate_allocation`). Nodes interact only through
+pools that several nodes see (``allNodes``, node selectors) and claims that members on
+several nodes share; when a node fails for that reason, or the master's units (members
+sharing a claim, kept on one node) may split, the exact search of
+:mod:`~dra_core.cluster._gang_joint` decides, every node of an assignment at once.
 
 Placing never changes the cluster: everything runs on forks. To commit, apply
 :meth:`GangPlacement.allocated_claims` (the very devices found), or reserve each node's
@@ -54,14 +58,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dra_core.allocator.engines import get_engine
 from dra_core.allocator.problem import build_problem
 from dra_core.allocator.search import check_abort
 from dra_core.cluster._cluster import _allocated_elsewhere, _allocation, _claim_model, _freeze
+from dra_core.cluster._gang_joint import JointSearch, _key_in_use
 from dra_core.errors import AllocationTimeout, InputError
 
 if TYPE_CHECKING:
@@ -73,6 +78,7 @@ __all__ = [
     "GangExplanation",
     "GangPlacement",
     "GangPolicy",
+    "NodeFit",
     "PodGroupClaim",
     "PodGroupRef",
     "explain_gang",
@@ -90,7 +96,24 @@ GANG_POLICIES = ("pack", "spread")
 # that needs more raises AllocationTimeout: undecided, never "does not fit".
 _MAX_CHECKS_PER_GROUP = 4096
 _MAX_PATTERNS_PER_GROUP = 1024
-_MAX_ROUNDS = 64  # no-good rounds (only needed when pools are shared between nodes)
+
+
+class NodeFit(Protocol):
+    """A node's resources besides devices, for a set of members placed on it together.
+
+    kube-scheduler's NodeResourcesFit checks one pod at a time; members of a gang placed
+    on one node together must fit together. ``reasons`` must be closed downwards (when
+    a set of members fits, so does every subset), as requests that add up are.
+    """
+
+    def member_key(self, member: int) -> Hashable:
+        """Return a value equal for members with equal demands (they are interchangeable)."""
+
+    def node_key(self, node: str) -> Hashable:
+        """Return a value equal for nodes that give equal answers for every set of members."""
+
+    def reasons(self, node: str, members: Sequence[int]) -> list[str]:
+        """Return why ``members`` do not fit on ``node`` together (empty: they fit)."""
 
 
 # --- results -------------------------------------------------------------------------------
@@ -110,7 +133,8 @@ class GangPlacement:
         attribute_value: the common value of ``same_device_attribute``, when asked for.
         optimal: True when CP-SAT proved the choice best for the policy.
         stats: sizes and counts of the model (kinds, groups, patterns, engine calls,
-            master variables, rounds, seconds).
+            master variables, rounds, seconds; with the exact search: search steps,
+            joint checks, relaxations).
 
     """
 
@@ -556,6 +580,7 @@ class _Planner:
         nodes: Iterable[str] | None,
         engine: str,
         cancel: Any,
+        node_fit: NodeFit | None = None,
     ) -> None:
         if policy not in GANG_POLICIES:
             raise ValueError(
@@ -575,6 +600,7 @@ class _Planner:
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout if timeout is not None else None
         self.cancel = cancel
+        self.node_fit = node_fit
         self.label = same_node_label
         self.attribute = same_device_attribute
         self.engine = engine
@@ -631,6 +657,16 @@ class _Planner:
                         claims.append(claim)
             self.unit_claims.append(tuple(claims))
 
+    def member_key(self, member: int) -> Hashable:
+        """Return what besides claims tells members apart (their node resources)."""
+        return self.node_fit.member_key(member) if self.node_fit is not None else None
+
+    def node_fit_reasons(self, node: str, units: Iterable[int]) -> list[str]:
+        """Why these units' members do not fit on ``node`` besides devices (empty: fit)."""
+        if self.node_fit is None:
+            return []
+        return self.node_fit.reasons(node, [m for u in units for m in self.units[u]])
+
     def pending(self, unit: int) -> list[ResourceClaim]:
         return [c for c in self.unit_claims[unit] if _allocation(c) is None]
 
@@ -648,6 +684,7 @@ class _Planner:
                     else _freeze(c.spec)
                     for c in claims
                 ),
+                tuple(sorted((self.member_key(m) for m in self.units[u]), key=repr)),
             )
             kind = kinds.get(sig)
             if kind is None:
@@ -734,15 +771,12 @@ class _Planner:
                         continue
                     label = labels[self.label]
                 key = self._node_key(name, types)
-                gkey = (key, label, tuple(fits[name]))
+                extra = self.node_fit.node_key(name) if self.node_fit is not None else None
+                gkey = (key, label, tuple(fits[name]), extra)
                 group = groups.get(gkey)
                 if group is None:
-                    in_use = any(
-                        isinstance(part, tuple) and part[0] in ("L", "T") and bool(part[2])
-                        for part in key
-                    )
                     group = groups[gkey] = _Group(
-                        len(groups), [], label, in_use, (key, tuple(fits[name]))
+                        len(groups), [], label, _key_in_use(key), (key, tuple(fits[name]), extra)
                     )
                 group.nodes.append(name)
         self.groups = list(groups.values())
@@ -835,6 +869,8 @@ class _Planner:
             node = snap._data.nodes[group.nodes[0]]
         k = len(self.kinds)
         ok = {kind for kind, v in fitting if v == value}
+        # a member alone must also fit the node's resources besides devices
+        ok = {t for t in ok if not self.node_fit_reasons(group.nodes[0], self.kinds[t].units[:1])}
         unit = [tuple(1 if i == t else 0 for i in range(k)) for t in sorted(ok)]
         feasible: set[tuple[int, ...]] = set(unit)
         frontier = list(unit)
@@ -864,10 +900,14 @@ class _Planner:
                             "not 'does not fit'",
                             timeout=self.timeout,
                         )
+                    chosen = [
+                        u for kind, c in zip(self.kinds, up, strict=True) for u in kind.units[:c]
+                    ]
+                    if self.node_fit_reasons(group.nodes[0], chosen):
+                        continue  # cpu, memory or pods run out (cheaper than devices)
                     claims: list[ResourceClaim] = []
-                    for kind, count in zip(self.kinds, up, strict=True):
-                        for u in kind.units[:count]:
-                            claims.extend(self.restricted(self.pending(u), value))
+                    for u in chosen:
+                        claims.extend(self.restricted(self.pending(u), value))
                     if self.fits_on(node, claims):
                         nxt.append(up)
             feasible.update(nxt)
@@ -882,7 +922,6 @@ class _Planner:
         min_count: int,
         use_label: bool = True,
         use_attribute: bool = True,
-        cuts: Sequence[Sequence[tuple[int, Any, int, int]]] = (),
         objective: bool = True,
     ) -> _Answer | None:
         """Solve the master; None when fewer than ``min_count`` members can be placed.
@@ -969,16 +1008,6 @@ class _Planner:
             placed.append(var)
         everything = sum(kind.size * var for kind, var in zip(self.kinds, placed, strict=True))
         model.add(everything >= min_count)
-        # No-goods: a choice that failed on the fork is not made again.
-        for cut in cuts:
-            lits = []
-            for g, value, p, count in cut:
-                var = uses[(g, value, p)]
-                b = model.new_bool_var("")
-                model.add(var >= count).only_enforce_if(b)
-                model.add(var <= count - 1).only_enforce_if(b.Not())
-                lits.append(b)
-            model.add_bool_or([b.Not() for b in lits])
         if objective:
             model.maximize(everything * member_weight - (sum(cost) if cost else 0))
         solver = cp_model.CpSolver()
@@ -1012,23 +1041,53 @@ class _Planner:
         if n == 0:
             return GangPlacement((), (), self.policy, stats={"kinds": 0})
         self.build_kinds()
-        self.build_groups()
-        cuts: list[list[tuple[int, Any, int, int]]] = []
-        for round_ in range(_MAX_ROUNDS):
-            self.stats["rounds"] = round_ + 1
-            answer = self.master(min_count=self.min_count, cuts=cuts)
+        if not self.units_may_split():
+            # The master is a relaxation (each node taken alone): when it finds nothing,
+            # nothing fits; when its best choice allocates node by node, it is the best.
+            self.build_groups()
+            self.stats["rounds"] = 1
+            answer = self.master(min_count=self.min_count)
             if answer is None:
                 return None
             placement = self.allocate(answer)
             if placement is not None:
                 self.stats["seconds"] = time.perf_counter() - started
                 return placement
-            cuts.append(answer.chosen)
-        raise AllocationTimeout(
-            f"gang: no placement survived {_MAX_ROUNDS} rounds of node-by-node allocation "
-            "(pools shared between nodes); not decided, which is not 'does not fit'",
-            timeout=self.timeout,
-        )
+        else:
+            self.values_tried = self.values()
+        # Nodes interact (pools that several nodes see, claims shared across nodes):
+        # the exact search, each assignment decided jointly across its nodes.
+        search = JointSearch(self)
+        found = search.search(self.min_count)
+        self.stats["search_steps"] = search.steps
+        if found is None:
+            return None
+        self.stats["seconds"] = time.perf_counter() - started
+        return search.placement(found[0], found[1], dict(self.stats))
+
+    def shares_pools(self) -> bool:
+        """Whether some pool with devices is seen by more than one node (not node-local)."""
+        snap = self.snap
+        with snap._lock:
+            inventory = snap._data.inventory
+            for pool in inventory.pools():
+                if inventory.pool_is_node_local(pool) is not None:
+                    continue
+                if any(entry.devices for entry in inventory.pool_entries(pool)):
+                    return True
+        return False
+
+    def units_may_split(self) -> bool:
+        """Whether members that share a claim may end up on different nodes, or apart.
+
+        With pools that several nodes see, a shared claim's devices may serve pods on
+        several nodes (KEP-5729); under ``min_count``, some of a claim's pods may be
+        placed without the others. The master keeps a unit whole on one node, so
+        either case goes to the exact search.
+        """
+        if all(len(unit) == 1 for unit in self.units):
+            return False
+        return self.min_count < len(self.members) or self.shares_pools()
 
     def allocate(self, answer: _Answer) -> GangPlacement | None:
         """Allocate the master's choice node by node on a fork; None when a node fails."""
@@ -1156,6 +1215,8 @@ class _Planner:
         if n == 0:
             return GangExplanation(True, 0, 0, 0)
         self.build_kinds()
+        if self.units_may_split() or self.shares_pools():
+            return self._explain_joint()
         self.build_groups()
         best = self.master(min_count=0)
         placed_members = self._members_of(best)
@@ -1235,6 +1296,52 @@ class _Planner:
             )
         return GangExplanation(fits, n, self.min_count, placeable, left_out, tuple(reasons))
 
+    def _explain_joint(self) -> GangExplanation:
+        """Explain with the exact search (nodes that share pools or claims)."""
+        n = len(self.members)
+        self.values_tried = self.values()
+        search = JointSearch(self)
+        found = search.search(0)
+        assert found is not None  # placing nobody always works
+        assign = found[0].assign
+        placed = [m for m in range(n) if assign[m] is not None]
+        placeable = len(placed)
+        fits = placeable >= self.min_count
+        left_out = tuple(m for m in range(n) if assign[m] is None)
+        reasons: list[str] = []
+        nowhere: dict[int, list[int]] = {}
+        for m in left_out:
+            views = [search.alone[(search.sig[m], vi)] for vi in range(len(search.values))]
+            if not any(view.feasible for view in views):
+                nowhere.setdefault(search.sig[m], []).append(m)
+        for who in nowhere.values():
+            view = search.alone[(search.sig[who[0]], 0)]
+            reasons.append(f"{_members_text(who)} cannot be placed on any node: {view.message()}")
+        if self.label is not None and placeable < n:
+            free = JointSearch(self, use_label=False).search(0)
+            assert free is not None
+            most = sum(1 for x in free[0].assign if x is not None)
+            if most > placeable:
+                reasons.append(
+                    f"all members must be on nodes with the same value of node label "
+                    f"{self.label}: no value holds more than {placeable} of {n} members; "
+                    f"without that constraint {most} would fit"
+                )
+        rest = [m for m in left_out if not any(m in who for who in nowhere.values())]
+        if rest:
+            others = f" together with {_members_text(placed)}" if placed else " together"
+            why = (
+                "the devices of pools that several nodes see, or of claims they share, "
+                "run out when they are allocated together"
+                if self.shares_pools()
+                else "the devices of the nodes where they fit run out"
+            )
+            reasons.append(
+                f"{_members_text(rest)} cannot be placed{others}: each fits on some node "
+                f"alone, but {why}"
+            )
+        return GangExplanation(fits, n, self.min_count, placeable, left_out, tuple(reasons))
+
     def _members_of(self, answer: _Answer | None) -> set[int]:
         out: set[int] = set()
         if answer is None:
@@ -1270,6 +1377,9 @@ class _Planner:
                 most = max((vec[kind.index] for vec in pats), default=0)
                 if not most or most >= len(kind.units):
                     continue
+                besides = self.node_fit_reasons(group.nodes[0], kind.units[: most + 1])
+                if besides:
+                    return f"on node {group.nodes[0]} with {most + 1}: " + "; ".join(besides)
                 claims: list[ResourceClaim] = []
                 for u in kind.units[: most + 1]:
                     claims.extend(self.restricted(self.pending(u), value))
@@ -1377,6 +1487,7 @@ def place_gang(
     nodes: Iterable[str] | None = None,
     engine: str = "auto",
     cancel: Any = None,
+    node_fit: NodeFit | None = None,
 ) -> GangPlacement | None:
     """Place a gang: each member (a list of one pod's claims) on one node, jointly.
 
@@ -1397,6 +1508,9 @@ def place_gang(
         nodes: the node names to consider (default: all).
         engine: the per-node engine (``"auto"``, ``"search"``, ``"cpsat"``).
         cancel: a flag (``is_set()``) or callable, as for :func:`dra_core.allocate`.
+        node_fit: what a node has besides devices (cpu, memory, pods: kube-scheduler's
+            NodeResourcesFit), checked for the members placed on a node together; see
+            :class:`NodeFit`. The simulator passes its nodes' allocatable resources.
 
     Returns:
         A :class:`GangPlacement`, or None when fewer than ``min_count`` members fit
@@ -1421,6 +1535,7 @@ def place_gang(
         nodes=nodes,
         engine=engine,
         cancel=cancel,
+        node_fit=node_fit,
     )
     return planner.place()
 
@@ -1437,6 +1552,7 @@ def explain_gang(
     nodes: Iterable[str] | None = None,
     engine: str = "auto",
     cancel: Any = None,
+    node_fit: NodeFit | None = None,
 ) -> GangExplanation:
     """Explain whether, and why not, a gang fits (the arguments of :func:`place_gang`).
 
@@ -1456,5 +1572,6 @@ def explain_gang(
         nodes=nodes,
         engine=engine,
         cancel=cancel,
+        node_fit=node_fit,
     )
     return planner.explain()

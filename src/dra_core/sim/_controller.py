@@ -8,6 +8,12 @@
 - When a pod is deleted or finishes, it leaves ``status.reservedFor`` of its claims;
   the claims made for it are deleted, and a claim that nobody reserves any more is
   deallocated (``status.allocation`` cleared), so its devices are free again.
+- A PodGroup's ``resourceClaimTemplateName`` (KEP-5729, Kubernetes 1.36) gets one
+  ResourceClaim for the whole group: ``generateName`` ``<podgroup>-<claim>-``, the same
+  annotation with the PodGroup's claim name, and the PodGroup as its controlling owner.
+  A pod claim that matches one of its PodGroup's claims exactly (``name``,
+  ``resourceClaimName``, ``resourceClaimTemplateName``) is that claim, reserved for the
+  PodGroup (``reservedFor`` names ``scheduling.k8s.io`` ``podgroups``), not for the pod.
 
 Also here: the special claim kube-scheduler makes for extended resources backed by DRA
 (KEP-5004), ``<pod>-extended-resources-<suffix>`` with one request per container and
@@ -36,11 +42,13 @@ __all__ = [
     "MAX_CONSUMERS",
     "POD_CLAIM_ANNOTATION",
     "claim_for_pod",
+    "claim_for_pod_group",
     "extended_resource_claim",
     "extended_resource_classes",
     "generate_name",
     "is_owned_by",
     "pod_consumer",
+    "pod_group_consumer",
     "without_consumer",
 ]
 
@@ -99,6 +107,55 @@ def claim_for_pod(
         kind="ResourceClaim",
         metadata=meta,
         spec=template.spec.spec,
+    )
+
+
+def claim_for_pod_group(
+    group: Mapping[str, Any],
+    group_claim: str,
+    template: ResourceClaimTemplate,
+    name: str,
+    base: str,
+    uid: str,
+    group_uid: str,
+) -> ResourceClaim:
+    """Return the ResourceClaim the controller makes from ``template`` for a PodGroup.
+
+    ``group`` is the PodGroup as a dict; ``group_uid`` its uid.
+    """
+    tmeta = template.spec.metadata
+    annotations = dict(tmeta.annotations)
+    annotations[POD_CLAIM_ANNOTATION] = group_claim
+    gmeta = group.get("metadata") or {}
+    owner = OwnerReference(
+        api_version=str(group.get("apiVersion") or "scheduling.k8s.io/v1alpha2"),
+        kind="PodGroup",
+        name=str(gmeta.get("name") or ""),
+        uid=group_uid,
+        controller=True,
+        block_owner_deletion=True,
+    )
+    meta = ObjectMeta(
+        name=name,
+        generate_name=base,
+        namespace=str(gmeta.get("namespace") or "default"),
+        uid=uid,
+        labels=dict(tmeta.labels),
+        annotations=annotations,
+        owner_references=[owner],
+    )
+    return ResourceClaim(
+        api_version="resource.k8s.io/v1",
+        kind="ResourceClaim",
+        metadata=meta,
+        spec=template.spec.spec,
+    )
+
+
+def pod_group_consumer(name: str, uid: str) -> ResourceClaimConsumerReference:
+    """Return the ``reservedFor`` entry of a PodGroup (KEP-5729)."""
+    return ResourceClaimConsumerReference(
+        api_group="scheduling.k8s.io", resource="podgroups", name=name, uid=uid
     )
 
 

@@ -33,6 +33,7 @@ from dra_core.api import (
     PodResourceClaimStatus,
     PodStatus,
     ResourceClaim,
+    ResourceClaimConsumerReference,
     ResourceClaimTemplate,
 )
 from dra_core.api._base import plain_json
@@ -42,7 +43,20 @@ from dra_core.errors import InputError, ManifestError, ObjectNotFoundError, Rese
 from dra_core.features import Features
 from dra_core.sim import _controller as controller
 from dra_core.sim._events import Event, PodRow, Sample
-from dra_core.sim._gangs import GANG_KINDS, gang_policy, is_gang_object, schedule_gang
+from dra_core.sim._gangs import (
+    GANG_KINDS,
+    GANG_SCHEDULING,
+    gang_policy,
+    group_claim_name,
+    is_gang_object,
+    permit,
+    permit_timeout,
+    pod_group_key,
+    pre_enqueue,
+    release_pod_group,
+    schedule_gang,
+    sync_pod_group,
+)
 from dra_core.sim._names import generated_name, uid
 from dra_core.sim._scheduler import (
     NODE_NAME,
@@ -132,11 +146,13 @@ class _PodState:
     queued: str = ""  # "active", "backoff", "unschedulable" or ""
     queue_gen: int = 0
     claim_names: dict[str, str] = field(default_factory=dict)  # pod claim -> claim
+    group_claims: set[str] = field(default_factory=set)  # pod claims that are its group's
     extended_claim: str = ""
     run_seconds: float | None = None
     start_time: float | None = None
     owner: tuple[str, str, str] | None = None  # workload kind, namespace, name
     index: int | None = None
+    waiting_node: str = ""  # assumed on this node, waiting at Permit (not bound)
 
     @property
     def key(self) -> Key:
@@ -182,6 +198,12 @@ class Simulator:
         percentage_of_nodes_to_score: kube-scheduler's setting of that name (0 means
             its adaptive default).
         kubelet_delay: simulated seconds between binding a pod and its start.
+        gang_scheduling: how gangs (PodGroups and Workload pod groups with the ``gang``
+            policy) are scheduled: ``joint`` (the default: all members at once with
+            :func:`~dra_core.cluster._gang.place_gang`, or none) or ``kube-scheduler``
+            (as kube-scheduler 1.35/1.36's GangScheduling plugin: one pod at a time, each
+            waiting at Permit until ``minCount`` are assumed or bound, at most 5 minutes,
+            holding its devices).
 
     Attributes:
         cluster: the live :class:`~dra_core.Cluster` (nodes, slices, classes, claims).
@@ -199,7 +221,13 @@ class Simulator:
         engine: str = "auto",
         percentage_of_nodes_to_score: int = 0,
         kubelet_delay: float = 0.0,
+        gang_scheduling: str = "joint",
     ) -> None:
+        if gang_scheduling not in GANG_SCHEDULING:
+            raise ValueError(
+                f"unknown gang_scheduling {gang_scheduling!r}: choose one of "
+                f"{', '.join(GANG_SCHEDULING)}"
+            )
         if policy not in POLICIES:
             raise ValueError(f"unknown policy {policy!r}: choose one of {', '.join(POLICIES)}")
         if kubelet_delay < 0:
@@ -210,6 +238,9 @@ class Simulator:
         self.engine = engine
         self.percentage = percentage_of_nodes_to_score
         self.kubelet_delay = float(kubelet_delay)
+        self.gang_scheduling = gang_scheduling
+        # kube-scheduler's Permit deadlines per pod group (gang_scheduling="kube-scheduler")
+        self._permit_deadlines: dict[str, float] = {}
         self.notes: list[str] = []
         self._now = 0.0
         self._order = itertools.count()
@@ -218,6 +249,11 @@ class Simulator:
         # PodGroup and Workload objects (the Workload API), as applied
         self._gang_objects: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._dirty_workloads: set[tuple[str, str, str]] = set()
+        # PodGroups' own claims (KEP-5729): (namespace, group) -> group claim -> claim
+        self._group_claims: dict[tuple[str, str], dict[str, str]] = {}
+        self._group_uids: dict[tuple[str, str], str] = {}
+        # deleted PodGroups whose claims wait for their pods: uid and claim names
+        self._deleted_groups: dict[tuple[str, str], tuple[str, list[str]]] = {}
         self._events: list[Event] = []
         self._samples: list[Sample] = []
         self._timeline: list[tuple[float, int, str, Any]] = []
@@ -616,7 +652,19 @@ class Simulator:
         for doc in parsed.gangs:
             meta = doc.get("metadata") or {}
             ns = str(meta.get("namespace") or "default")
-            self._gang_objects[(str(doc["kind"]), ns, str(meta.get("name") or ""))] = doc
+            gkey = (str(doc["kind"]), ns, str(meta.get("name") or ""))
+            old_doc = self._gang_objects.get(gkey)
+            if old_doc is not None and "status" in old_doc and "status" not in doc:
+                doc = {**doc, "status": old_doc["status"]}  # apply does not write status
+            self._gang_objects[gkey] = doc
+            if gkey[0] == "PodGroup":
+                group = (ns, gkey[2])
+                if group not in self._group_uids:
+                    self._group_uids[group] = str(
+                        meta.get("uid")
+                        or uid(self.seed, "PodGroup", ns, group[1], len(self._events))
+                    )
+                sync_pod_group(self, group)
         if parsed.gangs:
             self._wake()
         for workload in parsed.workloads:
@@ -668,6 +716,8 @@ class Simulator:
         if "DeviceClass" in kinds:
             self._refresh_classes()
         if "ResourceClaimTemplate" in kinds:
+            for key in list(self._group_uids):
+                sync_pod_group(self, key)
             for state in list(self._pods.values()):
                 if state.phase == "Pending" and not state.node:
                     self._make_claims(state)
@@ -722,7 +772,9 @@ class Simulator:
                     if state.owner == (kind, ns, name):
                         self._remove_pod(state, deleted=True)
             elif kind in GANG_KINDS:
-                self._gang_objects.pop((kind, ns, name), None)
+                doc = self._gang_objects.pop((kind, ns, name), None)
+                if kind == "PodGroup" and doc is not None:
+                    self._delete_pod_group((ns, name), doc)
             else:
                 cluster_keys.append((kind, ns, name))
         # (claims made for deleted pods are gone already)
@@ -746,6 +798,19 @@ class Simulator:
             if "DeviceClass" in kinds:
                 self._refresh_classes()
         self._wake()
+
+    def _delete_pod_group(self, key: tuple[str, str], doc: Mapping[str, Any]) -> None:
+        """Forget a deleted PodGroup; its claims are released once its pods are done."""
+        group_uid = self._group_uids.pop(key, "")
+        made = self._group_claims.pop(key, {})
+        names = list(made.values())
+        for entry in (doc.get("spec") or {}).get("resourceClaims") or []:
+            if isinstance(entry, Mapping) and entry.get("resourceClaimName"):
+                names.append(str(entry["resourceClaimName"]))
+        if not group_uid or not names:
+            return
+        self._deleted_groups[key] = (group_uid, names)
+        release_pod_group(self, key)
 
     # --- nodes, devices, classes ---------------------------------------------------------
 
@@ -850,6 +915,15 @@ class Simulator:
         """Make the claims of the pod's templates (the claim controller's syncPod)."""
         pod = state.pod
         for pc in pod.spec.resource_claims:
+            if pc.name in state.claim_names:
+                continue
+            group_claim = group_claim_name(self, state, pc)
+            if group_claim is not None:
+                # the PodGroup's claim (KEP-5729): made for the group, reserved for it
+                if group_claim:
+                    state.claim_names[pc.name] = group_claim
+                    state.group_claims.add(pc.name)
+                continue
             if pc.resource_claim_name is not None:
                 state.claim_names[pc.name] = pc.resource_claim_name
                 continue
@@ -950,15 +1024,13 @@ class Simulator:
             released = controller.without_consumer(claim, state.uid)
             self.cluster.apply(released)
             self._track_claim(claim, released)
-        if state.node:
-            self._bound_priorities[state.info.priority] -= 1
-            node = self._nodes.get(state.node)
-            if node is not None:
-                node.pods -= 1
-                for k, v in state.info.requests.items():
-                    node.used[k] = node.used.get(k, 0) - v
-                node.score_cpu -= state.info.score_cpu
-                node.score_memory -= state.info.score_memory
+        if state.node or state.waiting_node:
+            self._forget(state, state.node or state.waiting_node)
+            state.waiting_node = ""
+        if state.group_claims:
+            group = pod_group_key(state.pod)
+            if group in self._deleted_groups:
+                release_pod_group(self, group)
         if state.owner is not None and state.owner in self._workloads:
             self._dirty_workloads.add(state.owner)
         self._wake()
@@ -1145,8 +1217,10 @@ class Simulator:
             if claim is None:
                 return [], f'resourceclaim.resource.k8s.io "{name}" not found'
             assert isinstance(claim, ResourceClaim)
-            if pc.resource_claim_template_name is not None and not controller.is_owned_by(
-                claim, state.uid
+            if (
+                pc.resource_claim_template_name is not None
+                and pc.name not in state.group_claims
+                and not controller.is_owned_by(claim, state.uid)
             ):
                 return [], (
                     f"ResourceClaim {state.namespace}/{name} was not created for pod "
@@ -1154,7 +1228,8 @@ class Simulator:
                 )
             status = claim.status
             if status is not None and status.allocation is not None:
-                mine = any(r.uid == state.uid for r in status.reserved_for)
+                consumer = self._consumer(state, pc.name)
+                mine = any(r.uid == consumer.uid for r in status.reserved_for)
                 if not mine and len(status.reserved_for) >= controller.MAX_CONSUMERS:
                     return [], "resourceclaim in use"
             else:
@@ -1203,11 +1278,15 @@ class Simulator:
 
     def _schedule_one(self, state: _PodState) -> None:
         """One scheduling cycle: PreFilter, Filter, Score, Reserve, Bind."""
+        policy = None
         if self._gang_objects:
             policy = gang_policy(state.pod, self._gang_objects.values())
             if policy is not None:
-                schedule_gang(self, state, policy)
-                return
+                if self.gang_scheduling == "joint":
+                    schedule_gang(self, state, policy)
+                    return
+                if not pre_enqueue(self, state, policy):
+                    return
         self._attempts += 1
         claims, prefilter = self._pod_claims(state)
         names = self._node_list
@@ -1232,6 +1311,9 @@ class Simulator:
             return
         node = self._select(state, feasible, claims)
         if not self._reserve(state, claims, node):
+            return
+        if policy is not None:
+            permit(self, state, policy, node)  # binds, or waits at Permit
             return
         self._bind(state, node)
 
@@ -1402,13 +1484,36 @@ class Simulator:
                 best, best_score = name, score
         return best
 
+    def _consumer(self, state: _PodState, pod_claim: str) -> ResourceClaimConsumerReference:
+        """Who a pod's claim is reserved for: the pod, or its PodGroup (KEP-5729)."""
+        if pod_claim in state.group_claims:
+            key = pod_group_key(state.pod)
+            if key is not None and key in self._group_uids:
+                return controller.pod_group_consumer(key[1], self._group_uids[key])
+        return controller.pod_consumer(state.pod)
+
     def _reserve(self, state: _PodState, claims: list[ResourceClaim], node: str) -> bool:
-        """Reserve and PreBind: allocate what is not allocated, add the pod to reservedFor."""
-        consumer = controller.pod_consumer(state.pod)
+        """Reserve and PreBind: allocate what is not allocated, add the consumer to reservedFor.
+
+        The consumer is the pod, or its PodGroup for the group's claims (KEP-5729).
+        """
+        by_claim = {name: pc for pc, name in state.claim_names.items()}
+        consumers = {
+            c.metadata.name: self._consumer(state, by_claim.get(c.metadata.name, ""))
+            for c in claims
+        }
         pending = [c for c in claims if c.status is None or c.status.allocation is None]
+        # One consumer for every pending claim (the usual case): reserved in one step.
+        # Otherwise allocated together first, and each claim's consumer added below.
+        who = {consumers[c.metadata.name].uid: consumers[c.metadata.name] for c in pending}
         try:
             reserved = (
-                self.cluster.reserve(pending, node, engine=self.engine, reserved_for=[consumer])
+                self.cluster.reserve(
+                    pending,
+                    node,
+                    engine=self.engine,
+                    reserved_for=list(who.values()) if len(who) == 1 else (),
+                )
                 if pending
                 else []
             )
@@ -1417,19 +1522,25 @@ class Simulator:
             return False
         for new in reserved:
             self._track_claim(None, new)  # unallocated before: it held no devices
+        if len(who) > 1:
+            claims = [self._stored(c) or c for c in claims]
         for claim in claims:
             status = claim.status
             if status is None or status.allocation is None:
                 continue
-            if any(r.uid == state.uid for r in status.reserved_for):
+            consumer = consumers[claim.metadata.name]
+            if any(r.uid == consumer.uid for r in status.reserved_for):
                 continue
             status = status.model_copy(update={"reserved_for": [*status.reserved_for, consumer]})
             self.cluster.apply(claim.model_copy(update={"status": status}))
         return True
 
-    def _bind(self, state: _PodState, node_name: str) -> None:
-        state.node = node_name
-        state.message = ""
+    def _assume(self, state: _PodState, node_name: str) -> None:
+        """Count the pod on the node (the scheduler's cache), bound or waiting at Permit.
+
+        Every assume has exactly one matching :meth:`_forget`, or the release of a
+        bound pod in :meth:`_remove_pod`.
+        """
         self._bound_priorities[state.info.priority] += 1
         node = self._nodes[node_name]
         node.pods += 1
@@ -1437,6 +1548,24 @@ class Simulator:
             node.used[k] = node.used.get(k, 0) + v
         node.score_cpu += state.info.score_cpu
         node.score_memory += state.info.score_memory
+
+    def _forget(self, state: _PodState, node_name: str) -> None:
+        """Undo :meth:`_assume` (a pod that waited at Permit and was rejected, or deleted)."""
+        self._bound_priorities[state.info.priority] -= 1
+        node = self._nodes.get(node_name)
+        if node is not None:
+            node.pods -= 1
+            for k, v in state.info.requests.items():
+                node.used[k] = node.used.get(k, 0) - v
+            node.score_cpu -= state.info.score_cpu
+            node.score_memory -= state.info.score_memory
+
+    def _bind(self, state: _PodState, node_name: str) -> None:
+        if state.waiting_node != node_name:
+            self._assume(state, node_name)
+        state.waiting_node = ""
+        state.node = node_name
+        state.message = ""
         self._event(
             "Normal",
             "Scheduled",
@@ -1533,6 +1662,8 @@ class Simulator:
             state = self._pods.get(key)
             if state is not None and state.queue_gen == gen and state.queued == "backoff":
                 self._enqueue(state)
+        elif action == "permit":
+            permit_timeout(self, payload)
         elif action in ("start", "finish"):
             key, pod_uid = payload
             state = self._pods.get(key)
