@@ -85,7 +85,10 @@ Read-only
 =========
 Treat everything in a ``Problem`` as read-only: ``DeviceInfo`` objects, the pools, the
 counters and the candidate tuples are cached per (inventory, node, allocated state and
-its version) and shared by later calls. ``DeviceInfo.attribute(name, list_types)``
+its version) and shared by later calls; what does not depend on the state (the devices
+as they are when nothing is in use, which of them a selector set selects, attribute
+indexes) is cached per set of pools and shared by every state and every node that sees
+those pools. ``DeviceInfo.attribute(name, list_types)``
 returns (and caches) an attribute as constraints compare it. What a claim's requests
 and constraints ask for (checked, with Kubernetes' errors) is cached per claim object
 while the features and the classes it names are the same objects (``_ClaimPlan``): a
