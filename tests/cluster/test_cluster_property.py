@@ -162,7 +162,10 @@ def _event(cluster: Cluster, data: st.DataObject, step: int) -> None:
         claims = cluster.objects("ResourceClaim")
         if claims:
             claim = data.draw(st.sampled_from(claims))
-            if data.draw(st.booleans(), label="through unreserve"):
+            allocated = claim.status is not None and claim.status.allocation is not None
+            # unreserve() takes allocated claims only (an unallocated one is an error);
+            # a claim released once that stays in the cluster is then deleted.
+            if allocated and data.draw(st.booleans(), label="through unreserve"):
                 cluster.unreserve([claim])
             else:
                 cluster.delete(claim)
