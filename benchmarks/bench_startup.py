@@ -103,9 +103,17 @@ print(f"{elapsed * 1000:.3f}")
 """
 
 
+# The checkout this file belongs to: its src/ comes first on the children's path, so that
+# they time this tree's dra_core, whatever is installed (an editable install of another
+# checkout included) and whatever the working directory is.
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # load from __pycache__, as installed
+    path = [str(SRC), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    env["PYTHONPATH"] = os.pathsep.join(path)
     return env
 
 
@@ -129,9 +137,18 @@ def _run(command: list[str]) -> str:
     return done.stdout
 
 
+def _check_tree() -> None:
+    """Fail unless the children import this checkout's dra_core."""
+    out = _run([sys.executable, "-c", "import dra_core; print(dra_core.__file__)"])
+    found = Path(out.strip()).resolve()
+    if not found.is_relative_to(SRC):
+        raise RuntimeError(f"the children import {found}, not this checkout's {SRC}")
+
+
 @pytest.fixture(scope="module")
 def small_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One small manifest file with a class, a slice and a claim."""
+    _check_tree()
     path = tmp_path_factory.mktemp("startup") / "small.yaml"
     path.write_text(SMALL_YAML)
     return path
@@ -161,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args(argv)
+    _check_tree()
     with tempfile.TemporaryDirectory() as tmp:
         small = Path(tmp) / "small.yaml"
         small.write_text(SMALL_YAML)

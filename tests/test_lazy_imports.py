@@ -17,6 +17,21 @@ import sys
 
 HEAVY = ("ortools", "pandas", "numpy", "kubernetes", "starlette", "uvicorn", "matplotlib")
 
+# What ``import dra_core`` leaves to the first use of one of its names (the facade's PEP 562
+# ``__getattr__``): the CP-SAT engines and explain, the Cluster with capacity and gangs,
+# manifest loading (with YAML), the simulator and the extender.
+DEFERRED = (
+    "dra_core.allocator.cpsat",
+    "dra_core.allocator.cpsat_model",
+    "dra_core.allocator.explain",
+    "dra_core.cluster",
+    "dra_core.extender",
+    "dra_core.io",
+    "dra_core.sim",
+    "dra_core.taintrules",
+    "yaml",
+)
+
 
 def _modules_after(code: str) -> set[str]:
     probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
@@ -32,6 +47,45 @@ def _heavy(modules: set[str]) -> set[str]:
 
 def test_import_dra_core_loads_no_heavy_library() -> None:
     assert _heavy(_modules_after("import dra_core")) == set()
+
+
+def _under(modules: set[str], roots: tuple[str, ...]) -> set[str]:
+    return {m for m in modules if any(m == r or m.startswith(r + ".") for r in roots)}
+
+
+def test_import_dra_core_leaves_the_simulator_extender_and_cpsat_stacks_for_later() -> None:
+    assert _under(_modules_after("import dra_core"), DEFERRED) == set()
+
+
+def test_every_public_name_resolves_to_its_definition_in_a_fresh_process() -> None:
+    # Before any name is used, dir() lists them all; then each resolves to the object of the
+    # module that defines it (the lazy ones imported on access), and star-import sees all.
+    code = (
+        "import dra_core, importlib\n"
+        "listed = set(dir(dra_core))\n"
+        "missing = sorted(n for n in dra_core.__all__ if n not in listed)\n"
+        "wrong = sorted(n for n, m in dra_core._LAZY.items()\n"
+        "               if getattr(dra_core, n) is not getattr(importlib.import_module(m), n))\n"
+        "ns = {}\n"
+        "exec('from dra_core import *', ns)\n"
+        "unseen = sorted(n for n in dra_core.__all__ if n not in ns)\n"
+        "print([missing, wrong, unseen])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[[], [], []]"
+
+
+def test_an_unknown_name_of_the_facade_is_an_attribute_error() -> None:
+    import dra_core
+
+    try:
+        dra_core.NoSuchName  # type: ignore[attr-defined]  # noqa: B018
+    except AttributeError as err:
+        assert "NoSuchName" in str(err)
+    else:
+        raise AssertionError("dra_core.NoSuchName resolved")
 
 
 def test_the_cluster_simulator_and_extender_packages_load_no_heavy_library() -> None:

@@ -6,7 +6,9 @@ and ``bool_``). Enumerations (allocation modes, taint effects, operators) are pl
 that values from a newer Kubernetes reach the allocator, which reports them.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` in the model modules: pydantic would have to
+# compile and evaluate every annotation string of every class (and of K8sModel again for
+# each subclass) at import; real annotations cost nothing extra (about 8 ms of import).
 
 from typing import ClassVar
 
