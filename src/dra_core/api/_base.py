@@ -23,12 +23,13 @@ and boolean fields get what Kubernetes' YAML decoder (go-yaml v2) gives them.
 
 import types
 import typing
-from typing import Annotated, Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self, cast
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    GetCoreSchemaHandler,
     PrivateAttr,
     SerializationInfo,
     SerializerFunctionWrapHandler,
@@ -37,6 +38,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import core_schema
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -49,6 +51,8 @@ __all__ = [
     "YamlFloat",
     "YamlInt",
     "dump",
+    "new_dict",
+    "new_list",
     "plain_json",
 ]
 
@@ -161,14 +165,47 @@ def plain_json(value: Any, _depth: int = 0) -> Any:
     return value
 
 
-Str = Annotated[str, BeforeValidator(_to_str)]
+class _Before(BeforeValidator):
+    """A ``BeforeValidator`` of a function that takes the value alone (no ``info``).
+
+    The core schema is the one ``BeforeValidator`` makes of such a function; only the
+    inspection of the function's signature, which ``BeforeValidator`` repeats for every
+    field of every model when the validators are built, is left out.
+    """
+
+    __slots__ = ()
+
+    def __get_pydantic_core_schema__(
+        self, source_type: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        func = cast(core_schema.NoInfoValidatorFunction, self.func)
+        return core_schema.no_info_before_validator_function(func, schema=handler(source_type))
+
+
+Str = Annotated[str, _Before(_to_str)]
 """A string field: YAML numbers and boolean words arrive as the text written."""
-Bool = Annotated[bool, BeforeValidator(_to_bool)]
+Bool = Annotated[bool, _Before(_to_bool)]
 """A boolean field: also accepts YAML 1.1 words such as ``yes`` (as Kubernetes does)."""
-Int = Annotated[int, BeforeValidator(_to_int)]
+Int = Annotated[int, _Before(_to_int)]
 """An integer field (int64 in Kubernetes); strings and floats are rejected, as in Go."""
-RawJSON = Annotated[Any, BeforeValidator(plain_json)]
+RawJSON = Annotated[Any, _Before(plain_json)]
 """Arbitrary JSON kept as is (``runtime.RawExtension``)."""
+
+
+def new_list() -> list[Any]:
+    """Return a new empty list: the default factory of the list fields.
+
+    A function rather than ``list``: building a model's validator inspects the signature
+    of each default factory. A function's is read directly (a few µs); the builtin's is
+    parsed from its text with :mod:`tokenize` (about 150 µs each, and 10 ms more the first
+    time in a process, to import it and compile its expressions).
+    """
+    return []
+
+
+def new_dict() -> dict[str, Any]:
+    """Return a new empty dict: the default factory of the map fields (see :func:`new_list`)."""
+    return {}
 
 
 class K8sModel(BaseModel):

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic import ConfigDict, Field, model_validator
 
-from dra_core.api._base import Bool, Int, K8sModel, RawJSON, Str, plain_json
+from dra_core.api._base import Bool, Int, K8sModel, RawJSON, Str, new_dict, new_list, plain_json
 from dra_core.api.quantity import Quantity
 
 __all__ = [
@@ -56,11 +56,11 @@ class ObjectMeta(K8sModel):
     creation_timestamp: Str | None = None
     deletion_timestamp: Str | None = None
     deletion_grace_period_seconds: Int | None = None
-    labels: dict[str, Str] = Field(default_factory=dict)
-    annotations: dict[str, Str] = Field(default_factory=dict)
-    owner_references: list[OwnerReference] = Field(default_factory=list)
-    finalizers: list[Str] = Field(default_factory=list)
-    managed_fields: list[RawJSON] = Field(default_factory=list)
+    labels: dict[str, Str] = Field(default_factory=new_dict)
+    annotations: dict[str, Str] = Field(default_factory=new_dict)
+    owner_references: list[OwnerReference] = Field(default_factory=new_list)
+    finalizers: list[Str] = Field(default_factory=new_list)
+    managed_fields: list[RawJSON] = Field(default_factory=new_list)
 
 
 class _PartialModel(K8sModel):
@@ -84,20 +84,20 @@ class NodeSelectorRequirement(K8sModel):
 
     key: Str = ""
     operator: Str = ""
-    values: list[Str] = Field(default_factory=list)
+    values: list[Str] = Field(default_factory=new_list)
 
 
 class NodeSelectorTerm(K8sModel):
     """core/v1 NodeSelectorTerm: all requirements must hold (AND)."""
 
-    match_expressions: list[NodeSelectorRequirement] = Field(default_factory=list)
-    match_fields: list[NodeSelectorRequirement] = Field(default_factory=list)
+    match_expressions: list[NodeSelectorRequirement] = Field(default_factory=new_list)
+    match_fields: list[NodeSelectorRequirement] = Field(default_factory=new_list)
 
 
 class NodeSelector(K8sModel):
     """core/v1 NodeSelector: any one term must match (OR)."""
 
-    node_selector_terms: list[NodeSelectorTerm] = Field(default_factory=list)
+    node_selector_terms: list[NodeSelectorTerm] = Field(default_factory=new_list)
 
 
 class Taint(K8sModel):
@@ -123,19 +123,19 @@ class NodeSpec(_PartialModel):
     """core/v1 NodeSpec (the fields scheduling reads)."""
 
     pod_cidr: Str = Field(default="", alias="podCIDR")
-    pod_cidrs: list[Str] = Field(default_factory=list, alias="podCIDRs")
+    pod_cidrs: list[Str] = Field(default_factory=new_list, alias="podCIDRs")
     provider_id: Str = Field(default="", alias="providerID")
     unschedulable: Bool | None = None
-    taints: list[Taint] = Field(default_factory=list)
+    taints: list[Taint] = Field(default_factory=new_list)
 
 
 class NodeStatus(_PartialModel):
     """core/v1 NodeStatus (capacity and allocatable; the rest is kept loosely)."""
 
-    capacity: dict[str, Quantity] = Field(default_factory=dict)
-    allocatable: dict[str, Quantity] = Field(default_factory=dict)
-    addresses: list[RawJSON] = Field(default_factory=list)
-    conditions: list[RawJSON] = Field(default_factory=list)
+    capacity: dict[str, Quantity] = Field(default_factory=new_dict)
+    allocatable: dict[str, Quantity] = Field(default_factory=new_dict)
+    addresses: list[RawJSON] = Field(default_factory=new_list)
+    conditions: list[RawJSON] = Field(default_factory=new_list)
 
 
 class Node(_PartialModel):
@@ -159,9 +159,9 @@ class ContainerResourceClaim(K8sModel):
 class ResourceRequirements(K8sModel):
     """core/v1 ResourceRequirements."""
 
-    limits: dict[str, Quantity] = Field(default_factory=dict)
-    requests: dict[str, Quantity] = Field(default_factory=dict)
-    claims: list[ContainerResourceClaim] = Field(default_factory=list)
+    limits: dict[str, Quantity] = Field(default_factory=new_dict)
+    requests: dict[str, Quantity] = Field(default_factory=new_dict)
+    claims: list[ContainerResourceClaim] = Field(default_factory=new_list)
 
 
 class Container(_PartialModel):
@@ -184,17 +184,17 @@ class PodSpec(_PartialModel):
     """core/v1 PodSpec (the scheduling fields)."""
 
     node_name: Str = ""
-    node_selector: dict[str, Str] = Field(default_factory=dict)
+    node_selector: dict[str, Str] = Field(default_factory=new_dict)
     scheduler_name: Str = ""
     priority: Int | None = None
     priority_class_name: Str = ""
     affinity: RawJSON = None
-    tolerations: list[Toleration] = Field(default_factory=list)
-    resource_claims: list[PodResourceClaim] = Field(default_factory=list)
-    containers: list[Container] = Field(default_factory=list)
-    init_containers: list[Container] = Field(default_factory=list)
+    tolerations: list[Toleration] = Field(default_factory=new_list)
+    resource_claims: list[PodResourceClaim] = Field(default_factory=new_list)
+    containers: list[Container] = Field(default_factory=new_list)
+    init_containers: list[Container] = Field(default_factory=new_list)
     resources: ResourceRequirements | None = None
-    overhead: dict[str, Quantity] = Field(default_factory=dict)
+    overhead: dict[str, Quantity] = Field(default_factory=new_dict)
 
 
 class PodResourceClaimStatus(K8sModel):
@@ -209,7 +209,7 @@ class PodStatus(_PartialModel):
 
     phase: Str = ""
     nominated_node_name: Str = ""
-    resource_claim_statuses: list[PodResourceClaimStatus] = Field(default_factory=list)
+    resource_claim_statuses: list[PodResourceClaimStatus] = Field(default_factory=new_list)
 
 
 class Pod(_PartialModel):

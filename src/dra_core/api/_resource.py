@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from dra_core.api._base import Bool, Int, K8sModel, RawJSON, Str
+from dra_core.api._base import Bool, Int, K8sModel, RawJSON, Str, new_dict, new_list
 from dra_core.api._core import NodeSelector, ObjectMeta
 from dra_core.api.quantity import Quantity
 
@@ -87,14 +87,14 @@ class CounterSet(K8sModel):
     """A named set of counters that partitionable devices draw from."""
 
     name: Str = ""
-    counters: dict[str, Counter] = Field(default_factory=dict)
+    counters: dict[str, Counter] = Field(default_factory=new_dict)
 
 
 class DeviceCounterConsumption(K8sModel):
     """What a device takes from one counter set of the same slice/pool."""
 
     counter_set: Str = ""
-    counters: dict[str, Counter] = Field(default_factory=dict)
+    counters: dict[str, Counter] = Field(default_factory=new_dict)
 
 
 class CapacityRequestPolicyRange(K8sModel):
@@ -109,7 +109,7 @@ class CapacityRequestPolicy(K8sModel):
     """How requests for a consumable capacity are defaulted and rounded."""
 
     default: Quantity | None = None
-    valid_values: list[Quantity] = Field(default_factory=list)
+    valid_values: list[Quantity] = Field(default_factory=new_list)
     valid_range: CapacityRequestPolicyRange | None = None
 
 
@@ -153,19 +153,19 @@ class Device(K8sModel):
     """One device of a ResourceSlice."""
 
     name: Str = ""
-    attributes: dict[str, DeviceAttribute] = Field(default_factory=dict)
-    capacity: dict[str, DeviceCapacity] = Field(default_factory=dict)
-    consumes_counters: list[DeviceCounterConsumption] = Field(default_factory=list)
+    attributes: dict[str, DeviceAttribute] = Field(default_factory=new_dict)
+    capacity: dict[str, DeviceCapacity] = Field(default_factory=new_dict)
+    consumes_counters: list[DeviceCounterConsumption] = Field(default_factory=new_list)
     node_name: Str | None = None
     node_selector: NodeSelector | None = None
     all_nodes: Bool | None = None
-    taints: list[DeviceTaint] = Field(default_factory=list)
+    taints: list[DeviceTaint] = Field(default_factory=new_list)
     binds_to_node: Bool | None = None
-    binding_conditions: list[Str] = Field(default_factory=list)
-    binding_failure_conditions: list[Str] = Field(default_factory=list)
+    binding_conditions: list[Str] = Field(default_factory=new_list)
+    binding_failure_conditions: list[Str] = Field(default_factory=new_list)
     allow_multiple_allocations: Bool | None = None
     node_allocatable_resource_mappings: dict[str, NodeAllocatableResourceMapping] = Field(
-        default_factory=dict
+        default_factory=new_dict
     )
 
 
@@ -178,8 +178,8 @@ class ResourceSliceSpec(K8sModel):
     node_selector: NodeSelector | None = None
     all_nodes: Bool | None = None
     per_device_node_selection: Bool | None = None
-    devices: list[Device] = Field(default_factory=list)
-    shared_counters: list[CounterSet] = Field(default_factory=list)
+    devices: list[Device] = Field(default_factory=new_list)
+    shared_counters: list[CounterSet] = Field(default_factory=new_list)
 
 
 class ResourceSlice(K8sModel):
@@ -224,8 +224,8 @@ class DeviceClassConfiguration(K8sModel):
 class DeviceClassSpec(K8sModel):
     """Selectors and configuration of a DeviceClass."""
 
-    selectors: list[DeviceSelector] = Field(default_factory=list)
-    config: list[DeviceClassConfiguration] = Field(default_factory=list)
+    selectors: list[DeviceSelector] = Field(default_factory=new_list)
+    config: list[DeviceClassConfiguration] = Field(default_factory=new_list)
     extended_resource_name: Str | None = None
 
 
@@ -256,18 +256,18 @@ class DeviceToleration(K8sModel):
 class CapacityRequirements(K8sModel):
     """Amounts of consumable capacity that a request needs from each device."""
 
-    requests: dict[str, Quantity] = Field(default_factory=dict)
+    requests: dict[str, Quantity] = Field(default_factory=new_dict)
 
 
 class ExactDeviceRequest(K8sModel):
     """A request for devices of one class (``exactly``)."""
 
     device_class_name: Str = ""
-    selectors: list[DeviceSelector] = Field(default_factory=list)
+    selectors: list[DeviceSelector] = Field(default_factory=new_list)
     allocation_mode: Str = ""
     count: Int = 0
     admin_access: Bool | None = None
-    tolerations: list[DeviceToleration] = Field(default_factory=list)
+    tolerations: list[DeviceToleration] = Field(default_factory=new_list)
     capacity: CapacityRequirements | None = None
 
 
@@ -276,10 +276,10 @@ class DeviceSubRequest(K8sModel):
 
     name: Str = ""
     device_class_name: Str = ""
-    selectors: list[DeviceSelector] = Field(default_factory=list)
+    selectors: list[DeviceSelector] = Field(default_factory=new_list)
     allocation_mode: Str = ""
     count: Int = 0
-    tolerations: list[DeviceToleration] = Field(default_factory=list)
+    tolerations: list[DeviceToleration] = Field(default_factory=new_list)
     capacity: CapacityRequirements | None = None
 
 
@@ -288,13 +288,13 @@ class DeviceRequest(K8sModel):
 
     name: Str = ""
     exactly: ExactDeviceRequest | None = None
-    first_available: list[DeviceSubRequest] = Field(default_factory=list)
+    first_available: list[DeviceSubRequest] = Field(default_factory=new_list)
 
 
 class DeviceConstraint(K8sModel):
     """``matchAttribute`` or ``distinctAttribute`` across some (or all) requests."""
 
-    requests: list[Str] = Field(default_factory=list)
+    requests: list[Str] = Field(default_factory=new_list)
     match_attribute: Str | None = None
     distinct_attribute: Str | None = None
 
@@ -302,16 +302,16 @@ class DeviceConstraint(K8sModel):
 class DeviceClaimConfiguration(K8sModel):
     """Configuration in a claim, for some (or all) of its requests."""
 
-    requests: list[Str] = Field(default_factory=list)
+    requests: list[Str] = Field(default_factory=new_list)
     opaque: OpaqueDeviceConfiguration | None = None
 
 
 class DeviceClaim(K8sModel):
     """What a claim asks for."""
 
-    requests: list[DeviceRequest] = Field(default_factory=list)
-    constraints: list[DeviceConstraint] = Field(default_factory=list)
-    config: list[DeviceClaimConfiguration] = Field(default_factory=list)
+    requests: list[DeviceRequest] = Field(default_factory=new_list)
+    constraints: list[DeviceConstraint] = Field(default_factory=new_list)
+    config: list[DeviceClaimConfiguration] = Field(default_factory=new_list)
 
 
 class ResourceClaimSpec(K8sModel):
@@ -328,26 +328,26 @@ class DeviceRequestAllocationResult(K8sModel):
     pool: Str = ""
     device: Str = ""
     admin_access: Bool | None = None
-    tolerations: list[DeviceToleration] = Field(default_factory=list)
-    binding_conditions: list[Str] = Field(default_factory=list)
-    binding_failure_conditions: list[Str] = Field(default_factory=list)
+    tolerations: list[DeviceToleration] = Field(default_factory=new_list)
+    binding_conditions: list[Str] = Field(default_factory=new_list)
+    binding_failure_conditions: list[Str] = Field(default_factory=new_list)
     share_id: Str | None = Field(default=None, alias="shareID")
-    consumed_capacity: dict[str, Quantity] = Field(default_factory=dict)
+    consumed_capacity: dict[str, Quantity] = Field(default_factory=new_dict)
 
 
 class DeviceAllocationConfiguration(K8sModel):
     """Configuration copied into a result; ``source`` is ``FromClass`` or ``FromClaim``."""
 
     source: Str = ""
-    requests: list[Str] = Field(default_factory=list)
+    requests: list[Str] = Field(default_factory=new_list)
     opaque: OpaqueDeviceConfiguration | None = None
 
 
 class DeviceAllocationResult(K8sModel):
     """The allocated devices and their configuration."""
 
-    results: list[DeviceRequestAllocationResult] = Field(default_factory=list)
-    config: list[DeviceAllocationConfiguration] = Field(default_factory=list)
+    results: list[DeviceRequestAllocationResult] = Field(default_factory=new_list)
+    config: list[DeviceAllocationConfiguration] = Field(default_factory=new_list)
 
 
 class AllocationResult(K8sModel):
@@ -371,7 +371,7 @@ class NetworkDeviceData(K8sModel):
     """Network data a driver reports for an allocated device."""
 
     interface_name: Str = ""
-    ips: list[Str] = Field(default_factory=list)
+    ips: list[Str] = Field(default_factory=new_list)
     hardware_address: Str = ""
 
 
@@ -382,7 +382,7 @@ class AllocatedDeviceStatus(K8sModel):
     pool: Str = ""
     device: Str = ""
     share_id: Str | None = Field(default=None, alias="shareID")
-    conditions: list[RawJSON] = Field(default_factory=list)
+    conditions: list[RawJSON] = Field(default_factory=new_list)
     data: RawJSON = None
     network_data: NetworkDeviceData | None = None
 
@@ -391,8 +391,8 @@ class ResourceClaimStatus(K8sModel):
     """The status of a ResourceClaim."""
 
     allocation: AllocationResult | None = None
-    reserved_for: list[ResourceClaimConsumerReference] = Field(default_factory=list)
-    devices: list[AllocatedDeviceStatus] = Field(default_factory=list)
+    reserved_for: list[ResourceClaimConsumerReference] = Field(default_factory=new_list)
+    devices: list[AllocatedDeviceStatus] = Field(default_factory=new_list)
 
 
 class ResourceClaim(K8sModel):
@@ -446,7 +446,7 @@ class DeviceTaintRuleSpec(K8sModel):
 class DeviceTaintRuleStatus(K8sModel):
     """The status of a DeviceTaintRule."""
 
-    conditions: list[RawJSON] = Field(default_factory=list)
+    conditions: list[RawJSON] = Field(default_factory=new_list)
 
 
 class DeviceTaintRule(K8sModel):
