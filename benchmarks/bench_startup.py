@@ -118,7 +118,7 @@ def _env() -> dict[str, str]:
 
 
 def _commands(small: Path) -> dict[str, list[str]]:
-    cli = [sys.executable, "-m", "dra_core.cli"]
+    cli = [sys.executable, "-c", "import sys; from dra_core.cli import main; sys.exit(main())"]
     script = Path(sys.executable).with_name("dra-core")
     if script.exists():
         cli = [str(script)]

@@ -122,6 +122,17 @@ def test_the_facade_and_the_cli_load_no_heavy_library() -> None:
     assert _heavy(_modules_after(code)) == set()
 
 
+def test_a_subcommand_loads_its_own_module_only() -> None:
+    # `dra-core validate FILE` parses with the validate module alone: the simulator, the
+    # extender, capacity and CP-SAT (other subcommands' modules) stay out.
+    code = "import os\nfrom dra_core.cli import main\nmain(['validate', '-q', os.devnull])"
+    modules = _modules_after(code)
+    assert "dra_core.cli._validate" in modules
+    others = tuple(f"dra_core.cli._{c}" for c in ("allocate", "simulate", "extender", "capacity"))
+    deferred = tuple(d for d in DEFERRED if d not in ("dra_core.io", "yaml"))
+    assert _under(modules, others + deferred) == set()
+
+
 def test_an_allocation_with_the_default_engine_loads_no_heavy_library() -> None:
     code = (
         "import dra_core\n"
