@@ -272,7 +272,9 @@ class K8sModel(BaseModel):
         model._null_keys = tuple(cls._NOT_NULL[k] for k in nulls)
         return model
 
-    @model_serializer(mode="wrap")
+    # return_type given: pydantic would read this method's annotations again for every model
+    # whose serializer it builds (the same schema either way).
+    @model_serializer(mode="wrap", return_type=Any)
     def _dump_go_nulls(
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
     ) -> Any:
