@@ -77,6 +77,18 @@ def test_every_public_name_resolves_to_its_definition_in_a_fresh_process() -> No
     assert done.stdout.strip() == "[[], [], []]"
 
 
+def test_the_submodules_import_dra_core_used_to_load_are_still_attributes() -> None:
+    code = (
+        "import dra_core\n"
+        "print([dra_core.sim.Simulator is dra_core.Simulator, dra_core.io.load is dra_core.load,\n"
+        "       dra_core.cluster.Cluster is dra_core.Cluster, 'extender' in dir(dra_core)])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[True, True, True, True]"
+
+
 def test_an_unknown_name_of_the_facade_is_an_attribute_error() -> None:
     import dra_core
 

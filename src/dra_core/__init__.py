@@ -130,10 +130,15 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     "dra_core.taintrules": ("apply_taint_rules",),
 }
 _LAZY: dict[str, str] = {name: module for module, names in _LAZY_MODULES.items() for name in names}
+# Submodules that ``import dra_core`` used to import, still reachable as attributes
+# (``dra_core.sim.Simulator`` after a plain ``import dra_core``).
+_SUBMODULES = frozenset({"cluster", "extender", "io", "sim", "taintrules"})
 
 
 def _load_lazy(name: str) -> object:
     """Import the module that defines ``name``, remember the name here, return it."""
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")  # sets the attribute
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -152,7 +157,7 @@ if not TYPE_CHECKING:
 
 def __dir__() -> list[str]:
     """Return the module's attributes, the names not imported yet included."""
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
 
 
 __version__ = "0.1.0"
