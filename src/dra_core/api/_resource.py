@@ -44,10 +44,6 @@ __all__ = [
     "DeviceSelector",
     "DeviceSubRequest",
     "DeviceTaint",
-    "DeviceTaintRule",
-    "DeviceTaintRuleSpec",
-    "DeviceTaintRuleStatus",
-    "DeviceTaintSelector",
     "DeviceToleration",
     "ExactDeviceRequest",
     "NetworkDeviceData",
@@ -57,8 +53,6 @@ __all__ = [
     "ResourceClaimConsumerReference",
     "ResourceClaimSpec",
     "ResourceClaimStatus",
-    "ResourceClaimTemplate",
-    "ResourceClaimTemplateSpec",
     "ResourcePool",
     "ResourceSlice",
     "ResourceSliceSpec",
@@ -405,57 +399,3 @@ class ResourceClaim(K8sModel):
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: ResourceClaimSpec = Field(default_factory=ResourceClaimSpec)
     status: ResourceClaimStatus | None = None
-
-
-class ResourceClaimTemplateSpec(K8sModel):
-    """The metadata and spec of the claims made from a template."""
-
-    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
-    spec: ResourceClaimSpec = Field(default_factory=ResourceClaimSpec)
-
-
-class ResourceClaimTemplate(K8sModel):
-    """resource.k8s.io/v1 ResourceClaimTemplate."""
-
-    KIND: ClassVar[str | None] = "ResourceClaimTemplate"
-    API_GROUP: ClassVar[str] = GROUP
-    api_version: Str = ""
-    kind: Str = ""
-    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
-    spec: ResourceClaimTemplateSpec = Field(default_factory=ResourceClaimTemplateSpec)
-
-
-# --------------------------------------------------------------------------- DeviceTaintRule
-
-
-class DeviceTaintSelector(K8sModel):
-    """Which devices a DeviceTaintRule taints (unset fields match everything)."""
-
-    driver: Str | None = None
-    pool: Str | None = None
-    device: Str | None = None
-
-
-class DeviceTaintRuleSpec(K8sModel):
-    """The devices to taint and the taint."""
-
-    device_selector: DeviceTaintSelector | None = None
-    taint: DeviceTaint = Field(default_factory=DeviceTaint)
-
-
-class DeviceTaintRuleStatus(K8sModel):
-    """The status of a DeviceTaintRule."""
-
-    conditions: list[RawJSON] = Field(default_factory=new_list)
-
-
-class DeviceTaintRule(K8sModel):
-    """resource.k8s.io DeviceTaintRule (v1alpha3/v1beta2; stored here in the v1 shape)."""
-
-    KIND: ClassVar[str | None] = "DeviceTaintRule"
-    API_GROUP: ClassVar[str] = GROUP
-    api_version: Str = ""
-    kind: Str = ""
-    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
-    spec: DeviceTaintRuleSpec = Field(default_factory=DeviceTaintRuleSpec)
-    status: DeviceTaintRuleStatus | None = None
