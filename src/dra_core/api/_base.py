@@ -5,7 +5,10 @@ Models mirror Go's JSON decoding of the Kubernetes types:
 - a field that Kubernetes marks optional with a pointer is ``X | None = None``;
 - a plain Go string, integer or struct field defaults to Go's zero value (``""``, ``0``, an
   empty struct), so an absent field reads the way Go code reads it;
-- lists default to ``[]`` and maps to ``{}``: iterate them without ``or []``.
+- lists default to ``[]`` and maps to ``{}``: iterate them without ``or []``;
+- a struct field defaults to ``Model.model_construct()``: the object ``Model()`` makes
+  (every field at its default), without building ``Model``'s own validator the first time
+  a default is needed, when there is nothing to validate.
 
 Nothing is added on dump: :func:`dump` (``exclude_unset``) writes back exactly the fields that
 were given. Unknown fields are ignored, as the API server drops them (``dra_core.io`` reports them

@@ -128,8 +128,8 @@ class Node(_PartialModel):
     KIND: ClassVar[str | None] = "Node"
     api_version: Str = ""
     kind: Str = ""
-    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
-    spec: NodeSpec = Field(default_factory=NodeSpec)
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta.model_construct)
+    spec: NodeSpec = Field(default_factory=NodeSpec.model_construct)
     status: NodeStatus | None = None
 
 

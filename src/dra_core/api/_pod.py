@@ -109,6 +109,6 @@ class Pod(_PartialModel):
     KIND: ClassVar[str | None] = "Pod"
     api_version: Str = ""
     kind: Str = ""
-    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
-    spec: PodSpec = Field(default_factory=PodSpec)
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta.model_construct)
+    spec: PodSpec = Field(default_factory=PodSpec.model_construct)
     status: PodStatus | None = None

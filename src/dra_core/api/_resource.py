@@ -167,7 +167,7 @@ class ResourceSliceSpec(K8sModel):
     """The devices of one driver in one pool, and where they can be used."""
 
     driver: Str = ""
-    pool: ResourcePool = Field(default_factory=ResourcePool)
+    pool: ResourcePool = Field(default_factory=ResourcePool.model_construct)
     node_name: Str | None = None
     node_selector: NodeSelector | None = None
     all_nodes: Bool | None = None
@@ -183,8 +183,8 @@ class ResourceSlice(K8sModel):
     API_GROUP: ClassVar[str] = GROUP
     api_version: Str = ""
     kind: Str = ""
-    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
-    spec: ResourceSliceSpec = Field(default_factory=ResourceSliceSpec)
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta.model_construct)
+    spec: ResourceSliceSpec = Field(default_factory=ResourceSliceSpec.model_construct)
 
 
 # --------------------------------------------------------------------------- DeviceClass
@@ -230,8 +230,8 @@ class DeviceClass(K8sModel):
     API_GROUP: ClassVar[str] = GROUP
     api_version: Str = ""
     kind: Str = ""
-    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
-    spec: DeviceClassSpec = Field(default_factory=DeviceClassSpec)
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta.model_construct)
+    spec: DeviceClassSpec = Field(default_factory=DeviceClassSpec.model_construct)
 
 
 # --------------------------------------------------------------------------- ResourceClaim
@@ -311,7 +311,7 @@ class DeviceClaim(K8sModel):
 class ResourceClaimSpec(K8sModel):
     """The spec of a ResourceClaim."""
 
-    devices: DeviceClaim = Field(default_factory=DeviceClaim)
+    devices: DeviceClaim = Field(default_factory=DeviceClaim.model_construct)
 
 
 class DeviceRequestAllocationResult(K8sModel):
@@ -396,6 +396,6 @@ class ResourceClaim(K8sModel):
     API_GROUP: ClassVar[str] = GROUP
     api_version: Str = ""
     kind: Str = ""
-    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
-    spec: ResourceClaimSpec = Field(default_factory=ResourceClaimSpec)
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta.model_construct)
+    spec: ResourceClaimSpec = Field(default_factory=ResourceClaimSpec.model_construct)
     status: ResourceClaimStatus | None = None

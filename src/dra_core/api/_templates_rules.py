@@ -31,8 +31,8 @@ __all__ = [
 class ResourceClaimTemplateSpec(K8sModel):
     """The metadata and spec of the claims made from a template."""
 
-    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
-    spec: ResourceClaimSpec = Field(default_factory=ResourceClaimSpec)
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta.model_construct)
+    spec: ResourceClaimSpec = Field(default_factory=ResourceClaimSpec.model_construct)
 
 
 class ResourceClaimTemplate(K8sModel):
@@ -42,8 +42,10 @@ class ResourceClaimTemplate(K8sModel):
     API_GROUP: ClassVar[str] = GROUP
     api_version: Str = ""
     kind: Str = ""
-    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
-    spec: ResourceClaimTemplateSpec = Field(default_factory=ResourceClaimTemplateSpec)
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta.model_construct)
+    spec: ResourceClaimTemplateSpec = Field(
+        default_factory=ResourceClaimTemplateSpec.model_construct
+    )
 
 
 # --------------------------------------------------------------------------- DeviceTaintRule
@@ -61,7 +63,7 @@ class DeviceTaintRuleSpec(K8sModel):
     """The devices to taint and the taint."""
 
     device_selector: DeviceTaintSelector | None = None
-    taint: DeviceTaint = Field(default_factory=DeviceTaint)
+    taint: DeviceTaint = Field(default_factory=DeviceTaint.model_construct)
 
 
 class DeviceTaintRuleStatus(K8sModel):
@@ -77,6 +79,6 @@ class DeviceTaintRule(K8sModel):
     API_GROUP: ClassVar[str] = GROUP
     api_version: Str = ""
     kind: Str = ""
-    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
-    spec: DeviceTaintRuleSpec = Field(default_factory=DeviceTaintRuleSpec)
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta.model_construct)
+    spec: DeviceTaintRuleSpec = Field(default_factory=DeviceTaintRuleSpec.model_construct)
     status: DeviceTaintRuleStatus | None = None
