@@ -233,3 +233,29 @@ def test_a_nested_model_default_is_the_model_validated_from_nothing(model: type[
         assert built.__pydantic_private__ == validated.__pydantic_private__
         assert built == validated
         assert dump(built) == dump(validated) == {}
+
+
+def test_the_presigned_functions_carry_the_signature_inspect_computes() -> None:
+    # @inspected stores inspect.signature(func) once; it must be what inspect computes of
+    # the same function without it (pydantic reads it to build every model's validator).
+    import inspect
+    import types
+
+    from dra_core.api import _base, _core
+
+    funcs = [
+        _base.new_list,
+        _base.new_dict,
+        _base.K8sModel.__pydantic_decorators__.model_validators["_accept_go_nulls"].func,
+        _base.K8sModel.__pydantic_decorators__.model_serializers["_dump_go_nulls"].func,
+        _core._PartialModel.__pydantic_decorators__.model_validators["_plain_extras"].func,
+    ]
+    for func in funcs:
+        plain = getattr(func, "__func__", func)
+        assert "__signature__" in vars(plain)
+        fresh = types.FunctionType(
+            plain.__code__, plain.__globals__, plain.__name__, plain.__defaults__, plain.__closure__
+        )
+        fresh.__annotations__ = plain.__annotations__
+        fresh.__kwdefaults__ = plain.__kwdefaults__
+        assert plain.__signature__ == inspect.signature(fresh)

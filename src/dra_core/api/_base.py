@@ -24,9 +24,11 @@ and boolean fields get what Kubernetes' YAML decoder (go-yaml v2) gives them.
 # compile and evaluate every annotation string of every class (and of K8sModel again for
 # each subclass) at import; real annotations cost nothing extra (about 8 ms of import).
 
+import inspect
 import types
 import typing
-from typing import Annotated, Any, ClassVar, Self, cast
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, Self, TypeVar, cast
 
 from pydantic import (
     BaseModel,
@@ -54,6 +56,7 @@ __all__ = [
     "YamlFloat",
     "YamlInt",
     "dump",
+    "inspected",
     "new_dict",
     "new_list",
     "plain_json",
@@ -195,6 +198,23 @@ RawJSON = Annotated[Any, _Before(plain_json)]
 """Arbitrary JSON kept as is (``runtime.RawExtension``)."""
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def inspected(func: _F) -> _F:
+    """Return ``func`` with its signature computed once, as ``__signature__``.
+
+    For the functions pydantic inspects whenever it builds a model's validator (the default
+    factories, the model validators and serializer below: once per field or model, ~200
+    times for the four kinds an allocation builds). :func:`inspect.signature` returns a
+    function's ``__signature__`` as it is, and this one is what it would compute; about
+    2 ms less of the first allocation.
+    """
+    func.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
+    return func
+
+
+@inspected
 def new_list() -> list[Any]:
     """Return a new empty list: the default factory of the list fields.
 
@@ -206,6 +226,7 @@ def new_list() -> list[Any]:
     return []
 
 
+@inspected
 def new_dict() -> dict[str, Any]:
     """Return a new empty dict: the default factory of the map fields (see :func:`new_list`)."""
     return {}
@@ -265,6 +286,7 @@ class K8sModel(BaseModel):
 
     @model_validator(mode="wrap")
     @classmethod
+    @inspected
     def _accept_go_nulls(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         if not isinstance(data, dict) or None not in data.values():
             return handler(data)
@@ -278,6 +300,7 @@ class K8sModel(BaseModel):
     # return_type given: pydantic would read this method's annotations again for every model
     # whose serializer it builds (the same schema either way).
     @model_serializer(mode="wrap", return_type=Any)
+    @inspected
     def _dump_go_nulls(
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
     ) -> Any:

@@ -11,7 +11,17 @@ from typing import Any, ClassVar
 
 from pydantic import ConfigDict, Field, model_validator
 
-from dra_core.api._base import Bool, Int, K8sModel, RawJSON, Str, new_dict, new_list, plain_json
+from dra_core.api._base import (
+    Bool,
+    Int,
+    K8sModel,
+    RawJSON,
+    Str,
+    inspected,
+    new_dict,
+    new_list,
+    plain_json,
+)
 from dra_core.api.quantity import Quantity
 
 __all__ = [
@@ -64,6 +74,7 @@ class _PartialModel(K8sModel):
 
     @model_validator(mode="before")
     @classmethod
+    @inspected
     def _plain_extras(cls, data: Any) -> Any:
         # Fields kept as they are hold plain JSON, not the loader's YAML scalar markers.
         if not isinstance(data, dict):
