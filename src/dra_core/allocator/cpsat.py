@@ -1,7 +1,10 @@
 """The CP-SAT engines: ``"cpsat"`` (complete, scoring) and ``"auto"`` (search, then CP-SAT).
 
 Both solve the same :class:`~dra_core.allocator.problem.Problem` as the search engine,
-with the model of :mod:`dra_core.allocator.cpsat_model`.
+with the model of :mod:`dra_core.allocator.cpsat_model`. ``"auto"``
+(:func:`~dra_core.allocator.engines.auto_engine`, re-exported here) is defined and
+registered in :mod:`dra_core.allocator.engines`, so that allocations the search settles
+never import this module.
 
 Kubernetes order (policy ``first-fit``, the default)
     The answer is exactly the search engine's: the first solution in Kubernetes' order

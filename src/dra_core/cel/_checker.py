@@ -160,7 +160,7 @@ def _decls(spec: str) -> dict[str, list[Overload]]:
     """Read declarations written one per line: ``name: [m] (params) -> result``."""
     out: dict[str, list[Overload]] = {}
     # The ~700 type texts are a few dozen distinct ones: each is parsed once (the types are
-    # frozen, so the overloads may share them). About 3 ms less at import.
+    # frozen, so the overloads may share them). About 2 ms less at import.
     parsed: dict[str, T] = {}
 
     def parse(text: str) -> T:
