@@ -34,6 +34,7 @@ DEFERRED = (
     "dra_core.io",
     "dra_core.sim",
     "dra_core.taintrules",
+    "re2",  # google-re2: on the first regular expression a selector compiles
     "yaml",
 )
 
