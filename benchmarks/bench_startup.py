@@ -19,13 +19,22 @@ Rows:
   dicts (one slice, one class with a CEL selector, one claim): everything the first call
   of a process builds (model validators, the CEL parser and compiler, caches);
   ``first_allocate_ms`` in the extra info is that call alone, timed inside the child;
+- ``import+allocate, no plugins``: the same with ``PYDANTIC_DISABLE_PLUGINS=1``: the first
+  model validator a process builds makes pydantic look for its plugins in the metadata of
+  every installed distribution (``importlib.metadata``), which this row leaves out, to show
+  its share (it depends on how many distributions are installed; dra-core never sets it);
 - ``validate``: ``dra-core validate small.yaml`` (a DeviceClass, a ResourceSlice and a
   ResourceClaim).
+
+``python benchmarks/bench_startup.py`` also gives each row's CPU time (user + system of the
+child): on a shared machine it moves less than the wall clock. Results and what the time
+goes to: ``docs/allocator.md``, "Start-up".
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -103,50 +112,79 @@ print(f"{elapsed * 1000:.3f}")
 """
 
 
-def _env() -> dict[str, str]:
+# The checkout this file belongs to: its src/ comes first on the children's path, so that
+# they time this tree's dra_core, whatever is installed (an editable install of another
+# checkout included) and whatever the working directory is.
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # load from __pycache__, as installed
+    env.pop("PYDANTIC_DISABLE_PLUGINS", None)  # as a user has it, unless a row sets it
+    path = [str(SRC), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    env["PYTHONPATH"] = os.pathsep.join(path)
+    env.update(extra or {})
     return env
 
 
-def _commands(small: Path) -> dict[str, list[str]]:
-    cli = [sys.executable, "-m", "dra_core.cli"]
+NO_PLUGINS = {"PYDANTIC_DISABLE_PLUGINS": "1"}
+ROWS = ["python", "import", "import+allocate", "import+allocate, no plugins", "validate"]
+
+
+def _commands(small: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
+    cli = [sys.executable, "-c", "import sys; from dra_core.cli import main; sys.exit(main())"]
     script = Path(sys.executable).with_name("dra-core")
     if script.exists():
         cli = [str(script)]
     return {
-        "python": [sys.executable, "-c", "pass"],
-        "import": [sys.executable, "-c", "import dra_core"],
-        "import+allocate": [sys.executable, "-c", FIRST_ALLOCATE],
-        "validate": [*cli, "validate", str(small)],
+        "python": ([sys.executable, "-c", "pass"], {}),
+        "import": ([sys.executable, "-c", "import dra_core"], {}),
+        "import+allocate": ([sys.executable, "-c", FIRST_ALLOCATE], {}),
+        "import+allocate, no plugins": ([sys.executable, "-c", FIRST_ALLOCATE], NO_PLUGINS),
+        "validate": ([*cli, "validate", str(small)], {}),
     }
 
 
-def _run(command: list[str]) -> str:
-    done = subprocess.run(command, env=_env(), capture_output=True, text=True, check=False)
+def _run(command: list[str], extra: dict[str, str] | None = None) -> str:
+    done = subprocess.run(command, env=_env(extra), capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{command[:3]} failed ({done.returncode}): {done.stderr[-2000:]}")
     return done.stdout
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _check_tree() -> None:
+    """Fail unless the children import this checkout's dra_core."""
+    out = _run([sys.executable, "-c", "import dra_core; print(dra_core.__file__)"])
+    found = Path(out.strip()).resolve()
+    if not found.is_relative_to(SRC):
+        raise RuntimeError(f"the children import {found}, not this checkout's {SRC}")
+
+
 @pytest.fixture(scope="module")
 def small_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One small manifest file with a class, a slice and a claim."""
+    _check_tree()
     path = tmp_path_factory.mktemp("startup") / "small.yaml"
     path.write_text(SMALL_YAML)
     return path
 
 
-@pytest.mark.parametrize("row", ["python", "import", "import+allocate", "validate"])
+@pytest.mark.parametrize("row", ROWS)
 def test_startup(benchmark: Any, small_file: Path, row: str) -> None:
     """One new process per round (see the module docstring)."""
-    command = _commands(small_file)[row]
-    _run(command)  # warm-up: writes the bytecode caches
+    command, extra = _commands(small_file)[row]
+    _run(command, extra)  # warm-up: writes the bytecode caches
     inner: list[float] = []
 
     def once() -> None:
-        out = _run(command)
-        if row == "import+allocate":
+        out = _run(command, extra)
+        if row.startswith("import+allocate"):
             inner.append(float(out.split()[-1]))
 
     benchmark.pedantic(once, rounds=15, iterations=1)
@@ -161,26 +199,41 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args(argv)
+    _check_tree()
     with tempfile.TemporaryDirectory() as tmp:
         small = Path(tmp) / "small.yaml"
         small.write_text(SMALL_YAML)
         commands = _commands(small)
-        for command in commands.values():
-            _run(command)  # warm-up
+        for command, extra in commands.values():
+            _run(command, extra)  # warm-up
+        load = os.getloadavg()
         times: dict[str, list[float]] = {row: [] for row in commands}
-        inner: list[float] = []
+        cpu: dict[str, list[float]] = {row: [] for row in commands}
+        inner: dict[str, list[float]] = {row: [] for row in commands}
         for _ in range(args.rounds):
             # Interleaved, so that a busy moment of a shared machine hits every row.
-            for row, command in commands.items():
+            for row, (command, extra) in commands.items():
+                cpu_before = _children_cpu()
                 start = time.perf_counter()
-                out = _run(command)
+                out = _run(command, extra)
                 times[row].append((time.perf_counter() - start) * 1000)
-                if row == "import+allocate":
-                    inner.append(float(out.split()[-1]))
-    print(f"Python {sys.version.split()[0]}, {args.rounds} rounds, medians (min) in ms:")
+                cpu[row].append((_children_cpu() - cpu_before) * 1000)
+                if row.startswith("import+allocate"):
+                    inner[row].append(float(out.split()[-1]))
+        load_after = os.getloadavg()
+    print(
+        f"Python {sys.version.split()[0]}, {args.rounds} rounds, load average "
+        f"{load[0]:.2f} -> {load_after[0]:.2f}; medians (min) in ms:"
+    )
+    print(f"  {'':30} {'wall':>7} {'(min)':>8} {'CPU':>7}")
     for row, xs in times.items():
-        print(f"  {row:16} {statistics.median(xs):7.1f}  ({min(xs):.1f})")
-    print(f"  first allocate, timed inside the process: {statistics.median(inner):.1f} ms")
+        print(
+            f"  {row:30} {statistics.median(xs):7.1f} ({min(xs):6.1f}) "
+            f"{statistics.median(cpu[row]):7.1f}"
+        )
+    for row, ys in inner.items():
+        if ys:
+            print(f"  first allocate alone ({row}): {statistics.median(ys):.1f} ms")
     return 0
 
 

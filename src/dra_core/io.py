@@ -53,6 +53,7 @@ from dra_core.api import (
 )
 from dra_core.api._base import MAX_JSON_DEPTH, YamlBoolWord, YamlFloat, YamlInt
 from dra_core.api._convert import GROUP, RESOURCE_KINDS, SERVED_VERSIONS, apply_defaults, to_v1
+from dra_core.api._core import build_shared_validators
 from dra_core.api._validation import validate_object
 from dra_core.errors import ManifestError, ManifestValidationError
 from dra_core.errors import _text as _context_text
@@ -625,6 +626,8 @@ def _load_object(
     type_errors: list[tuple[str, str]] = []  # (field path, reason) of wrong types
     candidate: Any = converted
     model: K8sModel | None = None
+    if not model_class.__pydantic_complete__:
+        build_shared_validators()  # before the kind's own (see there)
     for _attempt in range(4):
         try:
             model = model_class.model_validate(candidate)

@@ -10,6 +10,7 @@ from dra_core.api import (
     DeviceAttribute,
     DeviceClaim,
     DeviceRequestAllocationResult,
+    K8sModel,
     Node,
     Pod,
     Quantity,
@@ -192,3 +193,69 @@ def test_yaml_scalars_keep_their_text_in_string_fields() -> None:
     assert d.attributes["flag"].bool_ is True
     assert d.capacity["mem"].value == Quantity.parse("1500m")
     assert d.capacity["n"].value == Quantity.parse("3")
+
+
+def _model_default_factories() -> list[tuple[str, type[K8sModel]]]:
+    import dra_core.api as api
+
+    found = []
+    for name in api.__all__:
+        cls = getattr(api, name)
+        if isinstance(cls, type) and issubclass(cls, K8sModel):
+            for field, info in cls.model_fields.items():
+                owner = getattr(info.default_factory, "__self__", None)
+                if isinstance(owner, type) and issubclass(owner, K8sModel):
+                    found.append((f"{name}.{field}", owner))
+    return found
+
+
+def test_nested_model_defaults_come_from_model_construct() -> None:
+    # ObjectMeta, the specs, the pool, ...: 19 fields default to a nested model.
+    assert len(_DEFAULT_FACTORIES) >= 19
+
+
+_DEFAULT_FACTORIES = _model_default_factories()
+
+
+@pytest.mark.parametrize(
+    "model", [m for _, m in _DEFAULT_FACTORIES], ids=[f for f, _ in _DEFAULT_FACTORIES]
+)
+def test_a_nested_model_default_is_the_model_validated_from_nothing(model: type[K8sModel]) -> None:
+    # The default factories build the nested model with model_construct (no validator to
+    # build for an object with nothing to validate); it must be the very object that
+    # validation makes of no data.
+    built = model.model_construct()
+    for validated in (model(), model.model_validate({})):
+        assert type(built) is type(validated)
+        assert built.__dict__ == validated.__dict__
+        assert built.model_fields_set == validated.model_fields_set == set()
+        assert built.__pydantic_extra__ == validated.__pydantic_extra__
+        assert built.__pydantic_private__ == validated.__pydantic_private__
+        assert built == validated
+        assert dump(built) == dump(validated) == {}
+
+
+def test_the_presigned_functions_carry_the_signature_inspect_computes() -> None:
+    # @inspected stores inspect.signature(func) once; it must be what inspect computes of
+    # the same function without it (pydantic reads it to build every model's validator).
+    import inspect
+    import types
+
+    from dra_core.api import _base, _core
+
+    funcs = [
+        _base.new_list,
+        _base.new_dict,
+        _base.K8sModel.__pydantic_decorators__.model_validators["_accept_go_nulls"].func,
+        _base.K8sModel.__pydantic_decorators__.model_serializers["_dump_go_nulls"].func,
+        _core._PartialModel.__pydantic_decorators__.model_validators["_plain_extras"].func,
+    ]
+    for func in funcs:
+        plain = getattr(func, "__func__", func)
+        assert "__signature__" in vars(plain)
+        fresh = types.FunctionType(
+            plain.__code__, plain.__globals__, plain.__name__, plain.__defaults__, plain.__closure__
+        )
+        fresh.__annotations__ = plain.__annotations__
+        fresh.__kwdefaults__ = plain.__kwdefaults__
+        assert plain.__signature__ == inspect.signature(fresh)

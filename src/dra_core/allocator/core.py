@@ -38,6 +38,7 @@ from dra_core.allocator.problem import build_problem
 from dra_core.allocator.results import build_results
 from dra_core.allocator.search import check_abort
 from dra_core.api import DeviceClass, Node, ResourceClaim, ResourceSlice
+from dra_core.api._core import build_shared_validators
 from dra_core.errors import InvalidPoolsError, ManifestError
 from dra_core.features import Features
 from dra_core.inventory import Inventory
@@ -81,6 +82,8 @@ def _cached_validate(cls: type[_M], value: Mapping[str, Any]) -> _M:
     hit = _cache.get(key)
     if hit is not None:
         return hit  # type: ignore[no-any-return]
+    if not cls.__pydantic_complete__:  # type: ignore[attr-defined]
+        build_shared_validators()  # before the kind's own (see there)
     model = cls.model_validate(value)  # type: ignore[attr-defined]
     size = len(key[1])
     with _cache_lock:

@@ -1,7 +1,10 @@
 """The CP-SAT engines: ``"cpsat"`` (complete, scoring) and ``"auto"`` (search, then CP-SAT).
 
 Both solve the same :class:`~dra_core.allocator.problem.Problem` as the search engine,
-with the model of :mod:`dra_core.allocator.cpsat_model`.
+with the model of :mod:`dra_core.allocator.cpsat_model`. ``"auto"``
+(:func:`~dra_core.allocator.engines.auto_engine`, re-exported here) is defined and
+registered in :mod:`dra_core.allocator.engines`, so that allocations the search settles
+never import this module.
 
 Kubernetes order (policy ``first-fit``, the default)
     The answer is exactly the search engine's: the first solution in Kubernetes' order
@@ -52,10 +55,10 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from dra_core.allocator.cpsat_model import AllocationModel, SolverParams
-from dra_core.allocator.engines import register_engine
+from dra_core.allocator.engines import DEFAULT_AUTO_STEPS, auto_engine, register_engine
 from dra_core.allocator.problem import Problem, Solution, build_problem
 from dra_core.allocator.results import build_results
-from dra_core.allocator.search import SearchBudgetExceeded, search
+from dra_core.allocator.search import search
 from dra_core.errors import AllocationCancelled, AllocationTimeout, InvalidPoolsError
 
 if TYPE_CHECKING:
@@ -80,9 +83,6 @@ __all__ = [
 
 #: The scoring policies; ``first-fit`` is Kubernetes' order.
 POLICIES = ("first-fit", "best-fit", "pack", "spread", "weights")
-
-#: The search's effort budget in the ``auto`` engine before CP-SAT takes over.
-DEFAULT_AUTO_STEPS = 200
 
 # Costs are integers: fractions are scaled by this before rounding.
 _UNIT = 1000
@@ -589,40 +589,6 @@ def cpsat_engine(
     return outcome.solution
 
 
-def auto_engine(
-    problem: Problem,
-    *,
-    deadline: float | None = None,
-    timeout: float | None = None,
-    cancel: Any = None,
-    options: Mapping[str, Any] | None = None,
-) -> Solution | None:
-    """Run the ``"auto"`` engine: the search within an effort budget, then CP-SAT.
-
-    ``options["max_steps"]`` sets the budget (default :data:`DEFAULT_AUTO_STEPS`). A
-    scoring policy other than ``first-fit`` goes to CP-SAT directly.
-    Both give the same answer where the search finishes, so the switch is invisible
-    except in time.
-    """
-    options = options or {}
-    if str(options.get("policy", "first-fit")) != "first-fit":
-        # Only CP-SAT scores; the search knows first fit alone.
-        return cpsat_engine(
-            problem, deadline=deadline, timeout=timeout, cancel=cancel, options=options
-        )
-    # The search goes first: it evaluates selectors lazily (only the devices it reaches),
-    # which counting would not (it reads every candidate), and within its budget it is
-    # the cheapest answer. Counting then settles what the search could not, before CP-SAT.
-    steps = int(options.get("max_steps", DEFAULT_AUTO_STEPS))
-    try:
-        return search(problem, deadline=deadline, timeout=timeout, cancel=cancel, max_steps=steps)
-    except SearchBudgetExceeded:
-        pass
-    if counting_says_no(problem):
-        return None  # the search would walk its whole tree to say the same
-    return cpsat_engine(problem, deadline=deadline, timeout=timeout, cancel=cancel, options=options)
-
-
 @dataclass(frozen=True, slots=True)
 class ScoredAllocation:
     """The result of :func:`allocate_scored` on one node.
@@ -701,4 +667,3 @@ def allocate_scored(
 
 
 register_engine("cpsat", cpsat_engine)
-register_engine("auto", auto_engine)

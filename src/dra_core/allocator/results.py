@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from dra_core.allocator.problem import Choice, ClaimInfo, Problem, Solution
+from dra_core.api._base import new_dict, new_list
 from dra_core.errors import AllocationInputError
 
 if TYPE_CHECKING:
@@ -127,9 +128,9 @@ class _Maker(Generic[_M]):
         for i, (name, default, factory) in enumerate(self._fields):
             if name in given:
                 value = args[name] if by_position else f"values[{name!r}]"
-            elif factory is list:
+            elif factory is list or factory is new_list:
                 value = "[]"
-            elif factory is dict:
+            elif factory is dict or factory is new_dict:
                 value = "{}"
             elif factory is not None:
                 scope[f"_f{i}"] = factory

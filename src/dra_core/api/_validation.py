@@ -34,15 +34,14 @@ from dra_core.api._resource import (
     DeviceSelector,
     DeviceSubRequest,
     DeviceTaint,
-    DeviceTaintRule,
     DeviceToleration,
     ExactDeviceRequest,
     OpaqueDeviceConfiguration,
     ResourceClaim,
     ResourceClaimStatus,
-    ResourceClaimTemplate,
     ResourceSlice,
 )
+from dra_core.api._templates_rules import DeviceTaintRule, ResourceClaimTemplate
 from dra_core.api.quantity import Quantity
 
 __all__ = ["FieldError", "format_errors", "validate_object"]

@@ -28,20 +28,42 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from functools import lru_cache
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from dra_core.cel._values import EvalError
 
-try:
-    # google-re2 ships no type information.
-    import re2  # type: ignore[import-untyped, import-not-found, unused-ignore]
-except ImportError:  # pragma: no cover - exercised only where google-re2 cannot be installed
-    re2 = None
-
 __all__ = ["REGEX_ENGINE", "Regex", "compile_regex"]
 
-REGEX_ENGINE: Final = "python-re" if re2 is None else "re2"
-"""``"re2"`` (google-re2, the normal case) or ``"python-re"`` (the fallback)."""
+# google-re2 is imported by the first compile, not with this module: about 2 ms that a
+# process whose selectors use no regular expression never pays.
+_re2_module: Any = None
+_re2_tried = False
+
+
+def _re2() -> Any:
+    """Return the ``re2`` module, or None when it cannot be imported (tried once)."""
+    global _re2_module, _re2_tried
+    if not _re2_tried:
+        try:
+            # google-re2 ships no type information.
+            import re2  # type: ignore[import-untyped, import-not-found, unused-ignore]
+        except ImportError:  # pragma: no cover - only where google-re2 cannot be installed
+            re2 = None
+        _re2_module = re2
+        _re2_tried = True
+    return _re2_module
+
+
+if TYPE_CHECKING:
+    REGEX_ENGINE: str
+    """``"re2"`` (google-re2, the normal case) or ``"python-re"`` (the fallback)."""
+else:
+
+    def __getattr__(name: str) -> str:
+        """``REGEX_ENGINE``: ``"re2"`` or ``"python-re"`` (imports google-re2 to know)."""
+        if name == "REGEX_ENGINE":
+            return "python-re" if _re2() is None else "re2"
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # RE2's error code texts and the words Go's regexp/syntax uses for the same codes.
 _GO_ERROR_CODES: Final = {
@@ -269,6 +291,7 @@ class _PythonRegex(Regex):
 
 def _compile_re2(pattern: str) -> Regex:
     _check_go_only(pattern)
+    re2 = _re2()
     options = re2.Options()
     options.log_errors = False  # errors are reported as CEL errors, not on stderr
     options.never_capture = True  # only whole matches are ever used
@@ -379,6 +402,6 @@ def compile_regex(pattern: str) -> Regex:
             (``error parsing regexp: <what>: `<where>```).
 
     """
-    if re2 is None:  # pragma: no cover - see the module docstring
+    if _re2() is None:  # pragma: no cover - see the module docstring
         return compile_python_regex(pattern)
     return _compile_re2(pattern)

@@ -21,13 +21,31 @@ __all__ = ["main"]
 _SUBCOMMANDS = ("validate", "allocate", "explain", "demo", "simulate", "extender", "capacity")
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """Return the parser of the command line.
+
+    When ``argv`` starts with a subcommand's name, only that subcommand's module is
+    imported: parsing its arguments needs no other (``dra-core validate`` does not load
+    the simulator or the extender). Otherwise (no command, ``--help``, a misspelt
+    command) every subcommand is registered, for the help and the list of choices.
+    """
+    command = argv[0] if argv and argv[0] in _SUBCOMMANDS else None
+    if command is not None:
+        parser, found = _parser_with((command,))
+        if found:
+            return parser
+    return _parser_with(_SUBCOMMANDS)[0]
+
+
+def _parser_with(names: Sequence[str]) -> tuple[argparse.ArgumentParser, bool]:
+    """Return a parser with the subcommands ``names`` whose modules exist, and if any do."""
     parser = argparse.ArgumentParser(
         prog="dra-core",
         description="Kubernetes Dynamic Resource Allocation, as a library and a tool.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _SUBCOMMANDS:
+    found = False
+    for name in names:
         try:
             module = importlib.import_module(f"dra_core.cli._{name}")
         except ModuleNotFoundError as exc:
@@ -35,12 +53,15 @@ def _build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.add_parser(sub)
-    return parser
+        found = True
+    return parser, found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
-    parser = _build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = _build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
