@@ -752,21 +752,29 @@ class Cluster:
             unresolvable: set[str] = set()
             fits: set[str] = set()
             groups: dict[tuple[Any, ...], list[str]] = {}
+            # The loop over every node is the cost of a warm filter: names bound once.
+            nodes_get, keys_get, compute_key = data.nodes.get, data.keys.get, self._key
             for name in names:
-                node = data.nodes.get(name)
+                node = nodes_get(name)
                 if node is None:
                     reasons[name] = f'node "{name}" not found'
                     unresolvable.add(name)
                     continue
-                why = _allocated_elsewhere(allocated, node)
-                if why:
-                    reasons[name] = why
-                    unresolvable.add(name)
-                    continue
+                if allocated:
+                    why = _allocated_elsewhere(allocated, node)
+                    if why:
+                        reasons[name] = why
+                        unresolvable.add(name)
+                        continue
                 if not pending:
                     fits.add(name)
                     continue
-                groups.setdefault(self._key(name), []).append(name)
+                key = keys_get(name) or compute_key(name)
+                members = groups.get(key)
+                if members is None:
+                    groups[key] = [name]
+                else:
+                    members.append(name)
             need = _devices_needed(pending) if groups else 0
             memo = data.memo
             claims_sig = _Sig((engine, *(_freeze(c.spec) for c in pending)))
@@ -799,9 +807,12 @@ class Cluster:
                         )
                         _record(name, one, fits, reasons, unresolvable)
                     continue
+                if outcome is True:
+                    fits.update(members)
+                    continue
                 for name in members:
                     _record(name, outcome, fits, reasons, unresolvable)
-            feasible = [n for n in names if n in fits]
+            feasible = names if len(fits) == len(names) else [n for n in names if n in fits]
             return FilterView(
                 self,
                 claim_models,
