@@ -213,10 +213,6 @@ class Extender:
         # Pods seen by filter and prioritize, for bind (whose arguments only name the
         # pod); bounded, most recent kept.
         self._pods: _Bounded = _Bounded(10_000)
-        # (cluster version, policy, claims, node group) -> raw score; cleared when the
-        # cluster changes.
-        self._scores: dict[Any, float | None] = {}
-        self._scores_version = -1
         self._lock = threading.Lock()
         self._bind_lock = threading.Lock()
         #: filter outcomes per node, counted (read by the metrics)
@@ -369,104 +365,19 @@ class Extender:
     def scores(self, claims: Sequence[ResourceClaim], nodes: Sequence[str]) -> dict[str, int]:
         """Score ``nodes`` for ``claims`` under the extender's policy, 0..10.
 
-        On each node where the claims fit, those not allocated yet are allocated with
-        :func:`dra_core.allocate_scored` under the policy; the raw scores are mapped
-        linearly onto 0..10 (the best node 10, the worst 0; all equal: all 10). Nodes
-        where they do not fit get 0. Nodes with the same equivalence key (same devices
-        and use) are scored once.
+        :meth:`Cluster.score <dra_core.cluster.Cluster.score>` scaled to
+        ``MaxExtenderPriority``: on each node where the claims fit, those not
+        allocated yet are allocated with CP-SAT under the policy, once per equivalence
+        class; the raw scores are mapped linearly onto 0..10 (the best node 10, the
+        worst 0; all equal: all 10). Nodes where they do not fit, or not scored within
+        the timeout, get 0; so does every node when no claim is left to allocate.
         """
-        pending = [c for c in claims if not _allocated(c)]
-        if not pending:
-            return dict.fromkeys(nodes, 0)
-        raw: dict[str, float | None] | None = None
-        for _ in range(3):  # the cluster may change between filter and scoring: again
-            view = self.cluster.filter(claims, nodes, engine=self.engine, timeout=self.timeout)
-            if not view.feasible:
-                return dict.fromkeys(nodes, 0)
-            raw = self._raw_scores(pending, view.feasible, view.version)
-            if raw is not None:
-                break
-        if raw is None:
-            log.warning("prioritize: the cluster kept changing; every node scores 0")
-            return dict.fromkeys(nodes, 0)
-        values = [s for s in raw.values() if s is not None]
-        out = dict.fromkeys(nodes, 0)
-        if not values:
-            return out
-        low, high = min(values), max(values)
-        for node, score in raw.items():
-            if score is None:
-                continue
-            if high == low:
-                out[node] = MAX_EXTENDER_PRIORITY
-            else:
-                out[node] = round(MAX_EXTENDER_PRIORITY * (score - low) / (high - low))
-        return out
-
-    def _raw_scores(
-        self, pending: Sequence[ResourceClaim], nodes: Sequence[str], version: int
-    ) -> dict[str, float | None] | None:
-        """Raw policy scores of ``nodes`` (None: not scored); None when the cluster changed."""
-        deadline = time.monotonic() + (self.timeout if self.timeout is not None else 60.0)
-        claims_sig = json.dumps(
-            [c.spec.model_dump(mode="json", by_alias=True) for c in pending], sort_keys=True
+        scored = self.cluster.score(
+            claims, nodes, policy=self.policy, engine=self.engine, timeout=self.timeout
         )
-        with self._lock:
-            if self._scores_version != version:
-                self._scores.clear()
-                self._scores_version = version
-        out: dict[str, float | None] = {}
-        cluster = self.cluster
-        # Private parts of the Cluster (its lock, allocator and equivalence keys): see
-        # "What the Cluster could offer" in docs/extender.md. The lock is an RLock held
-        # by every Cluster method, so the state cannot change while scoring.
-        with cluster._lock:
-            if cluster.version != version:
-                return None
-            allocator = cluster._allocator()
-            groups: dict[Any, list[str]] = {}
-            for node in nodes:
-                groups.setdefault(_group_key(cluster, node), []).append(node)
-            for group, members in groups.items():
-                key = (self.policy, claims_sig, group)
-                with self._lock:
-                    known = key in self._scores
-                    score = self._scores.get(key)
-                if not known:
-                    score, keep = self._score_one(allocator, members[0], pending, deadline)
-                    with self._lock:
-                        if keep and self._scores_version == version and len(self._scores) < 65536:
-                            self._scores[key] = score
-                for node in members:
-                    out[node] = score
-        return out
-
-    def _score_one(
-        self, allocator: Any, node: str, pending: Sequence[ResourceClaim], deadline: float
-    ) -> tuple[float | None, bool]:
-        """Score one node (the cluster's lock held); also whether to keep the score."""
-        from dra_core.allocator.cpsat import allocate_scored
-        from dra_core.allocator.cpsat_model import SolverParams
-
-        left = deadline - time.monotonic()
-        if left <= 0:
-            log.warning("prioritize: out of time; unscored nodes score 0")
-            return None, False
-        try:
-            scored = allocate_scored(
-                allocator,
-                self.cluster._data.nodes[node],
-                pending,
-                policy=self.policy,
-                params=SolverParams(time_limit=max(left, 0.05)),
-            )
-        except AllocationAborted as exc:  # out of time: not kept
-            log.info("prioritize: node %s not scored: %s", node, exc)
-            return None, False
-        except InputError as exc:
-            log.info("prioritize: node %s not scored: %s", node, exc)
-            return None, True
-        return scored.score, True
+        if scored.unscored:
+            log.info("prioritize: %d nodes not scored in time score 0", len(scored.unscored))
+        return scored.scaled(MAX_EXTENDER_PRIORITY)
 
     # --- bind ------------------------------------------------------------------------
 
@@ -594,18 +505,6 @@ class Extender:
 def _node_name(item: dict[str, Any]) -> str:
     name = _get_ci(_get_ci(item, "metadata"), "name")
     return name if isinstance(name, str) else ""
-
-
-def _group_key(cluster: Cluster, node: str) -> Any:
-    # The Cluster's equivalence key: nodes with equal keys get the same allocation
-    # (up to names), so the same score. Private; falls back to the node itself.
-    key = getattr(cluster, "_key", None)
-    if key is None:
-        return ("node", node)
-    try:
-        return key(node)
-    except Exception:
-        return ("node", node)
 
 
 # --- the ASGI app ----------------------------------------------------------------------------
