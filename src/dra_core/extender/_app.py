@@ -294,15 +294,18 @@ class Extender:
         error = ""
         try:
             claims = pod_claims(self.cluster, pod)
-            if not claims:
-                feasible = list(dict.fromkeys(names))
-            else:
+            fits: set[str] = set()
+            for claim_set, members in self._claim_sets(pod, claims, names):
+                if not claim_set:
+                    fits.update(members)
+                    continue
                 view = self.cluster.filter(
-                    claims, names, engine=self.engine, timeout=self.timeout, cancel=cancel
+                    claim_set, members, engine=self.engine, timeout=self.timeout, cancel=cancel
                 )
-                feasible = list(view.feasible)
+                fits.update(view.feasible)
                 for node, reason in view.reasons.items():
                     (unresolvable if node in view.unresolvable else failed)[node] = reason
+            feasible = [n for n in dict.fromkeys(names) if n in fits]
         except (ClaimLookupError, InputError) as exc:
             # No node can help: kube-scheduler's UnschedulableAndUnresolvable.
             feasible = []
@@ -332,6 +335,55 @@ class Extender:
             Nodes=nodes, FailedNodes=failed, FailedAndUnresolvableNodes=unresolvable
         )
 
+    def _claim_sets(
+        self, pod: Pod, claims: list[ResourceClaim], nodes: Sequence[str], *, name: str = ""
+    ) -> list[tuple[list[ResourceClaim], list[str]]]:
+        """Return the claims to allocate on each group of ``nodes`` (the special one too).
+
+        A pod that asks for extended resources backed by DRA (KEP-5004) gets the claim
+        kube-scheduler makes for them (:mod:`dra_core.cluster._extended`), without the
+        resources a node offers through a device plugin (``status.allocatable``): nodes
+        are grouped by those. ``name`` names the claim (bind); filter and prioritize use
+        ``<pod>-extended-resources``, as the scheduler keeps it in memory until PreBind.
+        An extended-resource claim the pod has already (``status.
+        extendedResourceClaimStatus``) is used as it is.
+        """
+        if not _asks_for_extended_resources(pod):
+            return [(claims, list(nodes))]
+        from dra_core.cluster._extended import (
+            extended_resource_claim,
+            extended_resource_classes,
+            wanted_extended_resources,
+        )
+
+        backed = extended_resource_classes(self.cluster.objects("DeviceClass"))
+        wanted = wanted_extended_resources(pod, backed)
+        if not wanted:
+            return [(claims, list(nodes))]
+        namespace, pod_name = _pod_key(pod)
+        existing = _extended_claim_name(pod)
+        if existing:
+            held = self.cluster.get("ResourceClaim", existing, namespace)
+            if held is None:
+                raise ClaimLookupError(f'resourceclaim.resource.k8s.io "{existing}" not found')
+            return [([*claims, held], list(nodes))]
+        groups: dict[frozenset[str], list[str]] = {}
+        for node_name in dict.fromkeys(nodes):
+            node = self.cluster.get("Node", node_name)
+            allocatable = node.status.allocatable if node is not None and node.status else {}
+            provided = frozenset(
+                r for r in wanted if r in allocatable and allocatable[r].int_value() > 0
+            )
+            groups.setdefault(provided, []).append(node_name)
+        base = f"{pod_name}-extended-resources-"
+        out: list[tuple[list[ResourceClaim], list[str]]] = []
+        for provided, members in groups.items():
+            made = extended_resource_claim(
+                pod, backed, name or base[:-1], base, "", provided=provided
+            )
+            out.append(([*claims, made[0]] if made is not None else claims, members))
+        return out
+
     # --- prioritize ------------------------------------------------------------------
 
     def prioritize(self, args: ExtenderArgs) -> HostPriorityList:
@@ -351,7 +403,9 @@ class Extender:
         self._remember(pod)
         try:
             claims = pod_claims(self.cluster, pod)
-            scores = self.scores(claims, names)
+            scores = {}
+            for claim_set, members in self._claim_sets(pod, claims, names):
+                scores.update(self.scores(claim_set, members))
         except (ClaimLookupError, InputError, AllocationAborted) as exc:
             log.info("prioritize: %s: every node scores 0", exc)
             scores = {}
@@ -427,6 +481,10 @@ class Extender:
         # One bind at a time: reserve, write and give back must not interleave.
         with self._bind_lock:
             claims = pod_claims(self.cluster, pod)
+            # the claim for extended resources backed by DRA, named as the API server
+            # would from its generateName (see _claim_sets)
+            name = f"{pod.metadata.name}-extended-resources-{_suffix(pod)}"
+            claims = self._claim_sets(pod, claims, [args.node], name=name)[0][0]
             pending = [c for c in claims if not _allocated(c)]
             reserved = (
                 self.cluster.reserve(
@@ -500,6 +558,37 @@ class Extender:
                 pods.append(MetaPod(UID=uid if isinstance(uid, str) else ""))
             out[node] = MetaVictims(Pods=pods, NumPDBViolations=victims.num_pdb_violations)
         return ExtenderPreemptionResult(NodeNameToMetaVictims=out)
+
+
+def _asks_for_extended_resources(pod: Pod) -> bool:
+    # Cheap: a resource name with a domain (cpu and memory have none).
+    for container in [*pod.spec.init_containers, *pod.spec.containers]:
+        resources = container.resources
+        if resources is not None and any(
+            "/" in k for k in [*resources.requests, *resources.limits]
+        ):
+            return True
+    return False
+
+
+def _extended_claim_name(pod: Pod) -> str:
+    # status.extendedResourceClaimStatus.resourceClaimName (kept as raw JSON by the model)
+    extra = (pod.status.model_extra or {}) if pod.status is not None else {}
+    status = extra.get("extendedResourceClaimStatus")
+    name = status.get("resourceClaimName") if isinstance(status, dict) else None
+    return name if isinstance(name, str) else ""
+
+
+#: The letters of the API server's generateName suffixes (k8s.io/apimachinery rand).
+_ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def _suffix(pod: Pod) -> str:
+    """Five letters for a generated name, from the pod's UID: the same pod, the same name."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{_pod_key(pod)}/{pod.metadata.uid}".encode()).digest()
+    return "".join(_ALPHANUMS[b % len(_ALPHANUMS)] for b in digest[:5])
 
 
 def _node_name(item: dict[str, Any]) -> str:

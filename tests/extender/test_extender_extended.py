@@ -1,0 +1,188 @@
+"""Extended resources backed by DRA (KEP-5004) through the extender, over HTTP.
+
+dra-example-driver's demo: pod0 asks for ``deviceclass.resource.kubernetes.io/gpu.example.com``
+(every class's implicit name), pod1 for ``example.com/gpu`` (the class's
+``extendedResourceName``, set when the chart is installed with
+``--set deviceClass.extendedResourceName=example.com/gpu``). kube-scheduler's
+DynamicResources plugin gives such a pod one more claim, made at PreBind; the extender
+filters, scores and binds with it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from extender_fixtures import (
+    EXAMPLE_NODE,
+    GPU_NODE,
+    REALDATA,
+    example_slices,
+    node,
+    nvidia_class,
+    nvidia_gpu_slice,
+    serve_fixture,  # noqa: F401  (the `serve` fixture)
+)
+
+from dra_core.cluster import Cluster
+from dra_core.extender import Extender, create_app
+
+EXAMPLE = REALDATA / "dra-example-driver"
+DEMO = EXAMPLE / "demo/examples/extended-resource-request/extended-resource-request.yaml"
+CLASS_TEMPLATE = EXAMPLE / "deployments/helm/dra-example-driver/templates/deviceclass.yaml"
+NS = "extended-resource-request"
+PLUGIN_NODE = "device-plugin-node"
+NODES = [EXAMPLE_NODE, GPU_NODE]
+
+
+def example_class(extended_resource_name: str | None) -> dict[str, Any]:
+    """The example driver's DeviceClass, rendered from its helm template."""
+    text = CLASS_TEMPLATE.read_text()
+    text = text.replace(
+        '{{ include "dra-example-driver.resourceApiVersion" . }}', "resource.k8s.io/v1"
+    )
+    text = text.replace('{{ include "dra-example-driver.driverName" . }}', "gpu.example.com")
+    lines = [line for line in text.splitlines() if "{{" not in line]
+    doc = dict(yaml.safe_load("\n".join(lines)))
+    if extended_resource_name:
+        doc["spec"]["extendedResourceName"] = extended_resource_name
+    return doc
+
+
+def demo_pod(name: str) -> dict[str, Any]:
+    """A pod of the demo as kube-scheduler sends it (a UID, requests defaulted from limits)."""
+    docs = [d for d in yaml.safe_load_all(DEMO.read_text()) if d and d["kind"] == "Pod"]
+    pod = next(d for d in docs if d["metadata"]["name"] == name)
+    pod["metadata"]["uid"] = f"uid-{name}"
+    for container in pod["spec"]["containers"]:
+        resources = container["resources"]
+        resources.setdefault("requests", dict(resources["limits"]))
+    pod["status"] = {"phase": "Pending"}
+    return pod
+
+
+def plugin_node() -> dict[str, Any]:
+    """A node whose device plugin offers example.com/gpu (no ResourceSlice)."""
+    out = node(PLUGIN_NODE)
+    out["status"] = {"allocatable": {"example.com/gpu": "2", "cpu": "8"}}
+    return out
+
+
+def cluster(extended_resource_name: str | None = "example.com/gpu") -> Cluster:
+    return Cluster(
+        [
+            node(EXAMPLE_NODE),
+            node(GPU_NODE),
+            plugin_node(),
+            nvidia_class(),
+            nvidia_gpu_slice(),
+            example_class(extended_resource_name),
+            *example_slices(),
+        ]
+    )
+
+
+def _post(client: httpx.Client, verb: str, body: object) -> Any:
+    got = client.post(f"/{verb}", content=json.dumps(body))
+    assert got.status_code == 200, got.text
+    return got.json()
+
+
+def _extended_claims(state: Cluster) -> list[Any]:
+    return [
+        c
+        for c in state.objects("ResourceClaim")
+        if c.metadata.annotations.get("resource.kubernetes.io/extended-resource-claim") == "true"
+    ]
+
+
+@pytest.mark.parametrize("pod_name", ["pod0", "pod1"])
+def test_filter_prioritize_and_bind_a_pod_with_an_extended_resource(serve, pod_name: str) -> None:
+    state = cluster()
+    server = serve(create_app(Extender(state)))
+    pod = demo_pod(pod_name)
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        got = _post(client, "filter", {"Pod": pod, "NodeNames": NODES})
+        assert got == {
+            "Nodes": None,
+            "NodeNames": [EXAMPLE_NODE],
+            "FailedNodes": {GPU_NODE: "cannot allocate all claims"},
+            "FailedAndUnresolvableNodes": {},
+            "Error": "",
+        }
+        scores = _post(client, "prioritize", {"Pod": pod, "NodeNames": NODES})
+        assert scores == [{"Host": EXAMPLE_NODE, "Score": 10}, {"Host": GPU_NODE, "Score": 0}]
+        bind = {"PodName": pod_name, "PodNamespace": NS, "PodUID": f"uid-{pod_name}"}
+        assert _post(client, "bind", {**bind, "Node": EXAMPLE_NODE}) == {"Error": ""}
+    (claim,) = _extended_claims(state)
+    # as kube-scheduler makes it: generateName, the annotation, the pod as owner
+    assert claim.metadata.namespace == NS
+    assert claim.metadata.generate_name == f"{pod_name}-extended-resources-"
+    assert claim.metadata.name.startswith(f"{pod_name}-extended-resources-")
+    assert len(claim.metadata.name) == len(f"{pod_name}-extended-resources-") + 5
+    (owner,) = claim.metadata.owner_references
+    assert (owner.kind, owner.name, owner.uid, owner.controller) == (
+        "Pod",
+        pod_name,
+        f"uid-{pod_name}",
+        True,
+    )
+    (request,) = claim.spec.devices.requests
+    assert request.name == "container-0-request-0"
+    assert (request.exactly.device_class_name, request.exactly.count) == ("gpu.example.com", 1)
+    (result,) = claim.status.allocation.devices.results
+    assert (result.driver, result.pool, result.request) == (
+        "gpu.example.com",
+        EXAMPLE_NODE,
+        "container-0-request-0",
+    )
+    assert [r.uid for r in claim.status.reserved_for] == [f"uid-{pod_name}"]
+
+
+def test_each_pod_gets_its_own_devices_until_none_are_left(serve) -> None:
+    state = cluster()
+    server = serve(create_app(Extender(state)))
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        for i in range(9):
+            pod = demo_pod("pod0" if i % 2 else "pod1")
+            pod["metadata"].update(name=f"p{i}", uid=f"uid-p{i}")
+            got = _post(client, "filter", {"Pod": pod, "NodeNames": [EXAMPLE_NODE]})
+            if i < 8:  # eight GPUs on the example node
+                assert got["NodeNames"] == [EXAMPLE_NODE]
+                bind = {"PodName": f"p{i}", "PodNamespace": NS, "Node": EXAMPLE_NODE}
+                assert _post(client, "bind", bind) == {"Error": ""}
+            else:
+                assert got["FailedNodes"] == {EXAMPLE_NODE: "cannot allocate all claims"}
+    devices = {c.status.allocation.devices.results[0].device for c in _extended_claims(state)}
+    assert len(devices) == 8
+
+
+def test_a_node_whose_device_plugin_offers_the_resource_needs_no_claim(serve) -> None:
+    # On PLUGIN_NODE, NodeResourcesFit counts example.com/gpu (its allocatable); the
+    # DRA-backed claim is only for nodes without it, as kube-scheduler's Filter does.
+    state = cluster()
+    server = serve(create_app(Extender(state)))
+    pod = demo_pod("pod1")
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        got = _post(client, "filter", {"Pod": pod, "NodeNames": [GPU_NODE, PLUGIN_NODE]})
+        assert got["NodeNames"] == [PLUGIN_NODE]
+        assert got["FailedNodes"] == {GPU_NODE: "cannot allocate all claims"}
+        bind = {"PodName": "pod1", "PodNamespace": NS, "Node": PLUGIN_NODE}
+        assert _post(client, "bind", bind) == {"Error": ""}
+    assert _extended_claims(state) == []
+
+
+def test_a_resource_no_class_names_is_not_the_extender_s(serve) -> None:
+    # Without extendedResourceName (the chart's default), example.com/gpu is a plain
+    # extended resource: NodeResourcesFit's to check, nothing for DRA to allocate.
+    state = cluster(extended_resource_name=None)
+    server = serve(create_app(Extender(state)))
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        got = _post(client, "filter", {"Pod": demo_pod("pod1"), "NodeNames": NODES})
+        assert got["NodeNames"] == NODES
+        assert got["FailedNodes"] == {}
+        implicit = _post(client, "filter", {"Pod": demo_pod("pod0"), "NodeNames": NODES})
+        assert implicit["NodeNames"] == [EXAMPLE_NODE]
