@@ -15,11 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from extender_fixtures import (
+    DEMO_NS,
     EXAMPLE_NODE,
     GPU_NODE,
-    REALDATA,
+    demo_pod,
+    example_class,
     example_slices,
     node,
     nvidia_class,
@@ -30,38 +31,9 @@ from extender_fixtures import (
 from dra_core.cluster import Cluster
 from dra_core.extender import Extender, create_app
 
-EXAMPLE = REALDATA / "dra-example-driver"
-DEMO = EXAMPLE / "demo/examples/extended-resource-request/extended-resource-request.yaml"
-CLASS_TEMPLATE = EXAMPLE / "deployments/helm/dra-example-driver/templates/deviceclass.yaml"
-NS = "extended-resource-request"
+NS = DEMO_NS
 PLUGIN_NODE = "device-plugin-node"
 NODES = [EXAMPLE_NODE, GPU_NODE]
-
-
-def example_class(extended_resource_name: str | None) -> dict[str, Any]:
-    """The example driver's DeviceClass, rendered from its helm template."""
-    text = CLASS_TEMPLATE.read_text()
-    text = text.replace(
-        '{{ include "dra-example-driver.resourceApiVersion" . }}', "resource.k8s.io/v1"
-    )
-    text = text.replace('{{ include "dra-example-driver.driverName" . }}', "gpu.example.com")
-    lines = [line for line in text.splitlines() if "{{" not in line]
-    doc = dict(yaml.safe_load("\n".join(lines)))
-    if extended_resource_name:
-        doc["spec"]["extendedResourceName"] = extended_resource_name
-    return doc
-
-
-def demo_pod(name: str) -> dict[str, Any]:
-    """A pod of the demo as kube-scheduler sends it (a UID, requests defaulted from limits)."""
-    docs = [d for d in yaml.safe_load_all(DEMO.read_text()) if d and d["kind"] == "Pod"]
-    pod = next(d for d in docs if d["metadata"]["name"] == name)
-    pod["metadata"]["uid"] = f"uid-{name}"
-    for container in pod["spec"]["containers"]:
-        resources = container["resources"]
-        resources.setdefault("requests", dict(resources["limits"]))
-    pod["status"] = {"phase": "Pending"}
-    return pod
 
 
 def plugin_node() -> dict[str, Any]:
