@@ -158,3 +158,27 @@ def test_a_resource_no_class_names_is_not_the_extender_s(serve) -> None:
         assert got["FailedNodes"] == {}
         implicit = _post(client, "filter", {"Pod": demo_pod("pod0"), "NodeNames": NODES})
         assert implicit["NodeNames"] == [EXAMPLE_NODE]
+
+
+def test_devices_with_binding_conditions_are_not_bound_without_waiting(serve) -> None:
+    # KEP-5007: kube-scheduler's PreBind waits until a controller reports the devices
+    # ready; the extender cannot wait that long in a bind call, so it refuses and gives
+    # the devices back instead of starting the pod on devices that are not ready.
+    slices = example_slices()
+    for device in slices[0]["spec"]["devices"]:
+        device["bindingConditions"] = ["example.com/attached"]
+        device["bindingFailureConditions"] = ["example.com/attach-failed"]
+    state = Cluster([node(EXAMPLE_NODE), example_class(None), *slices])
+    server = serve(create_app(Extender(state)))
+    pod = demo_pod("pod0")
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        got = _post(client, "filter", {"Pod": pod, "NodeNames": [EXAMPLE_NODE]})
+        assert got["NodeNames"] == [EXAMPLE_NODE]
+        version = state.version
+        bind = {"PodName": "pod0", "PodNamespace": NS, "Node": EXAMPLE_NODE}
+        error = _post(client, "bind", bind)["Error"]
+    assert "has binding conditions (example.com/attached)" in error
+    assert "does not wait for binding conditions (KEP-5007)" in error
+    assert error.startswith("claim extended-resource-request/pod0-extended-resources-")
+    assert _extended_claims(state) == []
+    assert state.version > version  # reserved, then given back

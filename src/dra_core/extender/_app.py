@@ -493,6 +493,17 @@ class Extender:
                 if pending
                 else []
             )
+            # Devices with binding conditions (KEP-5007) need kube-scheduler's PreBind to
+            # wait until a controller has made them ready, for up to 10 minutes: longer
+            # than an extender's bind call may take. Binding the pod without waiting
+            # would start it on devices that are not ready, so it is refused.
+            waiting = _binding_conditions(reserved)
+            if waiting:
+                self._give_back(reserved, [])
+                raise ClusterError(
+                    f"{waiting}: the dra-core extender does not wait for binding conditions "
+                    "(KEP-5007); use kube-scheduler's DynamicResources plugin for such devices"
+                )
             # Claims allocated already (shared, or allocated by someone else): their
             # devices must be usable on the node, and the pod is added to reservedFor.
             shared = [c for c in claims if _allocated(c)]
@@ -558,6 +569,21 @@ class Extender:
                 pods.append(MetaPod(UID=uid if isinstance(uid, str) else ""))
             out[node] = MetaVictims(Pods=pods, NumPDBViolations=victims.num_pdb_violations)
         return ExtenderPreemptionResult(NodeNameToMetaVictims=out)
+
+
+def _binding_conditions(claims: Sequence[ResourceClaim]) -> str:
+    """Name the first allocated device with binding conditions, or return ""."""
+    for claim in claims:
+        allocation = claim.status.allocation if claim.status is not None else None
+        devices = allocation.devices if allocation is not None else None
+        for result in devices.results if devices is not None else []:
+            if result.binding_conditions:
+                return (
+                    f"claim {claim.metadata.namespace}/{claim.metadata.name}, request "
+                    f"{result.request}: device {result.driver}/{result.pool}/{result.device} "
+                    f"has binding conditions ({', '.join(result.binding_conditions)})"
+                )
+    return ""
 
 
 def _asks_for_extended_resources(pod: Pod) -> bool:
