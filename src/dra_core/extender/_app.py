@@ -234,8 +234,10 @@ class Extender:
         was the first of four concurrent filters over HTTP), and its latency shows it.
 
         For each DeviceClass a claim for one device of that class is filtered over every
-        node (its answer is remembered for real claims with the same spec). Nothing is
-        changed; a class whose claim cannot be filtered is skipped (logged).
+        node (its answer is remembered for real claims with the same spec), and scored
+        on the first node where it fits (which loads OR-Tools: about 0.3 s that the
+        first prioritize would pay). Nothing is changed; a class whose claim cannot be
+        filtered is skipped (logged).
         """
         started = time.perf_counter()
         warm = {"metadata": {"name": "dra-core-warm-up", "namespace": "default", "uid": "0"}}
@@ -256,7 +258,11 @@ class Extender:
                 },
             }
             try:
-                self.cluster.filter([claim], engine=self.engine, timeout=self.timeout)
+                view = self.cluster.filter([claim], engine=self.engine, timeout=self.timeout)
+                if view.feasible:
+                    self.cluster.score(
+                        [claim], view.feasible[:1], policy=self.policy, timeout=self.timeout
+                    )
             except DraCoreError as exc:
                 log.info("warm-up: class %s skipped: %s", name, exc)
         return time.perf_counter() - started
