@@ -160,25 +160,103 @@ def test_a_resource_no_class_names_is_not_the_extender_s(serve) -> None:
         assert implicit["NodeNames"] == [EXAMPLE_NODE]
 
 
-def test_devices_with_binding_conditions_are_not_bound_without_waiting(serve) -> None:
-    # KEP-5007: kube-scheduler's PreBind waits until a controller reports the devices
-    # ready; the extender cannot wait that long in a bind call, so it refuses and gives
-    # the devices back instead of starting the pod on devices that are not ready.
+def attachable_cluster() -> Cluster:
+    """The example node's GPUs with binding conditions (KEP-5007), and a node without."""
     slices = example_slices()
     for device in slices[0]["spec"]["devices"]:
         device["bindingConditions"] = ["example.com/attached"]
         device["bindingFailureConditions"] = ["example.com/attach-failed"]
-    state = Cluster([node(EXAMPLE_NODE), example_class(None), *slices])
+    return Cluster([node(EXAMPLE_NODE), node(GPU_NODE), example_class(None), *slices])
+
+
+def report(state: Cluster, claim: Any, condition: str) -> None:
+    """What the controller that attaches devices does: a condition true on the device."""
+    (result,) = claim.status.allocation.devices.results
+    device = {
+        "driver": result.driver,
+        "pool": result.pool,
+        "device": result.device,
+        "conditions": [
+            {
+                "type": condition,
+                "status": "True",
+                "reason": "Reported",
+                "message": f"{condition} by the test",
+                "lastTransitionTime": "2026-12-06T05:00:00Z",
+            }
+        ],
+    }
+    data = claim.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["status"]["devices"] = [device]
+    state.apply(data)
+
+
+def test_binding_conditions_are_waited_for_over_kube_scheduler_s_retries(serve) -> None:
+    # KEP-5007: kube-scheduler's PreBind waits until a controller reports the devices
+    # ready. An extender's bind cannot wait that long: the first bind allocates and
+    # answers Error (waiting), keeping the devices; retries bind once they are ready.
+    state = attachable_cluster()
     server = serve(create_app(Extender(state)))
     pod = demo_pod("pod0")
+    bind = {"PodName": "pod0", "PodNamespace": NS, "PodUID": "uid-pod0", "Node": EXAMPLE_NODE}
     with httpx.Client(base_url=server.url, timeout=60) as client:
-        got = _post(client, "filter", {"Pod": pod, "NodeNames": [EXAMPLE_NODE]})
-        assert got["NodeNames"] == [EXAMPLE_NODE]
-        version = state.version
-        bind = {"PodName": "pod0", "PodNamespace": NS, "Node": EXAMPLE_NODE}
+        assert _post(client, "filter", {"Pod": pod, "NodeNames": NODES})["NodeNames"] == [
+            EXAMPLE_NODE
+        ]
         error = _post(client, "bind", bind)["Error"]
-    assert "has binding conditions (example.com/attached)" in error
-    assert "does not wait for binding conditions (KEP-5007)" in error
-    assert error.startswith("claim extended-resource-request/pod0-extended-resources-")
+        assert error.startswith("claim extended-resource-request/pod0-extended-resources-")
+        assert error.endswith(
+            "binding conditions not true yet: example.com/attached: waiting for binding "
+            "conditions (KEP-5007); kube-scheduler retries the pod"
+        )
+        (claim,) = _extended_claims(state)
+        assert [r.uid for r in claim.status.reserved_for] == ["uid-pod0"]
+        # the retry: the claim is allocated on the example node, so only there
+        got = _post(client, "filter", {"Pod": pod, "NodeNames": NODES})
+        assert got["NodeNames"] == [EXAMPLE_NODE]
+        assert got["FailedAndUnresolvableNodes"] == {
+            GPU_NODE: "resourceclaim not available on the node"
+        }
+        version = state.version
+        assert "waiting for binding conditions" in _post(client, "bind", bind)["Error"]
+        assert state.version == version  # waiting changes nothing
+        report(state, claim, "example.com/attached")
+        assert _post(client, "bind", bind) == {"Error": ""}
+    (bound,) = _extended_claims(state)
+    assert bound.metadata.name == claim.metadata.name
+    assert bound.status.allocation.devices.results == claim.status.allocation.devices.results
+
+
+def test_a_failed_binding_gives_the_devices_back(serve) -> None:
+    state = attachable_cluster()
+    server = serve(create_app(Extender(state)))
+    pod = demo_pod("pod0")
+    bind = {"PodName": "pod0", "PodNamespace": NS, "Node": EXAMPLE_NODE}
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        _post(client, "filter", {"Pod": pod, "NodeNames": [EXAMPLE_NODE]})
+        assert "waiting for binding conditions" in _post(client, "bind", bind)["Error"]
+        (claim,) = _extended_claims(state)
+        report(state, claim, "example.com/attach-failed")
+        error = _post(client, "bind", bind)["Error"]
+        assert error == (
+            f"claim {claim.metadata.name} binding failed: reason=Reported, "
+            'message="example.com/attach-failed by the test"'
+        )
+        assert _extended_claims(state) == []  # kube-scheduler's claim is deleted
+        # the next attempt allocates anew
+        _post(client, "filter", {"Pod": pod, "NodeNames": [EXAMPLE_NODE]})
+        assert "waiting for binding conditions" in _post(client, "bind", bind)["Error"]
+        assert len(_extended_claims(state)) == 1
+
+
+def test_conditions_not_true_within_the_binding_timeout_give_the_devices_back(serve) -> None:
+    state = attachable_cluster()
+    server = serve(create_app(Extender(state, binding_timeout=-1.0)))  # always past
+    pod = demo_pod("pod0")
+    bind = {"PodName": "pod0", "PodNamespace": NS, "Node": EXAMPLE_NODE}
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        _post(client, "filter", {"Pod": pod, "NodeNames": [EXAMPLE_NODE]})
+        error = _post(client, "bind", bind)["Error"]
+    assert error.startswith("claim pod0-extended-resources-")
+    assert error.endswith(" binding timeout")
     assert _extended_claims(state) == []
-    assert state.version > version  # reserved, then given back

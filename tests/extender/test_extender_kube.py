@@ -554,3 +554,67 @@ def test_an_extended_resource_claim_is_created_and_named_in_the_pod(serve, tmp_p
     finally:
         source.stop()
         api.close()
+
+
+def test_binding_conditions_through_the_api(serve, tmp_path: Path) -> None:
+    # KEP-5007 with an API server: the first bind creates and writes the claim (the
+    # controller must see the allocation) and answers Error (waiting); once the device's
+    # binding condition is true in the API, the next bind binds the pod.
+    slices = example_slices()
+    for device in slices[0]["spec"]["devices"]:
+        device["bindingConditions"] = ["example.com/attached"]
+        device["bindingFailureConditions"] = ["example.com/attach-failed"]
+    pod0 = demo_pod("pod0")
+    pod0["kind"] = "Pod"
+    api = FakeAPIServer([node(EXAMPLE_NODE), example_class(None), *slices, pod0])
+    source = KubeSource(kubeconfig=_kubeconfig(tmp_path, api.url), watch_timeout=1, retry=0.1)
+    cluster = Cluster()
+    source.start(cluster)
+    try:
+        assert source.wait_ready(10)
+        server = serve(create_app(Extender(cluster, binder=source)))
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            body = {"Pod": pod0, "NodeNames": [EXAMPLE_NODE]}
+            assert client.post("/filter", json=body).json()["NodeNames"] == [EXAMPLE_NODE]
+            bind = {"PodName": "pod0", "PodNamespace": DEMO_NS, "Node": EXAMPLE_NODE}
+            error = client.post("/bind", json=bind).json()["Error"]
+            assert "waiting for binding conditions (KEP-5007)" in error
+            (claim,) = api.store["ResourceClaim"].values()
+            allocation = claim["status"]["allocation"]
+            assert allocation["allocationTimestamp"].endswith("Z")
+            (result,) = allocation["devices"]["results"]
+            assert result["bindingConditions"] == ["example.com/attached"]
+            assert api.bindings == []
+            # the controller attaches the device and says so
+            claim["status"]["devices"] = [
+                {
+                    "driver": result["driver"],
+                    "pool": result["pool"],
+                    "device": result["device"],
+                    "conditions": [
+                        {
+                            "type": "example.com/attached",
+                            "status": "True",
+                            "reason": "Attached",
+                            "message": "",
+                            "lastTransitionTime": "2026-12-06T05:00:00Z",
+                        }
+                    ],
+                }
+            ]
+            api.put(claim)
+            name = claim["metadata"]["name"]
+            _wait(
+                lambda: bool(cluster.get("ResourceClaim", name, DEMO_NS).status.devices),
+                "the device's condition in the Cluster",
+            )
+            # kube-scheduler's retry (the pod now names its claim in status)
+            pod = api.get("Pod", "pod0", DEMO_NS)
+            body = {"Pod": pod, "NodeNames": [EXAMPLE_NODE]}
+            assert client.post("/filter", json=body).json()["NodeNames"] == [EXAMPLE_NODE]
+            assert client.post("/bind", json=bind).json() == {"Error": ""}
+            assert [b["target"]["name"] for b in api.bindings] == [EXAMPLE_NODE]
+            assert [c["metadata"]["name"] for c in api.store["ResourceClaim"].values()] == [name]
+    finally:
+        source.stop()
+        api.close()

@@ -68,6 +68,10 @@ __all__ = ["POLICIES", "Binder", "ClaimLookupError", "Extender", "create_app", "
 #: The scoring policies of prioritize.
 POLICIES = ("best-fit", "pack", "spread")
 
+#: kube-scheduler's default BindingTimeout (KEP-5007): how long after allocation a
+#: device's binding conditions may take to become true.
+BINDING_TIMEOUT = 600.0
+
 #: kube-scheduler's text when a claim made from a template does not exist yet
 #: (k8s.io/dynamic-resource-allocation/resourceclaim ErrClaimNotFound).
 CLAIM_NOT_CREATED = "ResourceClaim not created yet"
@@ -86,6 +90,12 @@ class Binder(Protocol):
 
     ``bind`` raises when the binding could not be written; the extender then gives the
     reservation back. ``pod`` returns a pod the source knows of, or None.
+
+    For devices with binding conditions (KEP-5007) a binder may also have
+    ``write_claims(pod, claims)`` (write the claims' status without binding: the
+    controller that makes the devices ready must see the allocation) and
+    ``delete_claim(claim)`` (delete a claim for extended resources whose binding
+    failed); without them only the Cluster changes. :class:`KubeSource` has both.
     """
 
     def bind(self, pod: Pod, node: str, claims: Sequence[ResourceClaim]) -> None:
@@ -185,6 +195,9 @@ class Extender:
         timeout: seconds one verb may spend allocating (below kube-scheduler's
             ``httpTimeout``, 5 s by default); past it, filter answers with ``Error``.
         ready: a callable that says whether the state is loaded (``/readyz``).
+        binding_timeout: seconds a device's binding conditions (KEP-5007) may take to
+            become true after allocation before bind gives the devices back
+            (kube-scheduler's default, 600).
 
     The methods are safe to call from several threads at once. Each takes a decoded
     wire type and returns one; none raises for a problem of one request (the answer's
@@ -201,6 +214,7 @@ class Extender:
         engine: str = "auto",
         timeout: float | None = 4.0,
         ready: Callable[[], bool] | None = None,
+        binding_timeout: float = BINDING_TIMEOUT,
     ) -> None:
         if policy not in POLICIES:
             raise ValueError(f"unknown policy {policy!r}; known: {', '.join(POLICIES)}")
@@ -209,7 +223,11 @@ class Extender:
         self.policy = policy
         self.engine = engine
         self.timeout = timeout
+        self.binding_timeout = binding_timeout
         self._ready = ready
+        # (namespace, claim) -> when bind allocated it (time.time()), for the binding
+        # timeout of claims without status.allocation.allocationTimestamp
+        self._allocated_at: _Bounded = _Bounded(10_000)
         # Pods seen by filter and prioritize, for bind (whose arguments only name the
         # pod); bounded, most recent kept.
         self._pods: _Bounded = _Bounded(10_000)
@@ -342,17 +360,18 @@ class Extender:
         )
 
     def _claim_sets(
-        self, pod: Pod, claims: list[ResourceClaim], nodes: Sequence[str], *, name: str = ""
+        self, pod: Pod, claims: list[ResourceClaim], nodes: Sequence[str]
     ) -> list[tuple[list[ResourceClaim], list[str]]]:
         """Return the claims to allocate on each group of ``nodes`` (the special one too).
 
         A pod that asks for extended resources backed by DRA (KEP-5004) gets the claim
         kube-scheduler makes for them (:mod:`dra_core.cluster._extended`), without the
         resources a node offers through a device plugin (``status.allocatable``): nodes
-        are grouped by those. ``name`` names the claim (bind); filter and prioritize use
-        ``<pod>-extended-resources``, as the scheduler keeps it in memory until PreBind.
-        An extended-resource claim the pod has already (``status.
-        extendedResourceClaimStatus``) is used as it is.
+        are grouped by those. The claim is named as the API server would name it from
+        ``generateName: <pod>-extended-resources-``, with five letters made from the
+        pod's UID (so the same pod always gets the same name). A claim the pod has
+        already (named by ``status.extendedResourceClaimStatus``, or by that name and
+        owned by the pod: bind made it) is used as it is.
         """
         if not _asks_for_extended_resources(pod):
             return [(claims, list(nodes))]
@@ -367,7 +386,12 @@ class Extender:
         if not wanted:
             return [(claims, list(nodes))]
         namespace, pod_name = _pod_key(pod)
+        name = f"{pod_name}-extended-resources-{_suffix(pod)}"
         existing = _extended_claim_name(pod)
+        if not existing:
+            made_before = self.cluster.get("ResourceClaim", name, namespace)
+            if made_before is not None and _controlled_by(made_before, pod):
+                existing = name
         if existing:
             held = self.cluster.get("ResourceClaim", existing, namespace)
             if held is None:
@@ -384,9 +408,7 @@ class Extender:
         base = f"{pod_name}-extended-resources-"
         out: list[tuple[list[ResourceClaim], list[str]]] = []
         for provided, members in groups.items():
-            made = extended_resource_claim(
-                pod, backed, name or base[:-1], base, "", provided=provided
-            )
+            made = extended_resource_claim(pod, backed, name, base, "", provided=provided)
             out.append(([*claims, made[0]] if made is not None else claims, members))
         return out
 
@@ -487,10 +509,8 @@ class Extender:
         # One bind at a time: reserve, write and give back must not interleave.
         with self._bind_lock:
             claims = pod_claims(self.cluster, pod)
-            # the claim for extended resources backed by DRA, named as the API server
-            # would from its generateName (see _claim_sets)
-            name = f"{pod.metadata.name}-extended-resources-{_suffix(pod)}"
-            claims = self._claim_sets(pod, claims, [args.node], name=name)[0][0]
+            # with the claim for extended resources backed by DRA (see _claim_sets)
+            claims = self._claim_sets(pod, claims, [args.node])[0][0]
             pending = [c for c in claims if not _allocated(c)]
             reserved = (
                 self.cluster.reserve(
@@ -499,17 +519,9 @@ class Extender:
                 if pending
                 else []
             )
-            # Devices with binding conditions (KEP-5007) need kube-scheduler's PreBind to
-            # wait until a controller has made them ready, for up to 10 minutes: longer
-            # than an extender's bind call may take. Binding the pod without waiting
-            # would start it on devices that are not ready, so it is refused.
-            waiting = _binding_conditions(reserved)
-            if waiting:
-                self._give_back(reserved, [])
-                raise ClusterError(
-                    f"{waiting}: the dra-core extender does not wait for binding conditions "
-                    "(KEP-5007); use kube-scheduler's DynamicResources plugin for such devices"
-                )
+            now = time.time()
+            for claim in reserved:
+                self._allocated_at.put((claim.metadata.namespace, claim.metadata.name), now)
             # Claims allocated already (shared, or allocated by someone else): their
             # devices must be usable on the node, and the pod is added to reservedFor.
             shared = [c for c in claims if _allocated(c)]
@@ -521,7 +533,7 @@ class Extender:
                         f"{view.reasons.get(args.node, 'cannot allocate all claims')} "
                         f"(node {args.node})"
                     )
-            updated = []
+            updated, changed = [], []
             for claim in shared:
                 status = claim.status
                 assert status is not None
@@ -531,11 +543,15 @@ class Extender:
                 status = status.model_copy(
                     update={"reserved_for": [*status.reserved_for, consumer]}
                 )
-                updated.append(claim.model_copy(update={"status": status}))
-            if updated:
-                self.cluster.apply(*updated)
+                changed.append(claim.model_copy(update={"status": status}))
+                updated.append(changed[-1])
+            if changed:
+                self.cluster.apply(*changed)
             final = {(c.metadata.namespace, c.metadata.name): c for c in [*reserved, *updated]}
             ordered = [final[(c.metadata.namespace, c.metadata.name)] for c in claims]
+            if any(_binding_conditions([c]) for c in ordered):
+                ordered = [_stamped(c, now) for c in ordered]
+                self._wait_for_devices(pod, ordered, reserved, shared)
             try:
                 if self.binder is not None:
                     self.binder.bind(pod, args.node, ordered)
@@ -544,6 +560,128 @@ class Extender:
                 if isinstance(exc, DraCoreError):
                     raise
                 raise ClusterError(f"binding pod {namespace}/{pod.metadata.name}: {exc}") from exc
+
+    def _wait_for_devices(
+        self,
+        pod: Pod,
+        claims: Sequence[ResourceClaim],
+        reserved: Sequence[ResourceClaim],
+        shared: Sequence[ResourceClaim],
+    ) -> None:
+        """Return when the claims' binding conditions (KEP-5007) are all true.
+
+        kube-scheduler's PreBind waits for them, up to its binding timeout; a bind call
+        cannot (it must answer within ``httpTimeout``). So the wait is spread over
+        kube-scheduler's retries: the first bind allocates, writes the claims (so that
+        the controller that attaches the devices sees the allocation) and answers
+        ``Error`` (waiting) while keeping the reservation; kube-scheduler retries the pod
+        with backoff, filter finds the claims allocated on this node only, and a later
+        bind binds once every condition is true. A binding failure condition that is
+        true, or conditions still not true ``binding_timeout`` after the allocation,
+        give the devices back (the claims deallocated; a claim for extended resources
+        deleted), so that the next attempt allocates anew.
+
+        Raises:
+            ClusterError: waiting, failed or timed out (the message says which).
+
+        """
+        state, message = self._binding_state(claims)
+        if state == "ready":
+            return
+        namespace = pod.metadata.namespace or "default"
+        if state == "waiting":
+            if reserved:  # allocated now: written, and kept for the next attempt
+                write = getattr(self.binder, "write_claims", None)
+                try:
+                    if write is not None:
+                        write(pod, claims)
+                except Exception as exc:
+                    self._give_back(reserved, shared)
+                    raise ClusterError(
+                        f"writing the claims of pod {namespace}/{pod.metadata.name}: {exc}"
+                    ) from exc
+            raise ClusterError(
+                f"{message}: waiting for binding conditions (KEP-5007); kube-scheduler "
+                "retries the pod"
+            )
+        self._deallocate(pod, [c for c in claims if _binding_conditions([c])])
+        raise ClusterError(message)
+
+    def _binding_state(self, claims: Sequence[ResourceClaim]) -> tuple[str, str]:
+        """``ready``, ``waiting`` or ``failed`` (kube-scheduler's isPodReadyForBinding)."""
+        for claim in claims:
+            key = (claim.metadata.namespace, claim.metadata.name)
+            current = self.cluster.get("ResourceClaim", key[1], key[0] or "default")
+            if current is not None and _allocated(current):
+                claim = current  # the conditions the controller reported since
+            status = claim.status
+            allocation = status.allocation if status is not None else None
+            devices = allocation.devices if allocation is not None else None
+            reported = {(d.driver, d.pool, d.device): d for d in (status.devices if status else [])}
+            for result in devices.results if devices is not None else []:
+                if not result.binding_conditions:
+                    continue
+                device = reported.get((result.driver, result.pool, result.device))
+                conditions = {
+                    c.get("type"): c
+                    for c in (device.conditions if device is not None else [])
+                    if isinstance(c, dict)
+                }
+                for name in result.binding_failure_conditions:
+                    failed = conditions.get(name)
+                    if failed is not None and failed.get("status") == "True":
+                        return "failed", (
+                            f"claim {key[1]} binding failed: reason={failed.get('reason', '')}, "
+                            f"message={json.dumps(failed.get('message', ''))}"
+                        )
+                missing = [
+                    n
+                    for n in result.binding_conditions
+                    if conditions.get(n, {}).get("status") != "True"
+                ]
+                if not missing:
+                    continue
+                allocated_at = _timestamp(allocation) or self._allocated_at.get(key)
+                if allocated_at is None:
+                    allocated_at = time.time()
+                    self._allocated_at.put(key, allocated_at)
+                if time.time() - allocated_at > self.binding_timeout:
+                    return "failed", f"claim {key[1]} binding timeout"
+                return "waiting", (
+                    f"claim {key[0]}/{key[1]}, request {result.request}: device "
+                    f"{result.driver}/{result.pool}/{result.device}: binding conditions "
+                    f"not true yet: {', '.join(missing)}"
+                )
+        return "ready", ""
+
+    def _deallocate(self, pod: Pod, claims: Sequence[ResourceClaim]) -> None:
+        """Give back devices whose binding failed: deallocate, or delete the special claim."""
+        from dra_core.cluster._extended import is_extended_resource_claim
+
+        cleared = []
+        for claim in claims:
+            current = self.cluster.get(
+                "ResourceClaim", claim.metadata.name, claim.metadata.namespace or "default"
+            )
+            if current is None:
+                continue
+            self._allocated_at.pop((claim.metadata.namespace, claim.metadata.name), None)
+            if is_extended_resource_claim(current):
+                delete = getattr(self.binder, "delete_claim", None)
+                if delete is not None:
+                    delete(current)
+                self.cluster.delete(current)
+                continue
+            assert current.status is not None
+            status = current.status.model_copy(
+                update={"allocation": None, "reserved_for": [], "devices": []}
+            )
+            cleared.append(current.model_copy(update={"status": status}))
+        if cleared:
+            write = getattr(self.binder, "write_claims", None)
+            if write is not None:
+                write(pod, cleared)
+            self.cluster.apply(*cleared)
 
     def _give_back(
         self, reserved: Sequence[ResourceClaim], shared: Sequence[ResourceClaim]
@@ -590,6 +728,35 @@ def _binding_conditions(claims: Sequence[ResourceClaim]) -> str:
                     f"has binding conditions ({', '.join(result.binding_conditions)})"
                 )
     return ""
+
+
+def _timestamp(allocation: Any) -> float | None:
+    """``allocationTimestamp`` as seconds since the epoch, or None."""
+    from datetime import datetime
+
+    text = getattr(allocation, "allocation_timestamp", None)
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _stamped(claim: ResourceClaim, now: float) -> ResourceClaim:
+    """Return the claim with ``allocationTimestamp`` set, unless it has one.
+
+    kube-scheduler sets it for devices with binding conditions.
+    """
+    from datetime import UTC, datetime
+
+    status = claim.status
+    allocation = status.allocation if status is not None else None
+    if status is None or allocation is None or allocation.allocation_timestamp:
+        return claim
+    stamp = datetime.fromtimestamp(int(now), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    allocation = allocation.model_copy(update={"allocation_timestamp": stamp})
+    return claim.model_copy(update={"status": status.model_copy(update={"allocation": allocation})})
 
 
 def _asks_for_extended_resources(pod: Pod) -> bool:

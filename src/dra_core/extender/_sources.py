@@ -552,6 +552,25 @@ class KubeSource(StateSource):
         (best effort: the status writes, the created claim) and :class:`ApiError` is
         raised.
         """
+        self._write(pod, claims, node)
+
+    def write_claims(self, pod: Pod, claims: Sequence[ResourceClaim]) -> None:
+        """Write the claims as :meth:`bind` does, without binding the pod.
+
+        For devices with binding conditions (KEP-5007): the controller that makes them
+        ready acts on the allocation; the pod is bound by a later bind.
+        """
+        self._write(pod, claims, None)
+
+    def delete_claim(self, claim: ResourceClaim) -> None:
+        """Delete a claim for extended resources (its finalizer first), best effort."""
+        namespace = claim.metadata.namespace or "default"
+        path = (
+            f"/apis/resource.k8s.io/v1/namespaces/{namespace}/resourceclaims/{claim.metadata.name}"
+        )
+        self._delete_extended(path, namespace, claim.metadata.name)
+
+    def _write(self, pod: Pod, claims: Sequence[ResourceClaim], node: str | None) -> None:
         from dra_core.api import dump
         from dra_core.cluster._extended import is_extended_resource_claim, request_mappings
 
@@ -588,7 +607,7 @@ class KubeSource(StateSource):
                     written.append(before)
                 updated.setdefault("kind", "ResourceClaim")
                 self._put("ResourceClaim", updated)
-                if is_extended_resource_claim(claim):
+                if is_extended_resource_claim(claim) and claim.status and claim.status.allocation:
                     # kube-scheduler's patchPodExtendedResourceClaimStatus
                     status = {
                         "resourceClaimName": name,
@@ -600,6 +619,8 @@ class KubeSource(StateSource):
                         {"status": {"extendedResourceClaimStatus": status}},
                         content_type="application/merge-patch+json",
                     )
+            if node is None:
+                return
             binding = {
                 "apiVersion": "v1",
                 "kind": "Binding",
