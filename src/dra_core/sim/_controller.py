@@ -22,6 +22,7 @@ shared with the extender (its names are re-exported here).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from dra_core.api import (
