@@ -533,7 +533,9 @@ class Extender:
                         f"{view.reasons.get(args.node, 'cannot allocate all claims')} "
                         f"(node {args.node})"
                     )
-            updated, changed = [], []
+            # every claim applied here has its original in ``before``, which _give_back
+            # applies again
+            updated, changed, before = [], [], []
             for claim in shared:
                 status = claim.status
                 assert status is not None
@@ -545,18 +547,19 @@ class Extender:
                 )
                 changed.append(claim.model_copy(update={"status": status}))
                 updated.append(changed[-1])
+                before.append(claim)
             if changed:
                 self.cluster.apply(*changed)
             final = {(c.metadata.namespace, c.metadata.name): c for c in [*reserved, *updated]}
             ordered = [final[(c.metadata.namespace, c.metadata.name)] for c in claims]
             if any(_binding_conditions([c]) for c in ordered):
                 ordered = [_stamped(c, now) for c in ordered]
-                self._wait_for_devices(pod, ordered, reserved, shared)
+                self._wait_for_devices(pod, ordered, reserved, before)
             try:
                 if self.binder is not None:
                     self.binder.bind(pod, args.node, ordered)
             except Exception as exc:
-                self._give_back(reserved, shared)
+                self._give_back(reserved, before)
                 if isinstance(exc, DraCoreError):
                     raise
                 raise ClusterError(f"binding pod {namespace}/{pod.metadata.name}: {exc}") from exc
@@ -566,7 +569,7 @@ class Extender:
         pod: Pod,
         claims: Sequence[ResourceClaim],
         reserved: Sequence[ResourceClaim],
-        shared: Sequence[ResourceClaim],
+        before: Sequence[ResourceClaim],
     ) -> None:
         """Return when the claims' binding conditions (KEP-5007) are all true.
 
@@ -590,13 +593,13 @@ class Extender:
             return
         namespace = pod.metadata.namespace or "default"
         if state == "waiting":
-            if reserved:  # allocated now: written, and kept for the next attempt
+            if reserved or before:  # changed now: written, and kept for the next attempt
                 write = getattr(self.binder, "write_claims", None)
                 try:
                     if write is not None:
                         write(pod, claims)
                 except Exception as exc:
-                    self._give_back(reserved, shared)
+                    self._give_back(reserved, before)
                     raise ClusterError(
                         f"writing the claims of pod {namespace}/{pod.metadata.name}: {exc}"
                     ) from exc
