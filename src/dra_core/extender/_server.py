@@ -42,6 +42,7 @@ class ServerOptions:
     policy: str = "best-fit"
     engine: str = "auto"
     timeout: float = 4.0
+    binding_timeout: float = 600.0
     poll_interval: float = 1.0
     shutdown_timeout: float = 10.0
     log_level: str = "info"
@@ -86,6 +87,7 @@ def build(options: ServerOptions) -> tuple[Any, StateSource]:
         policy=options.policy,
         engine=options.engine,
         timeout=options.timeout,
+        binding_timeout=options.binding_timeout,
         ready=lambda: source.ready and prepared.is_set(),
     )
     app = create_app(
