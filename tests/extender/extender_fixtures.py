@@ -26,6 +26,11 @@ NVIDIA = REALDATA / "dra-driver-nvidia-gpu"
 GPU_TEST1 = NVIDIA / "demo/specs/quickstart/v1/gpu-test1.yaml"
 NVIDIA_CLASS = NVIDIA / "deployments/helm/dra-driver-nvidia-gpu/templates/deviceclass-gpu.yaml"
 EXAMPLE_SLICES = REALDATA / "dra-example-driver/README.md.block1-L188-320.yaml"
+EXAMPLE = REALDATA / "dra-example-driver"
+DEMO = EXAMPLE / "demo/examples/extended-resource-request/extended-resource-request.yaml"
+CLASS_TEMPLATE = EXAMPLE / "deployments/helm/dra-example-driver/templates/deviceclass.yaml"
+#: The namespace of dra-example-driver's extended-resource-request demo (KEP-5004).
+DEMO_NS = "extended-resource-request"
 
 GPU_NODE = "gpu-node"
 EXAMPLE_NODE = "dra-example-driver-cluster-worker"
@@ -93,6 +98,32 @@ def example_slices() -> list[dict[str, Any]]:
     """The 8-GPU ResourceSlice of dra-example-driver's README (kubectl get output)."""
     doc = yaml.safe_load(EXAMPLE_SLICES.read_text())
     return [i for i in doc["items"] if i["kind"] == "ResourceSlice"]
+
+
+def example_class(extended_resource_name: str | None) -> dict[str, Any]:
+    """The example driver's DeviceClass, rendered from its helm template."""
+    text = CLASS_TEMPLATE.read_text()
+    text = text.replace(
+        '{{ include "dra-example-driver.resourceApiVersion" . }}', "resource.k8s.io/v1"
+    )
+    text = text.replace('{{ include "dra-example-driver.driverName" . }}', "gpu.example.com")
+    lines = [line for line in text.splitlines() if "{{" not in line]
+    doc = dict(yaml.safe_load("\n".join(lines)))
+    if extended_resource_name:
+        doc["spec"]["extendedResourceName"] = extended_resource_name
+    return doc
+
+
+def demo_pod(name: str) -> dict[str, Any]:
+    """A pod of the demo as kube-scheduler sends it (a UID, requests defaulted from limits)."""
+    docs = [d for d in yaml.safe_load_all(DEMO.read_text()) if d and d["kind"] == "Pod"]
+    pod = next(d for d in docs if d["metadata"]["name"] == name)
+    pod["metadata"]["uid"] = f"uid-{name}"
+    for container in pod["spec"]["containers"]:
+        resources = container["resources"]
+        resources.setdefault("requests", dict(resources["limits"]))
+    pod["status"] = {"phase": "Pending"}
+    return pod
 
 
 def node(name: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from extender_fixtures import (
     write_manifests,
 )
 
-from dra_core.cluster import Cluster
+from dra_core.cluster import Cluster, NodeScores
 from dra_core.extender import Extender, ManifestSource, create_app
 
 NODES = [GPU_NODE, EXAMPLE_NODE]
@@ -286,7 +286,7 @@ def _partitioned_gpu_slices(node_name: str) -> list[dict]:
     ("policy", "scores"),
     [("pack", {"a": 10, "b": 0}), ("spread", {"a": 0, "b": 10}), ("best-fit", {"a": 10, "b": 10})],
 )
-def test_prioritize_policies_prefer_as_they_say(serve, policy, scores) -> None:
+def test_prioritize_policies_prefer_as_they_say(serve, monkeypatch, policy, scores) -> None:
     # Nodes a and b with a GPU in two partitions each; pod1 holds a partition on a.
     # pack prefers the GPU in use (a), spread the untouched one (b); best-fit sees
     # partitions of the same size on both.
@@ -302,11 +302,22 @@ def test_prioritize_policies_prefer_as_they_say(serve, policy, scores) -> None:
     )
     pod1 = cluster.get("ResourceClaim", generated_claim("pod1")["metadata"]["name"], NS)
     cluster.reserve([pod1], "a", reserved_for=[{"resource": "pods", "name": "pod1"}])
+    # prioritize is Cluster.score, scaled to MaxExtenderPriority
+    calls: list[NodeScores] = []
+    real = Cluster.score
+
+    def spy(self: Cluster, *args: object, **kwargs: object) -> NodeScores:
+        calls.append(real(self, *args, **kwargs))
+        return calls[-1]
+
+    monkeypatch.setattr(Cluster, "score", spy)
     server = serve(create_app(Extender(cluster, policy=policy)))
     with httpx.Client(base_url=server.url, timeout=60) as client:
         body = {"Pod": scheduled_pod("pod2"), "NodeNames": ["a", "b"]}
         got = _post(client, "prioritize", body).json()
     assert got == [{"Host": n, "Score": s} for n, s in scores.items()]
+    assert [c.policy for c in calls] == [policy]
+    assert calls[0].scaled(10) == scores
 
 
 def test_a_pod_as_the_api_server_returns_it(serve) -> None:

@@ -5,7 +5,8 @@ the API, in its wire format: lists (``<Kind>List`` with ``metadata.resourceVersi
 and items without kind/apiVersion), watches (JSON lines of ``{"type", "object"}``, a
 ``410 Gone`` ``ERROR`` event once to force a new list, ``BOOKMARK``\\ s), gets, updates
 with optimistic concurrency (409 on a stale resourceVersion), the ``status``
-subresource and ``pods/binding``. The objects are the real manifests of the gpu-test1
+subresource, ``pods/binding``, creating and deleting claims and merge-patching a pod's
+status (for KEP-5004's claim). The objects are the real manifests of the gpu-test1
 story. Every watch ends by itself within a second; every wait here is bounded.
 """
 
@@ -24,11 +25,15 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 from extender_fixtures import (
+    DEMO_NS,
     EXAMPLE_NODE,
     GPU_NODE,
     NS,
     UIDS,
     cluster_objects,
+    demo_pod,
+    example_class,
+    example_slices,
     generated_claim,
     node,
     nvidia_gpu_slice,
@@ -272,10 +277,48 @@ class FakeAPIServer:
                     current["spec"] = body.get("spec", current["spec"])
                 self._send(200, api.put(current))
 
+            def do_PATCH(self) -> None:
+                # api/v1/namespaces/NS/pods/NAME/status, a JSON merge patch of status
+                body = self._body()
+                api.requests.append(("PATCH", self.path, body))
+                parts = urlparse(self.path).path.strip("/").split("/")
+                if self.headers.get("Content-Type") != "application/merge-patch+json":
+                    return self._status(415, "UnsupportedMediaType", "not a merge patch")
+                if len(parts) != 7 or parts[4] != "pods" or parts[6] != "status":
+                    return self._status(404, "NotFound", "not served")
+                pod = api.get("Pod", parts[5], parts[3])
+                if pod is None:
+                    return self._status(404, "NotFound", f'pods "{parts[5]}" not found')
+                pod.setdefault("status", {}).update(body.get("status", {}))
+                self._send(200, api.put(pod))
+
+            def do_DELETE(self) -> None:
+                api.requests.append(("DELETE", self.path, None))
+                parts = urlparse(self.path).path.strip("/").split("/")
+                if len(parts) != 7 or parts[5] != "resourceclaims":
+                    return self._status(404, "NotFound", "not served")
+                current = api.get("ResourceClaim", parts[6], parts[4])
+                if current is None:
+                    return self._status(404, "NotFound", f'resourceclaims "{parts[6]}" not found')
+                if current["metadata"].get("finalizers"):
+                    return self._status(409, "Conflict", "finalizers left: not modelled here")
+                api.delete("ResourceClaim", parts[6], parts[4])
+                self._send(200, current)
+
             def do_POST(self) -> None:
                 body = self._body()
                 api.requests.append(("POST", self.path, body))
                 parts = urlparse(self.path).path.strip("/").split("/")
+                # apis/resource.k8s.io/v1/namespaces/NS/resourceclaims: create
+                if len(parts) == 6 and parts[5] == "resourceclaims":
+                    name = body["metadata"]["name"]
+                    if api.get("ResourceClaim", name, parts[4]) is not None:
+                        return self._status(
+                            409, "AlreadyExists", f'resourceclaims "{name}" already exists'
+                        )
+                    body["metadata"]["namespace"] = parts[4]
+                    body.pop("status", None)
+                    return self._send(201, api.put(body))
                 # api/v1/namespaces/NS/pods/NAME/binding
                 if len(parts) == 7 and parts[4] == "pods" and parts[6] == "binding":
                     pod = api.get("Pod", parts[5], parts[3])
@@ -440,3 +483,138 @@ def test_unreachable_api_server_is_not_ready_and_stops(tmp_path: Path) -> None:
     finally:
         source.stop()
     assert not any(t.is_alive() for t in source._threads)
+
+
+def test_an_extended_resource_claim_is_created_and_named_in_the_pod(serve, tmp_path: Path) -> None:
+    # KEP-5004 through the API: dra-example-driver's pod0 asks for
+    # deviceclass.resource.kubernetes.io/gpu.example.com; bind creates the claim with the
+    # finalizer, writes its status, patches the pod's extendedResourceClaimStatus, binds.
+    pod0, pod1 = demo_pod("pod0"), demo_pod("pod1")
+    pod0["kind"] = pod1["kind"] = "Pod"
+    objects = [node(EXAMPLE_NODE), example_class(None), *example_slices(), pod0, pod1]
+    api = FakeAPIServer(objects)
+    source = KubeSource(kubeconfig=_kubeconfig(tmp_path, api.url), watch_timeout=1, retry=0.1)
+    cluster = Cluster()
+    source.start(cluster)
+    try:
+        assert source.wait_ready(10)
+        server = serve(create_app(Extender(cluster, binder=source)))
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            body = {"Pod": pod0, "NodeNames": [EXAMPLE_NODE]}
+            assert client.post("/filter", json=body).json()["NodeNames"] == [EXAMPLE_NODE]
+            bind = {"PodName": "pod0", "PodNamespace": DEMO_NS, "Node": EXAMPLE_NODE}
+            assert client.post("/bind", json=bind).json() == {"Error": ""}
+            (claim,) = api.store["ResourceClaim"].values()
+            name = claim["metadata"]["name"]
+            assert name.startswith("pod0-extended-resources-")
+            assert claim["metadata"]["annotations"] == {
+                "resource.kubernetes.io/extended-resource-claim": "true"
+            }
+            assert claim["metadata"]["finalizers"] == ["resource.kubernetes.io/delete-protection"]
+            assert claim["metadata"]["ownerReferences"][0]["uid"] == "uid-pod0"
+            (result,) = claim["status"]["allocation"]["devices"]["results"]
+            assert result["request"] == "container-0-request-0"
+            assert claim["status"]["reservedFor"] == [
+                {"resource": "pods", "name": "pod0", "uid": "uid-pod0"}
+            ]
+            pod = api.get("Pod", "pod0", DEMO_NS)
+            assert pod["status"]["extendedResourceClaimStatus"] == {
+                "resourceClaimName": name,
+                "requestMappings": [
+                    {
+                        "containerName": "ctr0",
+                        "resourceName": "deviceclass.resource.kubernetes.io/gpu.example.com",
+                        "requestName": "container-0-request-0",
+                    }
+                ],
+            }
+            assert pod["spec"]["nodeName"] == EXAMPLE_NODE
+            # The watch brings the created claim back under the same name: one claim.
+            _wait(
+                lambda: (
+                    cluster.get("ResourceClaim", name, DEMO_NS).metadata.resource_version
+                    == claim["metadata"]["resourceVersion"]
+                ),
+                "the created claim's events",
+            )
+            assert len(cluster.objects("ResourceClaim")) == 1
+            # A binding that fails: the created claim is deleted again.
+            api.delete("Pod", "pod1", DEMO_NS)
+            body = {"Pod": pod1, "NodeNames": [EXAMPLE_NODE]}
+            pod1["spec"]["containers"][0]["resources"] = {
+                "requests": {"deviceclass.resource.kubernetes.io/gpu.example.com": "1"}
+            }
+            assert client.post("/filter", json={"Pod": pod1, "NodeNames": [EXAMPLE_NODE]}).json()[
+                "NodeNames"
+            ] == [EXAMPLE_NODE]
+            bind = {"PodName": "pod1", "PodNamespace": DEMO_NS, "Node": EXAMPLE_NODE}
+            assert 'pods "pod1" not found' in client.post("/bind", json=bind).json()["Error"]
+            assert [c["metadata"]["name"] for c in api.store["ResourceClaim"].values()] == [name]
+            _wait(lambda: len(cluster.objects("ResourceClaim")) == 1, "the claim given back")
+    finally:
+        source.stop()
+        api.close()
+
+
+def test_binding_conditions_through_the_api(serve, tmp_path: Path) -> None:
+    # KEP-5007 with an API server: the first bind creates and writes the claim (the
+    # controller must see the allocation) and answers Error (waiting); once the device's
+    # binding condition is true in the API, the next bind binds the pod.
+    slices = example_slices()
+    for device in slices[0]["spec"]["devices"]:
+        device["bindingConditions"] = ["example.com/attached"]
+        device["bindingFailureConditions"] = ["example.com/attach-failed"]
+    pod0 = demo_pod("pod0")
+    pod0["kind"] = "Pod"
+    api = FakeAPIServer([node(EXAMPLE_NODE), example_class(None), *slices, pod0])
+    source = KubeSource(kubeconfig=_kubeconfig(tmp_path, api.url), watch_timeout=1, retry=0.1)
+    cluster = Cluster()
+    source.start(cluster)
+    try:
+        assert source.wait_ready(10)
+        server = serve(create_app(Extender(cluster, binder=source)))
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            body = {"Pod": pod0, "NodeNames": [EXAMPLE_NODE]}
+            assert client.post("/filter", json=body).json()["NodeNames"] == [EXAMPLE_NODE]
+            bind = {"PodName": "pod0", "PodNamespace": DEMO_NS, "Node": EXAMPLE_NODE}
+            error = client.post("/bind", json=bind).json()["Error"]
+            assert "waiting for binding conditions (KEP-5007)" in error
+            (claim,) = api.store["ResourceClaim"].values()
+            allocation = claim["status"]["allocation"]
+            assert allocation["allocationTimestamp"].endswith("Z")
+            (result,) = allocation["devices"]["results"]
+            assert result["bindingConditions"] == ["example.com/attached"]
+            assert api.bindings == []
+            # the controller attaches the device and says so
+            claim["status"]["devices"] = [
+                {
+                    "driver": result["driver"],
+                    "pool": result["pool"],
+                    "device": result["device"],
+                    "conditions": [
+                        {
+                            "type": "example.com/attached",
+                            "status": "True",
+                            "reason": "Attached",
+                            "message": "",
+                            "lastTransitionTime": "2026-12-06T05:00:00Z",
+                        }
+                    ],
+                }
+            ]
+            api.put(claim)
+            name = claim["metadata"]["name"]
+            _wait(
+                lambda: bool(cluster.get("ResourceClaim", name, DEMO_NS).status.devices),
+                "the device's condition in the Cluster",
+            )
+            # kube-scheduler's retry (the pod now names its claim in status)
+            pod = api.get("Pod", "pod0", DEMO_NS)
+            body = {"Pod": pod, "NodeNames": [EXAMPLE_NODE]}
+            assert client.post("/filter", json=body).json()["NodeNames"] == [EXAMPLE_NODE]
+            assert client.post("/bind", json=bind).json() == {"Error": ""}
+            assert [b["target"]["name"] for b in api.bindings] == [EXAMPLE_NODE]
+            assert [c["metadata"]["name"] for c in api.store["ResourceClaim"].values()] == [name]
+    finally:
+        source.stop()
+        api.close()

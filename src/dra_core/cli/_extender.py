@@ -65,6 +65,13 @@ def add_parser(sub: Any) -> None:
         help="seconds one verb may spend allocating; keep it below httpTimeout (4)",
     )
     alloc.add_argument(
+        "--binding-timeout",
+        type=float,
+        default=600.0,
+        help="seconds after allocation that devices' binding conditions (KEP-5007) may take "
+        "to become true before bind gives them back (600)",
+    )
+    alloc.add_argument(
         "--poll-interval",
         type=float,
         default=1.0,
@@ -99,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         policy=args.policy,
         engine=args.engine,
         timeout=args.timeout,
+        binding_timeout=args.binding_timeout,
         poll_interval=args.poll_interval,
         shutdown_timeout=args.shutdown_timeout,
         log_level=args.log_level,

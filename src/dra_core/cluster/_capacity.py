@@ -1277,42 +1277,29 @@ def demand(
 def _extended_claim(
     pod: Pod, classes: Mapping[str, DeviceClass], namespace: str
 ) -> tuple[dict[str, int], dict[str, Quantity], ResourceClaim | None]:
-    from dra_core.api import DeviceClaim, DeviceRequest, ExactDeviceRequest, ResourceClaimSpec
+    # The requests are kube-scheduler's (dra_core.cluster._extended, shared with the
+    # simulator and the extender); the resources no class answers to are the others.
+    from dra_core.api import ResourceClaimSpec
+    from dra_core.cluster._extended import extended_resource_requests
 
     by_name: dict[str, str] = {}
     for name in sorted(classes):
         by_name[EXTENDED_RESOURCE_PREFIX + name] = name
     for name in sorted(classes):
-        spec = classes[name].spec
-        if spec is not None and spec.extended_resource_name:
-            by_name.setdefault(spec.extended_resource_name, name)
-    extended: dict[str, int] = {}
+        class_spec = classes[name].spec
+        if class_spec is not None and class_spec.extended_resource_name:
+            by_name.setdefault(class_spec.extended_resource_name, name)
     other: dict[str, Quantity] = {}
-    requests: list[DeviceRequest] = []
-    containers = [*pod.spec.init_containers, *pod.spec.containers]
-    for i, container in enumerate(containers):
-        j = 0
+    for container in [*pod.spec.init_containers, *pod.spec.containers]:
         for resource, amount in sorted(_requests_of(container).items()):
-            class_name = by_name.get(resource)
-            if class_name is None:
+            if resource not in by_name:
                 other[resource] = other[resource].add(amount) if resource in other else amount
-                continue
-            count = int(amount.value)
-            extended[resource] = extended.get(resource, 0) + count
-            requests.append(
-                DeviceRequest(
-                    name=f"container-{i}-request-{j}",
-                    exactly=ExactDeviceRequest(
-                        device_class_name=class_name, allocation_mode="ExactCount", count=count
-                    ),
-                )
-            )
-            j += 1
+    requests, extended = extended_resource_requests(pod, by_name)
     if not requests:
         return extended, other, None
     name = f"{pod.metadata.name or ''}-extended-resources"
-    claim = _fresh_claim(name, namespace, ResourceClaimSpec(devices=DeviceClaim(requests=requests)))
-    return extended, other, claim
+    claim_spec = ResourceClaimSpec.model_validate({"devices": {"requests": requests}})
+    return extended, other, _fresh_claim(name, namespace, claim_spec)
 
 
 # --- how many more fit -------------------------------------------------------------------

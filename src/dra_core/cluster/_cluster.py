@@ -76,6 +76,7 @@ if TYPE_CHECKING:
     )
     from dra_core.cluster._capacity import CapacityReport, Demand, HowMany
     from dra_core.cluster._gang import GangExplanation, GangPlacement
+    from dra_core.cluster._score import NodeScores
     from dra_core.inventory import SliceEntry
 
 __all__ = ["KINDS", "Cluster"]
@@ -193,8 +194,9 @@ class _Data:
         self.reserved_added: set[tuple[str, str]] = set()
         # (engine and claim specs, node key) -> fits: valid while nothing outside the
         # node keys changes (classes, pools every node sees, devices in use in them);
-        # such changes clear it.
-        self.memo: dict[tuple[Any, Any], bool] = {}
+        # such changes clear it. Also ("score", policy, claim specs), node key) -> raw
+        # score, for score() (see _score.py): the same lifetime.
+        self.memo: dict[tuple[Any, Any], Any] = {}
         # a pool content signature -> a pool with that content (any node's)
         self.pool_reps: dict[Any, Pool] = {}
         self.refs = 1
@@ -752,21 +754,29 @@ class Cluster:
             unresolvable: set[str] = set()
             fits: set[str] = set()
             groups: dict[tuple[Any, ...], list[str]] = {}
+            # The loop over every node is the cost of a warm filter: names bound once.
+            nodes_get, keys_get, compute_key = data.nodes.get, data.keys.get, self._key
             for name in names:
-                node = data.nodes.get(name)
+                node = nodes_get(name)
                 if node is None:
                     reasons[name] = f'node "{name}" not found'
                     unresolvable.add(name)
                     continue
-                why = _allocated_elsewhere(allocated, node)
-                if why:
-                    reasons[name] = why
-                    unresolvable.add(name)
-                    continue
+                if allocated:
+                    why = _allocated_elsewhere(allocated, node)
+                    if why:
+                        reasons[name] = why
+                        unresolvable.add(name)
+                        continue
                 if not pending:
                     fits.add(name)
                     continue
-                groups.setdefault(self._key(name), []).append(name)
+                key = keys_get(name) or compute_key(name)
+                members = groups.get(key)
+                if members is None:
+                    groups[key] = [name]
+                else:
+                    members.append(name)
             need = _devices_needed(pending) if groups else 0
             memo = data.memo
             claims_sig = _Sig((engine, *(_freeze(c.spec) for c in pending)))
@@ -799,9 +809,12 @@ class Cluster:
                         )
                         _record(name, one, fits, reasons, unresolvable)
                     continue
+                if outcome is True:
+                    fits.update(members)
+                    continue
                 for name in members:
                     _record(name, outcome, fits, reasons, unresolvable)
-            feasible = [n for n in names if n in fits]
+            feasible = names if len(fits) == len(names) else [n for n in names if n in fits]
             return FilterView(
                 self,
                 claim_models,
@@ -811,6 +824,50 @@ class Cluster:
                 frozenset(unresolvable),
                 self._version,
             )
+
+    def score(
+        self,
+        claims: Sequence[ResourceClaim | Mapping[str, Any]],
+        nodes: Iterable[str] | None = None,
+        *,
+        policy: str = "best-fit",
+        engine: str = "auto",
+        timeout: float | None = None,
+        cancel: Any = None,
+    ) -> NodeScores:
+        """Score the nodes where a pod's claims fit, under a policy.
+
+        The claims are filtered as :meth:`filter` does (``engine``); on each feasible
+        node, the claims that are not allocated yet are allocated with CP-SAT under
+        ``policy`` (``best-fit``, ``pack``, ``spread``; see
+        :class:`~dra_core.cluster.NodeScores`), once per equivalence class, and the
+        raw scores are remembered until something they depend on changes. The
+        cluster does not change; the state stays still from the filter to the last
+        score (the lock is held). ``scores.scaled()`` gives 0..10 per node, as an
+        extender's prioritize answers.
+
+        Args:
+            claims: the pod's claims (models or dicts).
+            nodes: node names to score (default: every node), in the order wanted.
+            policy: the scoring policy.
+            engine: the allocation engine of the filter step.
+            timeout: seconds for the whole call. Past it, the feasible nodes not scored
+                yet stay unscored (:attr:`NodeScores.unscored`), not an error; a filter
+                that does not finish in time raises.
+            cancel: a flag (``is_set()``) or callable that stops the call.
+
+        Raises:
+            ValueError: an unknown policy.
+            AllocationInputError, CELCompileError: as from :meth:`filter`.
+            AllocationTimeout: the filter step did not finish within ``timeout``.
+            AllocationCancelled: ``cancel`` turned true.
+
+        """
+        from dra_core.cluster._score import score_nodes
+
+        return score_nodes(
+            self, claims, nodes, policy=policy, engine=engine, timeout=timeout, cancel=cancel
+        )
 
     def _prevalidate(self, claims: Sequence[ResourceClaim]) -> None:
         # Input that no node can fix, raised once: what Kubernetes checks before it

@@ -345,6 +345,7 @@ class KubeSource(StateSource):
         *,
         timeout: float | None = 30.0,
         stream: bool = False,
+        content_type: str = "application/json",
     ) -> Any:
         import urllib3
 
@@ -358,7 +359,7 @@ class KubeSource(StateSource):
             headers["Authorization"] = token
         data = None
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
             data = json.dumps(body).encode()
         response = api.rest_client.pool_manager.request(
             method,
@@ -544,22 +545,54 @@ class KubeSource(StateSource):
 
         For each claim: add the ``resource.kubernetes.io/delete-protection`` finalizer
         (an update of the claim), then write ``status`` (allocation and reservedFor).
-        Then create the pod's ``Binding``. When a step fails, the status writes made so
-        far are undone (best effort) and :class:`ApiError` is raised.
+        The claim for extended resources backed by DRA (KEP-5004) does not exist yet: it
+        is created first (with the finalizer, under the name the extender gave it), and
+        the pod's ``status.extendedResourceClaimStatus`` is patched to name it. Then the
+        pod's ``Binding`` is created. When a step fails, what was written is undone
+        (best effort: the status writes, the created claim) and :class:`ApiError` is
+        raised.
         """
+        self._write(pod, claims, node)
+
+    def write_claims(self, pod: Pod, claims: Sequence[ResourceClaim]) -> None:
+        """Write the claims as :meth:`bind` does, without binding the pod.
+
+        For devices with binding conditions (KEP-5007): the controller that makes them
+        ready acts on the allocation; the pod is bound by a later bind.
+        """
+        self._write(pod, claims, None)
+
+    def delete_claim(self, claim: ResourceClaim) -> None:
+        """Delete a claim for extended resources (its finalizer first), best effort."""
+        namespace = claim.metadata.namespace or "default"
+        path = (
+            f"/apis/resource.k8s.io/v1/namespaces/{namespace}/resourceclaims/{claim.metadata.name}"
+        )
+        self._delete_extended(path, namespace, claim.metadata.name)
+
+    def _write(self, pod: Pod, claims: Sequence[ResourceClaim], node: str | None) -> None:
         from dra_core.api import dump
+        from dra_core.cluster._extended import is_extended_resource_claim, request_mappings
 
         assert self.cluster is not None
         namespace = pod.metadata.namespace or "default"
+        claims_path = f"/apis/resource.k8s.io/v1/namespaces/{namespace}/resourceclaims"
         written: list[dict[str, Any]] = []
+        created: list[str] = []
         try:
             for claim in claims:
                 data = dump(claim)
                 data["apiVersion"] = "resource.k8s.io/v1"
                 data["kind"] = "ResourceClaim"
                 name = claim.metadata.name
-                base = f"/apis/resource.k8s.io/v1/namespaces/{namespace}/resourceclaims/{name}"
-                current = self._request("GET", base)
+                base = f"{claims_path}/{name}"
+                try:
+                    current = self._request("GET", base)
+                except ApiError as exc:
+                    if exc.status != 404 or not is_extended_resource_claim(claim):
+                        raise
+                    current = self._create_extended(claims_path, data)
+                    created.append(name)
                 finalizers = (current.get("metadata") or {}).get("finalizers") or []
                 if DELETE_PROTECTION not in finalizers:
                     current.setdefault("metadata", {})["finalizers"] = [
@@ -570,9 +603,24 @@ class KubeSource(StateSource):
                 before = json.loads(json.dumps(current))
                 current["status"] = data.get("status") or {}
                 updated = self._request("PUT", base + "/status", current)
-                written.append(before)
+                if name not in created:
+                    written.append(before)
                 updated.setdefault("kind", "ResourceClaim")
                 self._put("ResourceClaim", updated)
+                if is_extended_resource_claim(claim) and claim.status and claim.status.allocation:
+                    # kube-scheduler's patchPodExtendedResourceClaimStatus
+                    status = {
+                        "resourceClaimName": name,
+                        "requestMappings": request_mappings(claim, pod),
+                    }
+                    self._request(
+                        "PATCH",
+                        f"/api/v1/namespaces/{namespace}/pods/{pod.metadata.name}/status",
+                        {"status": {"extendedResourceClaimStatus": status}},
+                        content_type="application/merge-patch+json",
+                    )
+            if node is None:
+                return
             binding = {
                 "apiVersion": "v1",
                 "kind": "Binding",
@@ -589,14 +637,49 @@ class KubeSource(StateSource):
         except Exception:
             for before in written:
                 name = before["metadata"]["name"]
-                base = f"/apis/resource.k8s.io/v1/namespaces/{namespace}/resourceclaims/{name}"
+                base = f"{claims_path}/{name}"
                 try:
                     current = self._request("GET", base)
                     current["status"] = before.get("status") or {}
                     self._request("PUT", base + "/status", current)
                 except Exception as undo:
                     log.warning("undoing the status of claim %s/%s: %s", namespace, name, undo)
+            for name in created:
+                self._delete_extended(f"{claims_path}/{name}", namespace, name)
             raise
+
+    def _create_extended(self, claims_path: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Create the claim for extended resources (as kube-scheduler's PreBind does).
+
+        Under the extender's name rather than from ``generateName``: the Cluster holds
+        the reservation under that name, and the watch must bring back the same claim.
+        """
+        meta = dict(data["metadata"])
+        for field in ("uid", "resourceVersion", "creationTimestamp"):
+            meta.pop(field, None)
+        meta["finalizers"] = [*meta.get("finalizers", []), DELETE_PROTECTION]
+        body = {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceClaim",
+            "metadata": meta,
+            "spec": data["spec"],
+        }
+        created: dict[str, Any] = self._request("POST", claims_path, body)
+        return created
+
+    def _delete_extended(self, path: str, namespace: str, name: str) -> None:
+        """Delete a claim this bind created (its finalizer first), as Unreserve does."""
+        try:
+            current = self._request("GET", path)
+            finalizers = (current.get("metadata") or {}).get("finalizers") or []
+            if DELETE_PROTECTION in finalizers:
+                current["metadata"]["finalizers"] = [
+                    f for f in finalizers if f != DELETE_PROTECTION
+                ]
+                self._request("PUT", path, current)
+            self._request("DELETE", path)
+        except Exception as undo:
+            log.warning("deleting the extended-resource claim %s/%s: %s", namespace, name, undo)
 
 
 def _older(version: str, than: str) -> bool:

@@ -15,30 +15,35 @@
   ``resourceClaimName``, ``resourceClaimTemplateName``) is that claim, reserved for the
   PodGroup (``reservedFor`` names ``scheduling.k8s.io`` ``podgroups``), not for the pod.
 
-Also here: the special claim kube-scheduler makes for extended resources backed by DRA
-(KEP-5004), ``<pod>-extended-resources-<suffix>`` with one request per container and
-resource.
+The special claim kube-scheduler makes for extended resources backed by DRA (KEP-5004),
+``<pod>-extended-resources-<suffix>``, is made by :mod:`dra_core.cluster._extended`,
+shared with the extender (its names are re-exported here).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from dra_core.api import (
-    DeviceClass,
     ObjectMeta,
     OwnerReference,
     Pod,
     ResourceClaim,
     ResourceClaimConsumerReference,
-    ResourceClaimSpec,
     ResourceClaimStatus,
     ResourceClaimTemplate,
+)
+from dra_core.cluster._extended import (
+    EXTENDED_CLAIM_ANNOTATION,
+    IMPLICIT_PREFIX,
+    extended_resource_claim,
+    extended_resource_classes,
 )
 
 __all__ = [
     "EXTENDED_CLAIM_ANNOTATION",
+    "IMPLICIT_PREFIX",
     "MAX_CONSUMERS",
     "POD_CLAIM_ANNOTATION",
     "claim_for_pod",
@@ -54,12 +59,8 @@ __all__ = [
 
 #: The annotation that names the pod claim a generated ResourceClaim was made for.
 POD_CLAIM_ANNOTATION = "resource.kubernetes.io/pod-claim-name"
-#: The annotation on the claim kube-scheduler makes for DRA-backed extended resources.
-EXTENDED_CLAIM_ANNOTATION = "resource.kubernetes.io/extended-resource-claim"
 #: resource.k8s.io's ResourceClaimReservedForMaxSize: at most this many consumers.
 MAX_CONSUMERS = 256
-#: The implicit extended resource name of every DeviceClass.
-IMPLICIT_PREFIX = "deviceclass.resource.kubernetes.io/"
 
 _MAX_BASE = 57
 
@@ -180,69 +181,3 @@ def without_consumer(claim: ResourceClaim, uid: str) -> ResourceClaim:
         update["allocation"] = None
         update["devices"] = []
     return claim.model_copy(update={"status": status.model_copy(update=update)})
-
-
-def extended_resource_classes(classes: Sequence[DeviceClass]) -> dict[str, str]:
-    """Map extended resource names to DeviceClass names: explicit names, then implicit ones.
-
-    When several classes name the same resource, the first by name wins (kube-scheduler
-    takes the newest; the simulator has no creation times).
-    """
-    out: dict[str, str] = {}
-    for device_class in sorted(classes, key=lambda c: c.metadata.name):
-        name = device_class.spec.extended_resource_name if device_class.spec else None
-        if name and name not in out:
-            out[name] = device_class.metadata.name
-    for device_class in classes:
-        out.setdefault(IMPLICIT_PREFIX + device_class.metadata.name, device_class.metadata.name)
-    return out
-
-
-def extended_resource_claim(
-    pod: Pod, backed: Mapping[str, str], name: str, base: str, uid: str
-) -> tuple[ResourceClaim, dict[str, int]] | None:
-    """Return the special claim for the pod's DRA-backed extended resources, or None.
-
-    One ExactCount request per container and resource, named
-    ``container-<i>-request-<j>`` (j counts the container's requests in resource-name
-    order), as kube-scheduler's DynamicResources plugin makes it.
-    """
-    requests: list[dict[str, Any]] = []
-    totals: dict[str, int] = {}
-    for i, container in enumerate(pod.spec.containers):
-        resources = container.resources
-        if resources is None:
-            continue
-        amounts = {k: v for k, v in resources.limits.items()}
-        amounts.update(resources.requests)
-        for j, resource in enumerate(sorted(amounts)):
-            class_name = backed.get(resource)
-            count = amounts[resource].int_value()
-            if class_name is None or count <= 0:
-                continue
-            totals[resource] = totals.get(resource, 0) + count
-            requests.append(
-                {
-                    "name": f"container-{i}-request-{j}",
-                    "exactly": {
-                        "deviceClassName": class_name,
-                        "allocationMode": "ExactCount",
-                        "count": count,
-                    },
-                }
-            )
-    if not requests:
-        return None
-    meta = ObjectMeta(
-        name=name,
-        generate_name=base,
-        namespace=pod.metadata.namespace or "default",
-        uid=uid,
-        annotations={EXTENDED_CLAIM_ANNOTATION: "true"},
-        owner_references=[_owner(pod)],
-    )
-    spec = ResourceClaimSpec.model_validate({"devices": {"requests": requests}})
-    claim = ResourceClaim(
-        api_version="resource.k8s.io/v1", kind="ResourceClaim", metadata=meta, spec=spec
-    )
-    return claim, totals
