@@ -296,7 +296,6 @@ class _Search:
                 undo()
             return done
 
-        all_holders = self.holders
         admissible = self._admissible(c, req) if req.constraints else None
         if admissible is not None:
             # A matchAttribute constraint's value is fixed: only the devices with that
@@ -312,30 +311,8 @@ class _Search:
             for j in range(bisect_left(admissible, bound), len(admissible)):
                 d = admissible[j]
                 cand_at = req.candidate_at(d)
-                if cand_at is None:
-                    continue
-                holders = all_holders.get(d)
-                if holders:
-                    if req.admin_access:
-                        if c in holders:
-                            continue
-                    else:
-                        continue
-                if cand_at.error is not None:  # pragma: no cover - poison-free by contract
-                    raise cand_at.error
-                if self.devices[d].shareable and not self._capacity_fits(d, cand_at):
-                    continue
-                undo = self._take(c, req, cand_at, must=False)
-                if undo is None:
-                    continue
-                try:
-                    done = self._one(c, r, sub, in_sub, k + 1, -(d + 2))
-                except BaseException:
-                    undo()
-                    raise
-                if done:
+                if cand_at is not None and self._try(c, r, sub, in_sub, k, req, cand_at, -(d + 2)):
                     return True
-                undo()
             return False
 
         # Candidates are evaluated as the walk reaches them (Kubernetes evaluates
@@ -351,31 +328,41 @@ class _Search:
             # been evaluated: stop unless a poisoned candidate must still be reached.
             if not req.reach(i + need) and (not req.reach(i + 1) or i > req.last_poison()):
                 break
-            cand = req.candidate(i)
-            d = cand.device
-            holders = all_holders.get(d)
-            if holders:
-                if req.admin_access:
-                    if c in holders:
-                        continue
-                else:
-                    continue
-            if cand.error is not None:
-                raise cand.error
-            if self.devices[d].shareable and not self._capacity_fits(d, cand):
-                continue
-            undo = self._take(c, req, cand, must=False)
-            if undo is None:
-                continue
-            try:
-                done = self._one(c, r, sub, in_sub, k + 1, i + 1)
-            except BaseException:
-                undo()
-                raise
-            if done:
+            if self._try(c, r, sub, in_sub, k, req, req.candidate(i), i + 1):
                 return True
-            undo()
         return False
+
+    def _try(
+        self,
+        c: int,
+        r: int,
+        sub: int | None,
+        in_sub: bool,
+        k: int,
+        req: RequestInfo,
+        cand: Candidate,
+        start: int,
+    ) -> bool:
+        """Choose ``cand`` as device ``k`` of the request and walk on; undo on failure."""
+        d = cand.device
+        holders = self.holders.get(d)
+        if holders and (not req.admin_access or c in holders):
+            return False
+        if cand.error is not None:
+            raise cand.error
+        if self.devices[d].shareable and not self._capacity_fits(d, cand):
+            return False
+        undo = self._take(c, req, cand, must=False)
+        if undo is None:
+            return False
+        try:
+            done = self._one(c, r, sub, in_sub, k + 1, start)
+        except BaseException:
+            undo()
+            raise
+        if not done:
+            undo()
+        return done
 
     def _admissible(self, c: int, req: RequestInfo) -> Sequence[int] | None:
         """Return the fewest devices a fixed matchAttribute value of claim ``c`` admits."""
