@@ -115,7 +115,6 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -168,29 +167,137 @@ MAX_DEVICES_PER_CLAIM = 32
 CounterKey = tuple[str, str]
 
 
+# --- value classes ---------------------------------------------------------------------
+#
+# Written out rather than dataclasses: defining a dataclass costs a quarter to half a
+# millisecond (it compiles its methods), paid by every `import dra_core`.
+
+_set = object.__setattr__
+
+
+class _Frozen:
+    """An immutable value with slots: equality, hash, repr and pickling over ``_key()``.
+
+    ``_key()`` gives the fields in the order ``__init__`` takes them.
+    """
+
+    __slots__ = ()
+
+    def _key(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return _repr(self)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), self._key())
+
+
+class _Ordered(_Frozen):
+    """A :class:`_Frozen` value ordered by its fields, in order."""
+
+    __slots__ = ()
+
+    def __lt__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() < other._key()
+
+    def __le__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() <= other._key()
+
+    def __gt__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() > other._key()
+
+    def __ge__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() >= other._key()
+
+
+class _Record:
+    """A mutable record with slots (equality is identity); repr over its fields."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return _repr(self)
+
+
+def _repr(obj: object) -> str:
+    names = type(obj).__annotations__
+    inner = ", ".join(f"{name}={getattr(obj, name)!r}" for name in names)
+    return f"{type(obj).__name__}({inner})"
+
+
 # --- small index types ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class RequestKey:
+class RequestKey(_Ordered):
     """A request (``subrequest is None``) or one subrequest of it, by position."""
+
+    __slots__ = ("claim", "request", "subrequest")
 
     claim: int
     request: int
-    subrequest: int | None = None
+    subrequest: int | None
+
+    def __init__(
+        self,
+        claim: int,
+        request: int,
+        subrequest: int | None = None,
+    ) -> None:
+        _set(self, "claim", claim)
+        _set(self, "request", request)
+        _set(self, "subrequest", subrequest)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.claim, self.request, self.subrequest)
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class DeviceLocation:
+class DeviceLocation(_Ordered):
     """Where a device sits in Kubernetes order: pool, slice within pool, device within slice."""
+
+    __slots__ = ("device", "pool", "slice")
 
     pool: int
     slice: int
     device: int
 
+    def __init__(
+        self,
+        pool: int,
+        slice: int,
+        device: int,
+    ) -> None:
+        _set(self, "pool", pool)
+        _set(self, "slice", slice)
+        _set(self, "device", device)
 
-@dataclass(frozen=True, slots=True)
-class AttributeValue:
+    def _key(self) -> tuple[Any, ...]:
+        return (self.pool, self.slice, self.device)
+
+
+class AttributeValue(_Frozen):
     """An attribute as constraints compare it.
 
     ``kind`` is ``"int"``, ``"bool"``, ``"string"`` or ``"version"``, or ``""`` for a
@@ -199,17 +306,47 @@ class AttributeValue:
     the elements of a list.
     """
 
+    __slots__ = ("is_list", "kind", "values")
+
     kind: str
     values: frozenset[Any]
-    is_list: bool = False
+    is_list: bool
+
+    def __init__(
+        self,
+        kind: str,
+        values: frozenset[Any],
+        is_list: bool = False,
+    ) -> None:
+        _set(self, "kind", kind)
+        _set(self, "values", values)
+        _set(self, "is_list", is_list)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.kind, self.values, self.is_list)
 
 
 # --- devices and candidates ------------------------------------------------------------
 
 
-@dataclass(eq=False, slots=True)
-class DeviceInfo:
+class DeviceInfo(_Record):
     """One device of a usable pool, with what engines need to decide about it."""
+
+    __slots__ = (
+        "attribute_cache",
+        "binding_conditions",
+        "binding_failure_conditions",
+        "capacity_left",
+        "consumes",
+        "counters_prepaid",
+        "entry",
+        "id",
+        "index",
+        "location",
+        "need",
+        "pool",
+        "shareable",
+    )
 
     index: int
     id: DeviceID
@@ -222,10 +359,38 @@ class DeviceInfo:
     counters_prepaid: bool
     binding_conditions: tuple[str, ...]
     binding_failure_conditions: tuple[str, ...]
-    # attribute name -> value as constraints see it (filled on demand, never changes)
-    attribute_cache: dict[str, AttributeValue | None] = field(default_factory=dict)
-    # ``consumes`` summed per counter, as numbers
-    need: tuple[tuple[CounterKey, Fraction], ...] = ()
+    attribute_cache: dict[str, AttributeValue | None]
+    need: tuple[tuple[CounterKey, Fraction], ...]
+
+    def __init__(
+        self,
+        index: int,
+        id: DeviceID,
+        entry: DeviceEntry,
+        pool: PoolID,
+        location: DeviceLocation,
+        shareable: bool,
+        capacity_left: Mapping[str, Quantity],
+        consumes: tuple[tuple[CounterKey, Quantity], ...],
+        counters_prepaid: bool,
+        binding_conditions: tuple[str, ...],
+        binding_failure_conditions: tuple[str, ...],
+        attribute_cache: dict[str, AttributeValue | None] | None = None,
+        need: tuple[tuple[CounterKey, Fraction], ...] = (),
+    ) -> None:
+        self.index = index
+        self.id = id
+        self.entry = entry
+        self.pool = pool
+        self.location = location
+        self.shareable = shareable
+        self.capacity_left = capacity_left
+        self.consumes = consumes
+        self.counters_prepaid = counters_prepaid
+        self.binding_conditions = binding_conditions
+        self.binding_failure_conditions = binding_failure_conditions
+        self.attribute_cache = {} if attribute_cache is None else attribute_cache
+        self.need = need
 
     def attribute(self, name: str, list_type_attributes: bool) -> AttributeValue | None:
         """Return the attribute ``name`` as constraints compare it (None when missing)."""
@@ -242,9 +407,26 @@ class DeviceInfo:
         """The slice that publishes the device."""
         return self.entry.slice
 
+    def moved(self, index: int, location: DeviceLocation) -> DeviceInfo:
+        """Return the same device at another position of another table."""
+        return DeviceInfo(
+            index,
+            self.id,
+            self.entry,
+            self.pool,
+            location,
+            self.shareable,
+            self.capacity_left,
+            self.consumes,
+            self.counters_prepaid,
+            self.binding_conditions,
+            self.binding_failure_conditions,
+            self.attribute_cache,
+            self.need,
+        )
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+
+class Candidate(_Frozen):
     """A device that a request may take.
 
     Attributes:
@@ -256,10 +438,27 @@ class Candidate:
 
     """
 
+    __slots__ = ("demand", "device", "error", "usable")
+
     device: int
-    demand: Mapping[str, Quantity] = field(default_factory=dict)
-    error: InputError | None = None
-    usable: bool = True
+    demand: Mapping[str, Quantity]
+    error: InputError | None
+    usable: bool
+
+    def __init__(
+        self,
+        device: int,
+        demand: Mapping[str, Quantity] | None = None,
+        error: InputError | None = None,
+        usable: bool = True,
+    ) -> None:
+        _set(self, "device", device)
+        _set(self, "demand", {} if demand is None else demand)
+        _set(self, "error", error)
+        _set(self, "usable", usable)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.device, self.demand, self.error, self.usable)
 
 
 class RequestInfo:
@@ -536,15 +735,30 @@ class _LazyCandidates:
         return known
 
 
-@dataclass(eq=False, slots=True)
-class RequestSlot:
+class RequestSlot(_Record):
     """One request of a claim: one alternative, or its ``firstAvailable`` subrequests."""
+
+    __slots__ = ("alternatives", "claim", "first_available", "name", "request")
 
     claim: int
     request: int
     name: str
     alternatives: tuple[RequestInfo, ...]
     first_available: bool
+
+    def __init__(
+        self,
+        claim: int,
+        request: int,
+        name: str,
+        alternatives: tuple[RequestInfo, ...],
+        first_available: bool,
+    ) -> None:
+        self.claim = claim
+        self.request = request
+        self.name = name
+        self.alternatives = alternatives
+        self.first_available = first_available
 
 
 class ConstraintInfo:
@@ -657,9 +871,10 @@ class ConstraintInfo:
         return not any(v.kind == new.kind and v.values & new.values for v in chosen)
 
 
-@dataclass(eq=False, slots=True)
-class ClaimInfo:
+class ClaimInfo(_Record):
     """One claim to allocate."""
+
+    __slots__ = ("claim", "constraints", "index", "min_devices", "ref", "requests")
 
     index: int
     claim: ResourceClaim
@@ -668,10 +883,36 @@ class ClaimInfo:
     constraints: tuple[ConstraintInfo, ...]
     min_devices: int
 
+    def __init__(
+        self,
+        index: int,
+        claim: ResourceClaim,
+        ref: str,
+        requests: tuple[RequestSlot, ...],
+        constraints: tuple[ConstraintInfo, ...],
+        min_devices: int,
+    ) -> None:
+        self.index = index
+        self.claim = claim
+        self.ref = ref
+        self.requests = requests
+        self.constraints = constraints
+        self.min_devices = min_devices
 
-@dataclass(eq=False, slots=True)
-class Problem:
+
+class Problem(_Record):
     """Everything an engine needs to allocate ``claims`` on ``node``."""
+
+    __slots__ = (
+        "claims",
+        "counters",
+        "devices",
+        "features",
+        "has_invalid_pools",
+        "max_devices_per_claim",
+        "node",
+        "pools",
+    )
 
     node: Node | None
     features: Features
@@ -680,7 +921,27 @@ class Problem:
     pools: tuple[Pool, ...]
     counters: Mapping[PoolID, dict[CounterKey, Quantity]]
     has_invalid_pools: bool
-    max_devices_per_claim: int = MAX_DEVICES_PER_CLAIM
+    max_devices_per_claim: int
+
+    def __init__(
+        self,
+        node: Node | None,
+        features: Features,
+        claims: tuple[ClaimInfo, ...],
+        devices: tuple[DeviceInfo, ...],
+        pools: tuple[Pool, ...],
+        counters: Mapping[PoolID, dict[CounterKey, Quantity]],
+        has_invalid_pools: bool,
+        max_devices_per_claim: int = MAX_DEVICES_PER_CLAIM,
+    ) -> None:
+        self.node = node
+        self.features = features
+        self.claims = claims
+        self.devices = devices
+        self.pools = pools
+        self.counters = counters
+        self.has_invalid_pools = has_invalid_pools
+        self.max_devices_per_claim = max_devices_per_claim
 
     @property
     def has_poison(self) -> bool:
@@ -701,16 +962,28 @@ class Problem:
 # --- the neutral solution ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Choice:
+class Choice(_Frozen):
     """One chosen device for one request (or subrequest).
 
     ``candidate`` is the request's :class:`Candidate` for the device (its ``demand``
     becomes the consumed capacity of a share).
     """
 
+    __slots__ = ("candidate", "request")
+
     request: RequestKey
     candidate: Candidate
+
+    def __init__(
+        self,
+        request: RequestKey,
+        candidate: Candidate,
+    ) -> None:
+        _set(self, "request", request)
+        _set(self, "candidate", candidate)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.request, self.candidate)
 
     @property
     def device(self) -> int:
@@ -718,8 +991,7 @@ class Choice:
         return self.candidate.device
 
 
-@dataclass(frozen=True, slots=True)
-class Solution:
+class Solution(_Frozen):
     """What an engine returns: the chosen devices per claim, in result order.
 
     ``choices[c]`` lists claim ``c``'s devices in the order they appear in its
@@ -728,8 +1000,21 @@ class Solution:
     keys; ``selected`` gives it for every such request, even one with count 0.
     """
 
+    __slots__ = ("choices", "selected")
+
     choices: tuple[tuple[Choice, ...], ...]
-    selected: Mapping[tuple[int, int], int] = field(default_factory=dict)
+    selected: Mapping[tuple[int, int], int]
+
+    def __init__(
+        self,
+        choices: tuple[tuple[Choice, ...], ...],
+        selected: Mapping[tuple[int, int], int] | None = None,
+    ) -> None:
+        _set(self, "choices", choices)
+        _set(self, "selected", {} if selected is None else selected)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.choices, self.selected)
 
 
 # --- building --------------------------------------------------------------------------
@@ -1400,17 +1685,36 @@ class _Builder:
         return out
 
 
-@dataclass(eq=False, slots=True)
-class _Req:
+class _Req(_Record):
     """A request or subrequest, checked (Kubernetes' requestAccessor).
 
     Everything here depends on the claim, the class and the features only, never on
     the node, so it is worked out once per claim (see :class:`_ClaimPlan`).
     """
 
+    __slots__ = (
+        "admin_access",
+        "capacity_requests",
+        "claim_ref",
+        "class_name",
+        "constraints",
+        "count",
+        "device_class",
+        "full_name",
+        "keys",
+        "mode",
+        "name",
+        "request",
+        "request_name",
+        "selectors",
+        "signature",
+        "subrequest",
+        "tolerations",
+    )
+
     claim_ref: str
-    name: str  # the request's own name (the subrequest's name for a subrequest)
-    full_name: str  # "req" or "req/sub"
+    name: str
+    full_name: str
     class_name: str
     device_class: DeviceClass
     mode: str
@@ -1419,16 +1723,50 @@ class _Req:
     selectors: Sequence[DeviceSelector]
     tolerations: tuple[DeviceToleration, ...]
     capacity_requests: Mapping[str, Quantity] | None
-    # position and names, as in results
-    request: int = 0
-    subrequest: int | None = None
-    request_name: str = ""
-    # what the candidates of an ExactCount request depend on besides the device table
-    signature: tuple[Any, ...] = ()
-    # indices of the claim's constraints that apply to it
-    constraints: tuple[int, ...] = ()
-    # its RequestKey per position of the claim in a call's claims
-    keys: dict[int, RequestKey] = field(default_factory=dict)
+    request: int
+    subrequest: int | None
+    request_name: str
+    signature: tuple[Any, ...]
+    constraints: tuple[int, ...]
+    keys: dict[int, RequestKey]
+
+    def __init__(
+        self,
+        claim_ref: str,
+        name: str,
+        full_name: str,
+        class_name: str,
+        device_class: DeviceClass,
+        mode: str,
+        count: int,
+        admin_access: bool,
+        selectors: Sequence[DeviceSelector],
+        tolerations: tuple[DeviceToleration, ...],
+        capacity_requests: Mapping[str, Quantity] | None,
+        request: int = 0,
+        subrequest: int | None = None,
+        request_name: str = "",
+        signature: tuple[Any, ...] = (),
+        constraints: tuple[int, ...] = (),
+        keys: dict[int, RequestKey] | None = None,
+    ) -> None:
+        self.claim_ref = claim_ref
+        self.name = name
+        self.full_name = full_name
+        self.class_name = class_name
+        self.device_class = device_class
+        self.mode = mode
+        self.count = count
+        self.admin_access = admin_access
+        self.selectors = selectors
+        self.tolerations = tolerations
+        self.capacity_requests = capacity_requests
+        self.request = request
+        self.subrequest = subrequest
+        self.request_name = request_name
+        self.signature = signature
+        self.constraints = constraints
+        self.keys = {} if keys is None else keys
 
 
 class _SlotPlan:
@@ -1610,9 +1948,7 @@ def _claim_info(builder: _Builder, c: int, claim: ResourceClaim) -> ClaimInfo:
                     if _applies_to(names, req.request_name, sub)
                 )
                 info.constraints = req.constraints
-        _remember_plan(
-            claim, _ClaimPlan(ref, tuple(planned), specs, tuple(uses.items()), features)
-        )
+        _remember_plan(claim, _ClaimPlan(ref, tuple(planned), specs, tuple(uses.items()), features))
     constraints: tuple[ConstraintInfo, ...] = ()
     if specs:
         lta = features.list_type_attributes
@@ -1713,8 +2049,7 @@ def _plan_constraints(
             out.append((i, "distinct", constraint.distinct_attribute, names))
         else:
             raise AllocationInputError(
-                f"claim {ref}, constraint #{i}: empty constraint (unsupported constraint "
-                "type?)",
+                f"claim {ref}, constraint #{i}: empty constraint (unsupported constraint type?)",
                 claim=ref,
             )
     return tuple(out)

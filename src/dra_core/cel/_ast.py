@@ -15,7 +15,6 @@ needs no grammar to be built at start-up.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Final, NoReturn
 
 from dra_core.cel._values import INT64_MAX, INT64_MIN, UINT64_MAX, UInt
@@ -47,73 +46,140 @@ class CelSyntaxError(Exception):
         self.column = column
 
 
-@dataclass(eq=False, slots=True)
+# The node classes are plain classes with slots, written out: a dataclass costs about
+# a quarter of a millisecond to define, and these are defined by every `import dra_core`.
+
+
 class Node:
     """An expression node; ``line`` and ``column`` count from 1."""
 
-    line: int
-    column: int
+    __slots__ = ("column", "line")
+
+    def __init__(self, line: int, column: int) -> None:
+        self.line = line
+        self.column = column
+
+    def __repr__(self) -> str:
+        names = [n for cls in reversed(type(self).__mro__) for n in getattr(cls, "_fields", ())]
+        inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
+        return f"{type(self).__name__}({inner})"
+
+    _fields: tuple[str, ...] = ("line", "column")
 
 
-@dataclass(eq=False, slots=True)
 class Const(Node):
     """A literal value."""
 
-    value: object
+    __slots__ = ("value",)
+    _fields = ("value",)
+
+    def __init__(self, line: int, column: int, value: object) -> None:
+        self.line = line
+        self.column = column
+        self.value = value
 
 
-@dataclass(eq=False, slots=True)
 class Ident(Node):
     """A variable (``device``, a comprehension variable or a binding)."""
 
-    name: str
+    __slots__ = ("name",)
+    _fields = ("name",)
+
+    def __init__(self, line: int, column: int, name: str) -> None:
+        self.line = line
+        self.column = column
+        self.name = name
 
 
-@dataclass(eq=False, slots=True)
 class Select(Node):
     """``operand.field``; ``has(operand.field)`` when ``test_only``; ``operand.?field``."""
 
-    operand: Node
-    field: str
-    test_only: bool = False
-    optional: bool = False
+    __slots__ = ("field", "operand", "optional", "test_only")
+    _fields = ("operand", "field", "test_only", "optional")
+
+    def __init__(
+        self,
+        line: int,
+        column: int,
+        operand: Node,
+        field: str,
+        test_only: bool = False,
+        optional: bool = False,
+    ) -> None:
+        self.line = line
+        self.column = column
+        self.operand = operand
+        self.field = field
+        self.test_only = test_only
+        self.optional = optional
 
 
-@dataclass(eq=False, slots=True)
 class Index(Node):
     """``operand[key]``, or ``operand[?key]`` when ``optional``."""
 
-    operand: Node
-    key: Node
-    optional: bool = False
+    __slots__ = ("key", "operand", "optional")
+    _fields = ("operand", "key", "optional")
+
+    def __init__(
+        self, line: int, column: int, operand: Node, key: Node, optional: bool = False
+    ) -> None:
+        self.line = line
+        self.column = column
+        self.operand = operand
+        self.key = key
+        self.optional = optional
 
 
-@dataclass(eq=False, slots=True)
 class Call(Node):
     """A function call; operators are calls too (``_==_``, ``_&&_``, ``@in``...)."""
 
-    function: str
-    target: Node | None
-    args: list[Node]
+    __slots__ = ("args", "function", "target")
+    _fields = ("function", "target", "args")
+
+    def __init__(
+        self, line: int, column: int, function: str, target: Node | None, args: list[Node]
+    ) -> None:
+        self.line = line
+        self.column = column
+        self.function = function
+        self.target = target
+        self.args = args
 
 
-@dataclass(eq=False, slots=True)
 class ListLit(Node):
     """``[a, b, c]``; ``[?x]`` elements (positions in ``optional``) are kept if present."""
 
-    items: list[Node]
-    optional: frozenset[int] = frozenset()
+    __slots__ = ("items", "optional")
+    _fields = ("items", "optional")
+
+    def __init__(
+        self, line: int, column: int, items: list[Node], optional: frozenset[int] = frozenset()
+    ) -> None:
+        self.line = line
+        self.column = column
+        self.items = items
+        self.optional = optional
 
 
-@dataclass(eq=False, slots=True)
 class MapLit(Node):
     """``{k: v, ...}``; ``{?k: v}`` entries (positions in ``optional``) are kept if present."""
 
-    entries: list[tuple[Node, Node]]
-    optional: frozenset[int] = frozenset()
+    __slots__ = ("entries", "optional")
+    _fields = ("entries", "optional")
+
+    def __init__(
+        self,
+        line: int,
+        column: int,
+        entries: list[tuple[Node, Node]],
+        optional: frozenset[int] = frozenset(),
+    ) -> None:
+        self.line = line
+        self.column = column
+        self.entries = entries
+        self.optional = optional
 
 
-@dataclass(eq=False, slots=True)
 class Macro(Node):
     """A comprehension macro or ``cel.bind``.
 
@@ -121,10 +187,24 @@ class Macro(Node):
     ``cel.bind``); ``variables`` one or two names; ``args`` the remaining expressions.
     """
 
-    kind: str
-    target: Node
-    variables: tuple[str, ...]
-    args: list[Node] = field(default_factory=list)
+    __slots__ = ("args", "kind", "target", "variables")
+    _fields = ("kind", "target", "variables", "args")
+
+    def __init__(
+        self,
+        line: int,
+        column: int,
+        kind: str,
+        target: Node,
+        variables: tuple[str, ...],
+        args: list[Node] | None = None,
+    ) -> None:
+        self.line = line
+        self.column = column
+        self.kind = kind
+        self.target = target
+        self.variables = variables
+        self.args = [] if args is None else args
 
 
 def walk(node: Node) -> list[Node]:

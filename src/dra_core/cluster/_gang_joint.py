@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Hashable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dra_core.allocator.engines import get_engine
@@ -132,7 +132,7 @@ def _merge(
             )
             # Every field as the node's problem has it (the same state, the same
             # device), but the index and the pool's position in the merged problem.
-            devices.append(replace(info, index=index, location=location))
+            devices.append(info.moved(index, location))
             sources.setdefault(info.pool, problem)
     # Which problems hold each claim.
     where: dict[Hashable, list[int]] = {}
