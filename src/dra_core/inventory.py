@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dra_core._records import Ordered, _set
 from dra_core.cel import CelDevice, compile_selector
 from dra_core.errors import AllocationInputError, CELError, CELRuntimeError
 from dra_core.features import Features
@@ -53,12 +54,31 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class PoolID:
+class PoolID(Ordered):
     """The identity of a resource pool: driver and pool name."""
+
+    __slots__ = ("_hash", "driver", "pool")
 
     driver: str
     pool: str
+    _hash: int
+
+    def __init__(self, driver: str, pool: str) -> None:
+        _set(self, "driver", driver)
+        _set(self, "pool", pool)
+        _set(self, "_hash", hash((driver, pool)))
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.driver, self.pool)
+
+    # Looked up for every device the allocator looks at: written out, the hash kept.
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not PoolID:
+            return NotImplemented
+        return self._hash == other._hash and self.pool == other.pool and self.driver == other.driver
 
     def __str__(self) -> str:
         return f"{self.driver}/{self.pool}"

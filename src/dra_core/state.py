@@ -39,9 +39,9 @@ callers (and the allocator's caches) can tell whether the state moved.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dra_core._records import Ordered, Value, _set
 from dra_core.api.quantity import Quantity
 
 if TYPE_CHECKING:
@@ -56,34 +56,69 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class DeviceID:
+class DeviceID(Ordered):
     """The identity of one device: driver, pool and device name.
 
     Ordered (driver, then pool, then device) and hashable. ``str()`` gives
     ``driver/pool/device``, the form Kubernetes uses in messages.
     """
 
+    __slots__ = ("_hash", "device", "driver", "pool")
+
     driver: str
     pool: str
     device: str
+    _hash: int
+
+    def __init__(self, driver: str, pool: str, device: str) -> None:
+        _set(self, "driver", driver)
+        _set(self, "pool", pool)
+        _set(self, "device", device)
+        _set(self, "_hash", hash((driver, pool, device)))
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.driver, self.pool, self.device)
+
+    # Looked up for every device the allocator looks at: written out, the hash kept.
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not DeviceID:
+            return NotImplemented
+        return (
+            self._hash == other._hash
+            and self.device == other.device
+            and self.pool == other.pool
+            and self.driver == other.driver
+        )
 
     def __str__(self) -> str:
         return f"{self.driver}/{self.pool}/{self.device}"
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class SharedDeviceID:
+class SharedDeviceID(Ordered):
     """One share of a device that allows multiple allocations.
 
     ``share_id`` is the ``shareID`` of the allocation result (empty when it had
     none). ``str()`` gives ``driver/pool/device/shareID``.
     """
 
+    __slots__ = ("device", "driver", "pool", "share_id")
+
     driver: str
     pool: str
     device: str
-    share_id: str = ""
+    share_id: str
+
+    def __init__(self, driver: str, pool: str, device: str, share_id: str = "") -> None:
+        _set(self, "driver", driver)
+        _set(self, "pool", pool)
+        _set(self, "device", device)
+        _set(self, "share_id", share_id)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.driver, self.pool, self.device, self.share_id)
 
     @classmethod
     def of(cls, device_id: DeviceID, share_id: str | None) -> SharedDeviceID:
@@ -129,12 +164,20 @@ class ConsumedCapacity(dict[str, Quantity]):
         return all(q.is_zero() for q in self.values())
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceConsumedCapacity:
+class DeviceConsumedCapacity(Value):
     """The capacity that one allocation consumes on one device."""
+
+    __slots__ = ("consumed", "device_id")
 
     device_id: DeviceID
     consumed: Mapping[str, Quantity]
+
+    def __init__(self, device_id: DeviceID, consumed: Mapping[str, Quantity]) -> None:
+        _set(self, "device_id", device_id)
+        _set(self, "consumed", consumed)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.device_id, self.consumed)
 
 
 def _get(obj: Any, snake: str, camel: str) -> Any:

@@ -118,6 +118,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
+from dra_core._records import Ordered, Record, Value, _set
 from dra_core.allocator.capacity import consumed_capacity, request_fits_capacity
 from dra_core.errors import AllocationInputError, CELError, InputError
 from dra_core.features import Features
@@ -167,91 +168,10 @@ MAX_DEVICES_PER_CLAIM = 32
 CounterKey = tuple[str, str]
 
 
-# --- value classes ---------------------------------------------------------------------
-#
-# Written out rather than dataclasses: defining a dataclass costs a quarter to half a
-# millisecond (it compiles its methods), paid by every `import dra_core`.
-
-_set = object.__setattr__
-
-
-class _Frozen:
-    """An immutable value with slots: equality, hash, repr and pickling over ``_key()``.
-
-    ``_key()`` gives the fields in the order ``__init__`` takes them.
-    """
-
-    __slots__ = ()
-
-    def _key(self) -> tuple[Any, ...]:
-        raise NotImplementedError
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return _repr(self)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), self._key())
-
-
-class _Ordered(_Frozen):
-    """A :class:`_Frozen` value ordered by its fields, in order."""
-
-    __slots__ = ()
-
-    def __lt__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._key() < other._key()
-
-    def __le__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._key() <= other._key()
-
-    def __gt__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._key() > other._key()
-
-    def __ge__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._key() >= other._key()
-
-
-class _Record:
-    """A mutable record with slots (equality is identity); repr over its fields."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return _repr(self)
-
-
-def _repr(obj: object) -> str:
-    names = type(obj).__annotations__
-    inner = ", ".join(f"{name}={getattr(obj, name)!r}" for name in names)
-    return f"{type(obj).__name__}({inner})"
-
-
 # --- small index types ---------------------------------------------------------------
 
 
-class RequestKey(_Ordered):
+class RequestKey(Ordered):
     """A request (``subrequest is None``) or one subrequest of it, by position."""
 
     __slots__ = ("claim", "request", "subrequest")
@@ -274,7 +194,7 @@ class RequestKey(_Ordered):
         return (self.claim, self.request, self.subrequest)
 
 
-class DeviceLocation(_Ordered):
+class DeviceLocation(Ordered):
     """Where a device sits in Kubernetes order: pool, slice within pool, device within slice."""
 
     __slots__ = ("device", "pool", "slice")
@@ -297,7 +217,7 @@ class DeviceLocation(_Ordered):
         return (self.pool, self.slice, self.device)
 
 
-class AttributeValue(_Frozen):
+class AttributeValue(Value):
     """An attribute as constraints compare it.
 
     ``kind`` is ``"int"``, ``"bool"``, ``"string"`` or ``"version"``, or ``""`` for a
@@ -329,7 +249,7 @@ class AttributeValue(_Frozen):
 # --- devices and candidates ------------------------------------------------------------
 
 
-class DeviceInfo(_Record):
+class DeviceInfo(Record):
     """One device of a usable pool, with what engines need to decide about it."""
 
     __slots__ = (
@@ -426,7 +346,7 @@ class DeviceInfo(_Record):
         )
 
 
-class Candidate(_Frozen):
+class Candidate(Value):
     """A device that a request may take.
 
     Attributes:
@@ -735,7 +655,7 @@ class _LazyCandidates:
         return known
 
 
-class RequestSlot(_Record):
+class RequestSlot(Record):
     """One request of a claim: one alternative, or its ``firstAvailable`` subrequests."""
 
     __slots__ = ("alternatives", "claim", "first_available", "name", "request")
@@ -871,7 +791,7 @@ class ConstraintInfo:
         return not any(v.kind == new.kind and v.values & new.values for v in chosen)
 
 
-class ClaimInfo(_Record):
+class ClaimInfo(Record):
     """One claim to allocate."""
 
     __slots__ = ("claim", "constraints", "index", "min_devices", "ref", "requests")
@@ -900,7 +820,7 @@ class ClaimInfo(_Record):
         self.min_devices = min_devices
 
 
-class Problem(_Record):
+class Problem(Record):
     """Everything an engine needs to allocate ``claims`` on ``node``."""
 
     __slots__ = (
@@ -962,7 +882,7 @@ class Problem(_Record):
 # --- the neutral solution ---------------------------------------------------------------
 
 
-class Choice(_Frozen):
+class Choice(Value):
     """One chosen device for one request (or subrequest).
 
     ``candidate`` is the request's :class:`Candidate` for the device (its ``demand``
@@ -991,7 +911,7 @@ class Choice(_Frozen):
         return self.candidate.device
 
 
-class Solution(_Frozen):
+class Solution(Value):
     """What an engine returns: the chosen devices per claim, in result order.
 
     ``choices[c]`` lists claim ``c``'s devices in the order they appear in its
@@ -1685,7 +1605,7 @@ class _Builder:
         return out
 
 
-class _Req(_Record):
+class _Req(Record):
     """A request or subrequest, checked (Kubernetes' requestAccessor).
 
     Everything here depends on the claim, the class and the features only, never on

@@ -10,9 +10,9 @@ literals, and (in :func:`check`) the result type.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
+from dra_core._records import Value, _set
 from dra_core.cel._ast import (
     Call,
     CelSyntaxError,
@@ -34,12 +34,20 @@ class TypeCheckError(CelSyntaxError):
     """A checker error, located like a syntax error."""
 
 
-@dataclass(frozen=True, slots=True)
-class T:
+class T(Value):
     """A CEL type: a name and type parameters (``list(int)`` is ``T("list", (INT,))``)."""
 
+    __slots__ = ("name", "params")
+
     name: str
-    params: tuple[T, ...] = ()
+    params: tuple[T, ...]
+
+    def __init__(self, name: str, params: tuple[T, ...] = ()) -> None:
+        _set(self, "name", name)
+        _set(self, "params", params)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.name, self.params)
 
     def __str__(self) -> str:
         if self.name == "type" and self.params:
@@ -147,13 +155,22 @@ def _parse_type(text: str) -> T:
     return parse_one()
 
 
-@dataclass(frozen=True, slots=True)
-class Overload:
+class Overload(Value):
     """One declared signature; a member overload's first parameter is the target."""
+
+    __slots__ = ("member", "params", "result")
 
     member: bool
     params: tuple[T, ...]
     result: T
+
+    def __init__(self, member: bool, params: tuple[T, ...], result: T) -> None:
+        _set(self, "member", member)
+        _set(self, "params", params)
+        _set(self, "result", result)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.member, self.params, self.result)
 
 
 def _decls(spec: str) -> dict[str, list[Overload]]:

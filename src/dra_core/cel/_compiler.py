@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
+from dra_core._records import Value, _set
 from dra_core.cel._ast import (
     Call,
     CelSyntaxError,
@@ -146,11 +146,13 @@ def _present(obj: Any, key: Any) -> bool:
 # --- the compiler -------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
 class _Ctx:
     """What the compiler knows about the names in scope (True: a local variable)."""
 
-    locals: dict[str, int]
+    __slots__ = ("locals",)
+
+    def __init__(self, locals: dict[str, int]) -> None:
+        self.locals = locals
 
 
 def compile_tree(node: Node) -> Fn:
@@ -838,14 +840,21 @@ def _comprehension(kind: str, names: tuple[str, ...], target: Fn, bodies: list[F
 # --- read sets --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ReadSet:
+class ReadSet(Value):
     """The device inputs an expression reads, as keys of a device's memo-key material.
 
     ``items`` are sorted; ``None`` from :func:`analyze` means the whole device.
     """
 
+    __slots__ = ("items",)
+
     items: tuple[tuple[Any, ...], ...]
+
+    def __init__(self, items: tuple[tuple[Any, ...], ...]) -> None:
+        _set(self, "items", items)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.items,)
 
 
 def _constant_steps(node: Node) -> tuple[Ident, tuple[Any, ...]] | None:
