@@ -1006,6 +1006,8 @@ def _taint_blocks(device: DeviceEntry, tolerations: Sequence[DeviceToleration]) 
 
 # a selectable memo's mark for a device whose selector fails
 _FAILS = "fails"
+# selector sets remembered per state-free table
+_MAX_SELECTOR_SETS = 1024
 
 
 class _Static:
@@ -1384,9 +1386,12 @@ class _Builder:
         # (class name, selector expressions) of the signature: the claim it names for
         # error texts does not change what is selectable
         key = (table.node_key if static.node_dependent else None, req.signature[:2])
-        hit = static.selectable.get(key)
+        known = static.selectable
+        hit = known.get(key)
         if hit is None or hit[0] is not req.device_class:
-            hit = static.selectable[key] = (req.device_class, {}, [None])
+            if len(known) >= _MAX_SELECTOR_SETS:
+                known.clear()  # a long-lived table asked by ever new selectors: start over
+            hit = known[key] = (req.device_class, {}, [None])
         return hit[1]
 
     def poison_free(self, req: _Req) -> bool:
