@@ -8,9 +8,10 @@ pickling, immutability) for the price of a plain class.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["Ordered", "Record", "Value"]
+__all__ = ["HashedTuple", "Ordered", "Record", "Value"]
 
 _set = object.__setattr__
 
@@ -88,3 +89,22 @@ class Record:
 
     def __repr__(self) -> str:
         return _repr(self)
+
+
+class HashedTuple(tuple):  # type: ignore[type-arg]
+    """A tuple whose hash is computed once.
+
+    For long keys hashed again and again (a node's equivalence key, a table's pool
+    list): a nested tuple would be hashed anew each time. Equal to, and hashing like,
+    the plain tuple.
+    """
+
+    _hash: int
+
+    def __new__(cls, parts: Iterable[Any]) -> HashedTuple:
+        key = super().__new__(cls, parts)
+        key._hash = tuple.__hash__(key)
+        return key
+
+    def __hash__(self) -> int:
+        return self._hash

@@ -430,3 +430,6 @@ def test_node_fit_is_checked_for_the_members_of_a_node_together(shared_pool: boo
     assert why.reasons
     if not shared_pool:  # the master's explanation names what runs out on a full node
         assert any("Too many pods" in r for r in why.reasons)
+    # The Cluster's methods take it too (the entry point).
+    assert cluster.place_gang(gang(3), node_fit=OnePodPerNode()) is None
+    assert cluster.explain_gang(gang(3), node_fit=OnePodPerNode()).placeable == 2

@@ -114,11 +114,11 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
-from dra_core._records import Ordered, Record, Value, _set
+from dra_core._records import HashedTuple, Ordered, Record, Value, _set
 from dra_core.allocator.capacity import consumed_capacity, request_fits_capacity
 from dra_core.errors import AllocationInputError, CELError, InputError
 from dra_core.features import Features
@@ -327,18 +327,25 @@ class DeviceInfo(Record):
         """The slice that publishes the device."""
         return self.entry.slice
 
-    def moved(self, index: int, location: DeviceLocation) -> DeviceInfo:
-        """Return the same device at another position of another table."""
+    def copy_with(
+        self,
+        *,
+        index: int | None = None,
+        location: DeviceLocation | None = None,
+        capacity_left: Mapping[str, Quantity] | None = None,
+        counters_prepaid: bool | None = None,
+    ) -> DeviceInfo:
+        """Return the same device with some fields changed (its attribute cache shared)."""
         return DeviceInfo(
-            index,
+            self.index if index is None else index,
             self.id,
             self.entry,
             self.pool,
-            location,
+            self.location if location is None else location,
             self.shareable,
-            self.capacity_left,
+            self.capacity_left if capacity_left is None else capacity_left,
             self.consumes,
-            self.counters_prepaid,
+            self.counters_prepaid if counters_prepaid is None else counters_prepaid,
             self.binding_conditions,
             self.binding_failure_conditions,
             self.attribute_cache,
@@ -617,7 +624,7 @@ class _LazyCandidates:
                 by_device = self.by_device
                 cand = (
                     by_device[i]
-                    if i in by_device
+                    if by_device and i in by_device
                     else builder.candidate_exact(req, devices[i], self.memo)
                 )
                 self.next = i + 1
@@ -1010,6 +1017,21 @@ _FAILS = "fails"
 _MAX_SELECTOR_SETS = 1024
 
 
+class _Selection:
+    """Which devices of a state-free table a selector set selects (see _Builder._selection).
+
+    ``memo``: per device index, True, False or _FAILS (the selector fails), filled as
+    devices are evaluated; ``poison_free``: whether no device fails, once known.
+    """
+
+    __slots__ = ("device_class", "memo", "poison_free")
+
+    def __init__(self, device_class: DeviceClass) -> None:
+        self.device_class = device_class
+        self.memo: dict[int, Any] = {}
+        self.poison_free: bool | None = None
+
+
 class _Static:
     """What a device table holds that does not depend on the allocated state.
 
@@ -1108,13 +1130,9 @@ class _Static:
         self.shareable = tuple(shareable)
         self.sensitive = sensitive or bool(shareable)
         self.by_id: dict[DeviceID, int] | None = None
-        # per node key (when devices select nodes) and request signature: the device
-        # class, whether each device is selectable (see _Builder.candidate_exact),
-        # and whether no selector fails on any device ([None] until known; see
-        # RequestInfo.admissible)
-        self.selectable: dict[
-            tuple[Any, ...], tuple[DeviceClass, dict[int, Any], list[bool | None]]
-        ] = {}
+        # per node key (when devices select nodes) and selector set: which devices
+        # are selectable (see _Builder.candidate_exact, RequestInfo.admissible)
+        self.selectable: dict[tuple[Any, ...], _Selection] = {}
         # per (attribute, list types): (kind, element) -> device indices, ascending
         self.attr_index: dict[tuple[str, bool], dict[tuple[str, Any], list[int]]] = {}
 
@@ -1148,23 +1166,12 @@ class _Static:
                     name: cap.value.sub(used[name]) if name in used else cap.value
                     for name, cap in capacity.items()
                 }
-            out[i] = DeviceInfo(
-                index=i,
-                id=info.id,
-                entry=info.entry,
-                pool=info.pool,
-                location=info.location,
-                shareable=info.shareable,
+            # A shareable device in use already had its counters used up (see
+            # _PoolCounters): new shares do not consume them again. (Kubernetes 1.36
+            # only knows this when the shares recorded consumed capacity.)
+            out[i] = info.copy_with(
                 capacity_left=left,
-                consumes=info.consumes,
-                # A shareable device in use already had its counters used up (see
-                # _PoolCounters): new shares do not consume them again. (Kubernetes
-                # 1.36 only knows this when the shares recorded consumed capacity.)
                 counters_prepaid=info.shareable and state.is_device_allocated(info.id),
-                binding_conditions=info.binding_conditions,
-                binding_failure_conditions=info.binding_failure_conditions,
-                attribute_cache=info.attribute_cache,
-                need=info.need,
             )
         return tuple(out)
 
@@ -1301,20 +1308,6 @@ class _Table:
         self.by_entry: dict[int, DeviceInfo] | None = None
 
 
-class _Content(tuple):  # type: ignore[type-arg]
-    """A tuple whose hash is computed once (thousands of pools hash slowly)."""
-
-    _hash: int
-
-    def __new__(cls, parts: Iterable[Any]) -> _Content:
-        content = super().__new__(cls, parts)
-        content._hash = tuple.__hash__(content)
-        return content
-
-    def __hash__(self) -> int:
-        return self._hash
-
-
 def _static_for(inventory: Inventory, node: Node | None, nkey: Any) -> _Static:
     """Return the state-free table of the pools ``node`` sees (shared by such nodes)."""
     pools = inventory.pools_for_node(node)
@@ -1324,7 +1317,7 @@ def _static_for(inventory: Inventory, node: Node | None, nkey: Any) -> _Static:
         return hit[1]  # type: ignore[no-any-return]
     # Nodes that see the same slices get the same Pool objects (Inventory._gather),
     # which the table holds: their ids name the content while it is cached.
-    content = _Content(map(id, pools))
+    content = HashedTuple(map(id, pools))
     static: _Static | None = scratch.get(("static", content))
     if static is None:
         static = _Static(pools, inventory.features)
@@ -1375,36 +1368,36 @@ class _Builder:
             found = self.table.by_entry = {id(d.entry): d for d in self.devices}
         return found
 
-    def selectable_memo(self, req: _Req) -> dict[int, Any]:
-        """Per device index, whether ``req`` selects it (see :meth:`candidate_exact`).
+    def _selection(self, req: _Req) -> _Selection:
+        """Return what is known of which devices ``req``'s selectors select (any state).
 
-        Kept with the state-free table: selectors do not depend on the state, nor on
-        the node, except through per-device node selection.
+        Kept with the state-free table: selectors depend on neither the state nor the
+        claim that names them (its name is only in error texts), nor on the node, except
+        through per-device node selection.
         """
         table = self.table
         static = table.static
-        # (class name, selector expressions) of the signature: the claim it names for
-        # error texts does not change what is selectable
         key = (table.node_key if static.node_dependent else None, req.signature[:2])
         known = static.selectable
         hit = known.get(key)
-        if hit is None or hit[0] is not req.device_class:
+        if hit is None or hit.device_class is not req.device_class:
             if len(known) >= _MAX_SELECTOR_SETS:
                 known.clear()  # a long-lived table asked by ever new selectors: start over
-            hit = known[key] = (req.device_class, {}, [None])
-        return hit[1]
+            hit = known[key] = _Selection(req.device_class)
+        return hit
+
+    def selectable_memo(self, req: _Req) -> dict[int, Any]:
+        """Per device index, whether ``req`` selects it (see :meth:`candidate_exact`)."""
+        return self._selection(req).memo
 
     def poison_free(self, req: _Req) -> bool:
         """Whether no selector of ``req`` fails on any device of the table (any state)."""
-        table = self.table
-        static = table.static
-        memo = self.selectable_memo(req)
-        key = (table.node_key if static.node_dependent else None, req.signature[:2])
-        verdict = static.selectable[key][2]
-        if verdict[0] is None:
+        selection = self._selection(req)
+        if selection.poison_free is None:
+            memo = selection.memo
             check = self.check_abort
             free = True
-            for i, info in enumerate(static.devices):
+            for i, info in enumerate(self.table.static.devices):
                 if check is not None and i % 64 == 63:
                     check()
                 ok = memo.get(i)
@@ -1417,8 +1410,8 @@ class _Builder:
                 if ok is _FAILS:
                     free = False
                     break
-            verdict[0] = free
-        return bool(verdict[0])
+            selection.poison_free = free
+        return selection.poison_free
 
     # devices and counters ---------------------------------------------------------
 

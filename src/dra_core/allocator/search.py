@@ -319,8 +319,9 @@ class _Search:
         # selectors lazily too): reach(m) evaluates devices only until the m-th
         # candidate is known.
         need = req.count - k
-        if start < 0:
-            start = self._first_at_or_after(req, -start - 1)
+        # A device bound (start < 0) is only ever passed between levels of the index
+        # above: once a matchAttribute value is fixed it stays fixed for the request.
+        assert start >= 0
         i = start - 1
         while True:
             i += 1
@@ -376,14 +377,6 @@ class _Search:
             if found is not None and (best is None or len(found) < len(best)):
                 best = found
         return best
-
-    @staticmethod
-    def _first_at_or_after(req: RequestInfo, bound: int) -> int:
-        """Return the position of the first candidate at device index ``bound`` or later."""
-        i = 0
-        while req.reach(i + 1) and req.candidate(i).device < bound:
-            i += 1
-        return i
 
     # --- one device ----------------------------------------------------------------------
 

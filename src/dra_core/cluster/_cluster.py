@@ -45,6 +45,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from dra_core._records import HashedTuple
 from dra_core.allocator import Allocator
 from dra_core.allocator.engines import get_engine
 from dra_core.allocator.problem import build_problem, claim_ref
@@ -75,7 +76,7 @@ if TYPE_CHECKING:
         ResourceSlice,
     )
     from dra_core.cluster._capacity import CapacityReport, Demand, HowMany
-    from dra_core.cluster._gang import GangExplanation, GangPlacement
+    from dra_core.cluster._gang import GangExplanation, GangPlacement, NodeFit
     from dra_core.cluster._score import NodeScores
     from dra_core.inventory import SliceEntry
 
@@ -98,24 +99,6 @@ Key = tuple[str, str, str]  # kind, namespace, name
 _REFS = threading.Lock()
 
 _NUMBERS = itertools.count()
-
-
-class _Key(tuple):  # type: ignore[type-arg]
-    """A node's equivalence key: a tuple whose hash is computed once.
-
-    Filtering hashes every node's key (to group nodes, and in the memo); a nested tuple
-    would be hashed again each time. Equal to, and hashing like, the plain tuple.
-    """
-
-    _hash: int
-
-    def __new__(cls, parts: Iterable[Any]) -> _Key:
-        key = super().__new__(cls, parts)
-        key._hash = tuple.__hash__(key)
-        return key
-
-    def __hash__(self) -> int:
-        return self._hash
 
 
 class _Sig:
@@ -547,8 +530,8 @@ class Cluster:
                     parts.append(("F", pool.id, self._foreign_sig(pool, node)))
         except (InputError, ValueError):
             # A malformed node selector: this node is worked out on its own.
-            return _Key(("alone", name))
-        return _Key(parts)
+            return HashedTuple(("alone", name))
+        return HashedTuple(parts)
 
     def _coarse_key(
         self,
@@ -1178,6 +1161,7 @@ class Cluster:
         nodes: Iterable[str] | None = None,
         engine: str = "auto",
         cancel: Any = None,
+        node_fit: NodeFit | None = None,
     ) -> GangPlacement | None:
         """Place a gang jointly: each member (one pod's claims) on one node, or None.
 
@@ -1196,6 +1180,7 @@ class Cluster:
             nodes=nodes,
             engine=engine,
             cancel=cancel,
+            node_fit=node_fit,
         )
 
     def explain_gang(
@@ -1210,6 +1195,7 @@ class Cluster:
         nodes: Iterable[str] | None = None,
         engine: str = "auto",
         cancel: Any = None,
+        node_fit: NodeFit | None = None,
     ) -> GangExplanation:
         """Explain whether, and why not, a gang fits (the arguments of :meth:`place_gang`).
 
@@ -1228,6 +1214,7 @@ class Cluster:
             nodes=nodes,
             engine=engine,
             cancel=cancel,
+            node_fit=node_fit,
         )
 
 

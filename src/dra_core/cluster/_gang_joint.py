@@ -132,7 +132,7 @@ def _merge(
             )
             # Every field as the node's problem has it (the same state, the same
             # device), but the index and the pool's position in the merged problem.
-            devices.append(info.moved(index, location))
+            devices.append(info.copy_with(index=index, location=location))
             sources.setdefault(info.pool, problem)
     # Which problems hold each claim.
     where: dict[Hashable, list[int]] = {}
